@@ -1,0 +1,53 @@
+/**
+ * certrotate's entry point: the commander program. It parses arguments and hands over to one command module, which
+ * is imported lazily so `certrotate --help` does not load the Azure SDKs, XState or the sandbox.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+
+/** Exit codes of DESIGN §5. */
+export const ExitCode = { ok: 0, error: 1, changesPending: 2, parked: 3, locked: 4 } as const;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Builds the commander program. Exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('certrotate')
+    .description(
+      'Rotates the certificate behind a Dataverse server-to-server connection (Entra ID app registration),\n' +
+        'safely: observe, generate, attach, install, verify, retire — resumable and auditable.',
+    )
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .option('--config <file>', 'configuration file (default ./certrotate.yaml, or CERTROTATE_CONFIG)')
+    .option('--json', 'print one JSON document on stdout; logs go to stderr')
+    .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+    .option('--log-file <file>', 'also write logs to this file')
+    .option('--yes', 'confirm every mutating step (required when not interactive)')
+    .option('--no-color', 'no colour in output')
+    .showHelpAfterError('(run certrotate --help for usage)')
+    .exitOverride();
+  return program;
+}
+
+/** Runs the CLI with `argv` (as in process.argv) and sets process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed help, the version or the usage error; map its code onto ours.
+      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.error;
+      return;
+    }
+    const debug = program.opts<{ logLevel?: string }>().logLevel === 'debug';
+    process.stderr.write(`certrotate: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = ExitCode.error;
+  }
+}
