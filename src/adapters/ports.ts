@@ -112,3 +112,345 @@ export interface Clock {
   /** Resolves after `ms` milliseconds of this clock's time; rejects with an AbortError when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The shared error model
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Well-known error codes every adapter maps its service errors to, so the machine can decide retry vs fail without
+ * knowing which service spoke. Adapters may use other codes; unknown codes are treated by their `retryable` flag.
+ */
+export type PortErrorCode =
+  /** 429: back off (`retryAfterMs` says how long when the service said so). Retryable. */
+  | 'throttled'
+  /** 5xx or a dropped connection. Retryable. */
+  | 'unavailable'
+  /** The call did not answer in time; its effect is unknown, so the step must observe again. Retryable. */
+  | 'timeout'
+  /** Entra does not know the key yet (AADSTS700027 "key was not found"): propagation. Retryable until a deadline. */
+  | 'keyNotFound'
+  /** The credential's validity window is over (AADSTS700027 "key used is expired", or a proof signed by it). Fatal. */
+  | 'keyExpired'
+  /** The resource (app, certificate, version, key credential) does not exist. */
+  | 'notFound'
+  /** A conflicting operation exists (e.g. Key Vault 409 while a create is pending). */
+  | 'conflict'
+  /** 401/403: the caller lacks a permission. Fatal: a person must grant it. */
+  | 'forbidden'
+  /** The proof of possession was refused (addKey/removeKey). Fatal for that key. */
+  | 'invalidProof'
+  /** 400: the request itself is wrong. Fatal. */
+  | 'invalidRequest'
+  /** A long-running operation ended in `failed` or `cancelled`. Fatal. */
+  | 'operationFailed'
+  /** The caller aborted (Ctrl-C). Not an error of the service. */
+  | 'aborted'
+  | 'unknown';
+
+/**
+ * A plain-JSON error: what every port rejects with (wrapped in {@link AdapterError}) and what the machine stores.
+ * Plain JSON because `Error` objects stringify to `{}` in a persisted snapshot.
+ */
+export interface PortError {
+  code: PortErrorCode | (string & {});
+  message: string;
+  /** True when the same call may succeed later without a person changing anything. */
+  retryable: boolean;
+  /** The service's Retry-After, in milliseconds. */
+  retryAfterMs?: number;
+  /** The HTTP status, when there was one. */
+  status?: number;
+  /** x-ms-request-id / client-request-id, to correlate with Azure's own logs. */
+  requestId?: string;
+}
+
+/** The `Error` adapters throw: carries a {@link PortError} and serialises to it. */
+export class AdapterError extends Error {
+  readonly detail: PortError;
+  constructor(detail: PortError) {
+    super(detail.message);
+    this.name = 'AdapterError';
+    this.detail = detail;
+  }
+  toJSON(): PortError {
+    return { ...this.detail };
+  }
+}
+
+/** True when `value` has the shape of a {@link PortError}. */
+export function isPortError(value: unknown): value is PortError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PortError).code === 'string' &&
+    typeof (value as PortError).message === 'string' &&
+    typeof (value as PortError).retryable === 'boolean'
+  );
+}
+
+/**
+ * Turns anything thrown into a plain {@link PortError}. An unclassified error is not retryable: retrying what we do
+ * not understand could repeat a side effect nobody observed. An AbortError becomes `aborted`.
+ */
+export function toPortError(thrown: unknown): PortError {
+  if (thrown instanceof AdapterError) return { ...thrown.detail };
+  if (isPortError(thrown)) return { ...thrown };
+  if (thrown instanceof Error) {
+    if (thrown.name === 'AbortError') return { code: 'aborted', message: 'aborted', retryable: false };
+    return { code: 'unknown', message: thrown.message || thrown.name, retryable: false };
+  }
+  return { code: 'unknown', message: String(thrown), retryable: false };
+}
+
+/** Options every port call accepts. */
+export interface CallOptions {
+  /** Aborts the call (Ctrl-C, or the machine left the step). */
+  signal?: AbortSignal;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keys are referenced, never carried (I4)
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * A reference to a key pair held in Key Vault: the adapter that needs the private key (to sign a proof or an
+ * assertion, or to install it on a server) fetches it by `secretId` itself, uses it and drops it. No private key
+ * ever crosses a port into the machine.
+ */
+export interface KeyRef {
+  /** Uppercase hex SHA-1 of the certificate's DER. */
+  thumbprint: string;
+  /** The Key Vault secret id of this certificate version (`https://…/secrets/{name}/{version}`). */
+  secretId: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Key Vault: the certificate store
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The certificate policy of a new version (DESIGN §5a `keyVault`). PEM so servers can read the key directly. */
+export interface CertificatePolicySpec {
+  subject: string;
+  validityMonths: number;
+  keyType: 'RSA';
+  keySize: number;
+  contentType: 'application/x-pem-file';
+}
+
+/** One version of a Key Vault certificate: public facts only. */
+export interface CertificateVersion {
+  /** 32 lowercase hex chars; shared by the certificate, key and secret of this version. */
+  version: string;
+  /** Uppercase hex SHA-1. */
+  thumbprint: string;
+  secretId: string;
+  enabled: boolean;
+  /** ISO-8601 UTC. */
+  createdOn: string;
+  notBefore: string;
+  expiresOn: string;
+  tags: Record<string, string>;
+}
+
+/**
+ * A pending create, serialisable (the SDK poller's `toString()`), so that a resumed run polls the same operation
+ * (`resumeFrom`) and never POSTs a second create.
+ */
+export interface CreateOperationState {
+  certificateName: string;
+  /** The adapter's serialised poller state; opaque to the machine. */
+  serialized: string;
+}
+
+/** The outcome of one poll of a create operation. */
+export type CreateOperationStatus =
+  | { status: 'inProgress' }
+  | { status: 'completed'; version: CertificateVersion }
+  | { status: 'failed'; error: PortError };
+
+/** A create operation found pending on a certificate. */
+export interface PendingCreate {
+  operation: CreateOperationState;
+  /**
+   * The run id tag the create was started with, when the service reports tags on the pending certificate; undefined
+   * when it cannot tell (UNCONFIRMED whether Key Vault returns tags before completion).
+   */
+  runId?: string;
+}
+
+/** Key Vault certificates (versions, pending creates, enable/disable). */
+export interface CertificateStore {
+  /** Every version of `certificate`, oldest first. Read-only. Throws `notFound` when the certificate does not exist. */
+  listVersions(certificate: string, options?: CallOptions): Promise<CertificateVersion[]>;
+  /** One version, or undefined when it does not exist. Read-only. */
+  getVersion(certificate: string, version: string, options?: CallOptions): Promise<CertificateVersion | undefined>;
+  /** The newest version whose tag `name` equals `value`, or undefined. Read-only: how a re-run finds its own version. */
+  findVersionByTag(
+    certificate: string,
+    name: string,
+    value: string,
+    options?: CallOptions,
+  ): Promise<CertificateVersion | undefined>;
+  /** The create operation pending on `certificate`, or undefined. Read-only. */
+  getPendingCreate(certificate: string, options?: CallOptions): Promise<PendingCreate | undefined>;
+  /**
+   * Starts creating a new version with `policy` and `tags` and returns the serialisable operation state.
+   * NOT idempotent: every call makes a new version. Callers look for a tagged version or a pending create first.
+   * Throws `conflict` when a create is already pending.
+   */
+  beginCreate(
+    certificate: string,
+    policy: CertificatePolicySpec,
+    tags: Record<string, string>,
+    options?: CallOptions,
+  ): Promise<CreateOperationState>;
+  /** Polls a create operation once (resuming it from its state; never POSTs). Read-only, idempotent. */
+  pollCreate(operation: CreateOperationState, options?: CallOptions): Promise<CreateOperationStatus>;
+  /** Enables or disables one version (the key and secret follow). Idempotent. Throws `notFound`. */
+  setVersionEnabled(certificate: string, version: string, enabled: boolean, options?: CallOptions): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Graph: the app registration
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A certificate credential of an app registration (Graph `keyCredential`, without `key`). */
+export interface KeyCredential {
+  keyId: string;
+  /** Uppercase hex SHA-1 (from `customKeyIdentifier` or the certificate). */
+  thumbprint: string;
+  /** ISO-8601 UTC. */
+  startDateTime: string;
+  endDateTime: string;
+  usage: 'Verify' | 'Sign' | (string & {});
+  type: 'AsymmetricX509Cert' | (string & {});
+  displayName?: string;
+}
+
+/** What certrotate reads of an app registration. */
+export interface AppRegistration {
+  /** The object id (`id`): the `iss` of addKey/removeKey proofs. */
+  objectId: string;
+  appId: string;
+  displayName?: string;
+  keyCredentials: KeyCredential[];
+  /** True when the app has federated identity credentials (platform-managed identity). */
+  hasFederatedCredentials: boolean;
+}
+
+/**
+ * The Entra app registration. Directory reads are eventually consistent: a read right after a write may miss it
+ * (graph-entra §3.3), so callers never treat one read as proof of absence after a write they may have made.
+ */
+export interface AppRegistry {
+  /** Reads the app by appId. Read-only; may lag writes. Throws `notFound`, `forbidden`, `throttled`. */
+  getApp(appId: string, options?: CallOptions): Promise<AppRegistration>;
+  /**
+   * Graph `addKey`: attaches `newKey`'s certificate, with a proof signed by `proofKey` (a currently valid key of the
+   * app). NOT idempotent (a second call may add a second credential): observe first. Throws `invalidProof`,
+   * `keyExpired` (the proof key is no longer valid).
+   */
+  addKey(appId: string, newKey: KeyRef, proofKey: KeyRef, options?: CallOptions): Promise<KeyCredential>;
+  /**
+   * Graph `removeKey` of `keyId`, with a proof signed by `proofKey`. Throws `notFound` when the key is already gone
+   * (callers treat that as success), `invalidProof`.
+   */
+  removeKey(appId: string, keyId: string, proofKey: KeyRef, options?: CallOptions): Promise<void>;
+  /**
+   * The fallback when no current key can sign a proof: GET the app, then PATCH `keyCredentials` as the existing set
+   * (by keyId, never dropping others) plus `add` minus `removeKeyIds`. Idempotent for the merge it computes (a key
+   * already present is not added again; an absent one is not removed). Needs Application.ReadWrite permission.
+   * Returns the credentials added.
+   */
+  patchKeyCredentials(
+    appId: string,
+    change: { add?: KeyRef[]; removeKeyIds?: string[] },
+    options?: CallOptions,
+  ): Promise<KeyCredential[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server that uses the key
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The key a server reports it uses. */
+export interface ServerKeyState {
+  /** Uppercase hex SHA-1, or undefined when the server cannot tell (e.g. a `manual` target). */
+  thumbprint?: string;
+}
+
+/** The application server whose S2S connection uses the key (`webhook`, `command`, `file`, `manual`). */
+export interface ServerKeyTarget {
+  /** True for a `manual` target: a person installs the key; certrotate cannot do it or observe it. */
+  readonly manual: boolean;
+  /** Which key the server uses now. Read-only. */
+  currentKey(options?: CallOptions): Promise<ServerKeyState>;
+  /**
+   * Installs `key` (the server pulls it from Key Vault by secret id, or the adapter writes it, mode 0600).
+   * Idempotent: installing the key in use again is a no-op. Throws `invalidRequest` on a `manual` target.
+   */
+  install(key: KeyRef, options?: CallOptions): Promise<void>;
+  /** Puts `previous` back in service (rollback). Idempotent, like `install`. */
+  restore(previous: KeyRef, options?: CallOptions): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Verification: Entra token, Dataverse WhoAmI
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * An access token. It is a bearer secret: it stays inside the verify step and never reaches context, snapshot,
+ * journal or log (I4).
+ */
+export interface AccessToken {
+  token: string;
+  /** ISO-8601 UTC. */
+  expiresOn: string;
+}
+
+/** Acquires tokens with a specific key (client credentials with a certificate assertion). */
+export interface TokenVerifier {
+  /**
+   * A token for `scope` (e.g. `https://contoso.crm.dynamics.com/.default`) signed with `key`. Read-only.
+   * Throws `keyNotFound` (AADSTS700027 "key was not found": retryable while Entra propagates a new key),
+   * `keyExpired`, `forbidden`.
+   */
+  acquireToken(appId: string, key: KeyRef, scope: string, options?: CallOptions): Promise<AccessToken>;
+}
+
+/** The identity Dataverse maps a token to. */
+export interface WhoAmIResult {
+  userId: string;
+  businessUnitId: string;
+  organizationId: string;
+}
+
+/** Dataverse, probed with a token. */
+export interface DataverseProbe {
+  /** `GET {dataverseUrl}/api/data/v9.2/WhoAmI`. Read-only. Throws `forbidden` when no application user matches. */
+  whoAmI(dataverseUrl: string, token: AccessToken, options?: CallOptions): Promise<WhoAmIResult>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Power Platform: sites (the power-pages flow)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A Power Pages site and its health. */
+export interface SiteInfo {
+  websiteId: string;
+  environmentId: string;
+  name: string;
+  url: string;
+  appId: string;
+  /** `running`, `restarting`, `stopped`, … as the platform reports it. */
+  status: string;
+}
+
+/** Power Platform websites. */
+export interface SiteDirectory {
+  /** Reads a site. Read-only. Throws `notFound`. */
+  getSite(environmentId: string, websiteId: string, options?: CallOptions): Promise<SiteInfo>;
+  /** Whether the site answers healthy now. Read-only. */
+  siteHealthy(environmentId: string, websiteId: string, options?: CallOptions): Promise<boolean>;
+}
