@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+import type PinoPretty from 'pino-pretty';
 import { scrubString, scrubValue } from './scrub.js';
 
 /** Options of {@link createLogger}. */
@@ -31,7 +32,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const streams: StreamEntry[] = [];
   if (pretty) {
     // Loaded only when needed: pino-pretty is not small and pipelines never use it.
-    const prettyFactory = require('pino-pretty') as typeof import('pino-pretty').default;
+    const prettyFactory = require('pino-pretty') as typeof PinoPretty;
     streams.push({
       level,
       stream: prettyFactory({
