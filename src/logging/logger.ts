@@ -29,12 +29,14 @@ const require = createRequire(import.meta.url);
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
   const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
+  // A silent logger still needs a stream level; nothing reaches it because pino itself filters first.
+  const streamLevel = level === 'silent' ? 'fatal' : level;
   const streams: StreamEntry[] = [];
   if (pretty) {
     // Loaded only when needed: pino-pretty is not small and pipelines never use it.
     const prettyFactory = require('pino-pretty') as typeof PinoPretty;
     streams.push({
-      level,
+      level: streamLevel,
       stream: prettyFactory({
         destination: 2,
         sync: true,
@@ -44,10 +46,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       }),
     });
   } else {
-    streams.push({ level, stream: pino.destination({ dest: 2, sync: true }) });
+    streams.push({ level: streamLevel, stream: pino.destination({ dest: 2, sync: true }) });
   }
   if (opts.file) {
-    streams.push({ level, stream: pino.destination({ dest: opts.file, sync: true, mkdir: true, mode: 0o600 }) });
+    streams.push({
+      level: streamLevel,
+      stream: pino.destination({ dest: opts.file, sync: true, mkdir: true, mode: 0o600 }),
+    });
   }
   return pino(
     {

@@ -32,10 +32,11 @@ export function scrubValue(value: unknown, depth = 0, seen = new WeakSet<object>
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1, seen));
   if (value instanceof Error) {
+    const code = (value as Error & { code?: unknown }).code;
     return {
       name: value.name,
       message: scrubString(value.message),
-      ...(typeof (value as { code?: unknown }).code === 'string' ? { code: (value as { code: string }).code } : {}),
+      ...(typeof code === 'string' ? { code } : {}),
       ...(value.stack ? { stack: scrubString(value.stack) } : {}),
     };
   }
