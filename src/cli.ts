@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import type { CommandContext, GlobalOptions } from './commands/context.js';
 
 /** Exit codes of DESIGN §5. */
 export const ExitCode = { ok: 0, error: 1, changesPending: 2, parked: 3, locked: 4 } as const;
@@ -12,6 +13,8 @@ function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
+
+type Action = (ctx: CommandContext) => Promise<number>;
 
 /** Builds the commander program. Exported for tests. */
 export function buildProgram(): Command {
@@ -25,14 +28,44 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--config <file>', 'configuration file (default ./certrotate.yaml, or CERTROTATE_CONFIG)')
     .option('--json', 'print one JSON document on stdout; logs go to stderr')
-    .option('--log-level <level>', 'trace | debug | info | warn | error', 'info')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | silent', 'info')
     .option('--log-file <file>', 'also write logs to this file')
     .option('--yes', 'confirm every mutating step (required when not interactive)')
     .option('--no-color', 'no colour in output')
     .showHelpAfterError('(run certrotate --help for usage)')
     .exitOverride();
+
+  /** Runs a command module's action with the shared context and records its exit code. */
+  const run = async (action: Action): Promise<void> => {
+    const { CommandContext } = await import('./commands/context.js');
+    const ctx = new CommandContext(program.opts<GlobalOptions>());
+    process.exitCode = await action(ctx);
+  };
+
+  program
+    .command('runs')
+    .description('list runs, newest first')
+    .action(() => run(async (ctx) => (await import('./commands/runs.js')).runsCommand(ctx)));
+
+  program
+    .command('show')
+    .description("one run's timeline from its journal")
+    .argument('<runId>', 'the run id printed by rotate or runs')
+    .action((runId: string) => run(async (ctx) => (await import('./commands/show.js')).showCommand(ctx, runId)));
+
+  program
+    .command('unlock')
+    .description("remove a target's lock, whoever holds it")
+    .argument('<target>', 'target name from the configuration')
+    .option('--force', 'confirm removing the lock')
+    .action((target: string, opts: { force?: boolean }) =>
+      run(async (ctx) => (await import('./commands/unlock.js')).unlockCommand(ctx, target, Boolean(opts.force))),
+    );
+
   return program;
 }
+
+const EXPECTED_ERRORS = new Set(['ConfigError', 'UsageError', 'RunStoreError', 'LockLostError']);
 
 /** Runs the CLI with `argv` (as in process.argv) and sets process.exitCode. */
 export async function main(argv: string[]): Promise<void> {
@@ -45,8 +78,10 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.error;
       return;
     }
-    const debug = program.opts<{ logLevel?: string }>().logLevel === 'debug';
-    process.stderr.write(`certrotate: ${err instanceof Error ? err.message : String(err)}\n`);
+    const debug = ['debug', 'trace'].includes(program.opts<{ logLevel?: string }>().logLevel ?? '');
+    const name = err instanceof Error ? err.name : '';
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`certrotate: ${EXPECTED_ERRORS.has(name) ? '' : 'error: '}${message}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = ExitCode.error;
   }

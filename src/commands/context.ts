@@ -1,0 +1,70 @@
+/**
+ * What every command shares: the global options, the config loader, output on stdout (one JSON document with
+ * `--json`, human text otherwise) and the logger on stderr.
+ */
+import type { Logger } from 'pino';
+import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load.js';
+import { createLogger, LOG_LEVELS } from '../logging/logger.js';
+import { scrubValue } from '../logging/scrub.js';
+
+/** The global options of DESIGN §5. */
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+  logLevel: string;
+  logFile?: string;
+  yes?: boolean;
+  color: boolean;
+}
+
+/** A mistake in how certrotate was called: exit 1 with the message, no stack trace. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Everything a command needs from the CLI layer. */
+export class CommandContext {
+  private loaded?: Promise<LoadedConfig>;
+  private log?: Logger;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly stdout: NodeJS.WritableStream = process.stdout,
+  ) {
+    if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) {
+      throw new UsageError(`option --log-level: got "${options.logLevel}"; expected one of ${LOG_LEVELS.join(', ')}`);
+    }
+  }
+
+  /** Whether the run may prompt: stdin is a TTY and CI is not set (DESIGN §5). */
+  get interactive(): boolean {
+    return Boolean(process.stdin.isTTY) && this.env.CI !== 'true';
+  }
+
+  /** The configuration, loaded once. */
+  config(): Promise<LoadedConfig> {
+    this.loaded ??= loadConfig(resolveConfigPath(this.options.config, this.env));
+    return this.loaded;
+  }
+
+  /** The logger on stderr (and `--log-file`), redaction on. */
+  get logger(): Logger {
+    this.log ??= createLogger({
+      level: this.options.logLevel as (typeof LOG_LEVELS)[number],
+      file: this.options.logFile,
+      color: this.options.color && !this.env.NO_COLOR,
+    });
+    return this.log;
+  }
+
+  /** Prints the command's result: the JSON document with `--json`, else the human text. Scrubbed either way. */
+  print(document: unknown, human: () => string): void {
+    if (this.options.json) {
+      this.stdout.write(`${JSON.stringify(scrubValue(document), null, 2)}\n`);
+    } else {
+      const text = human();
+      if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import type { JournalEntry } from '../adapters/ports.js';
+import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
+import { UsageError, type CommandContext } from './context.js';
+
+function detailText(detail: JournalEntry['detail']): string {
+  if (detail === undefined) return '';
+  if (typeof detail === 'string') return detail;
+  return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
+}
+
+/** `show RUN_ID`: one run's timeline from its journal. */
+export async function showCommand(ctx: CommandContext, runId: string): Promise<number> {
+  try {
+    assertRunId(runId);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { stateDir } = await ctx.config();
+  const store = new FileRunStore(stateDir);
+  const [envelope, journal] = await Promise.all([store.loadSnapshot(runId), store.readJournal(runId)]);
+  if (!envelope && journal.length === 0) {
+    throw new UsageError(`run "${runId}" not found in ${stateDir}; \`certrotate runs\` lists the runs there`);
+  }
+  const summary = envelope ? summarizeSnapshot(envelope.snapshot) : { state: 'unknown', outcome: null };
+  const target = envelope?.target ?? journal[0]?.target ?? 'unknown';
+  ctx.print({ formatVersion: 1, runId, target, ...summary, updatedAt: envelope?.updatedAt ?? null, journal }, () => {
+    const lines = [`Run ${runId} — target ${target} — ${summary.outcome ?? `unfinished (${summary.state})`}`];
+    for (const e of journal) {
+      const thumbs = [e.oldThumbprint && `old ${e.oldThumbprint}`, e.newThumbprint && `new ${e.newThumbprint}`]
+        .filter(Boolean)
+        .join(', ');
+      const extra = [detailText(e.detail), thumbs].filter(Boolean).join(' — ');
+      lines.push(`  ${e.time}  ${e.step.padEnd(24)} ${e.event.padEnd(10)}${extra ? ` ${extra}` : ''}`);
+    }
+    return lines.join('\n');
+  });
+  return 0;
+}

@@ -1,0 +1,109 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FileRunStore } from '../../src/runs/file-run-store.js';
+import { FileTargetLock } from '../../src/runs/file-lock.js';
+import { runCli } from '../helpers/cli.js';
+
+const config = `tenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47
+targets:
+  - name: contoso-portal
+    kind: power-pages
+    environmentId: 0a1b2c3d-0000-0000-0000-000000000000
+    websiteId: 5e6f7a8b-0000-0000-0000-000000000000
+    app: { appId: 99999999-8888-7777-6666-555555555555 }
+`;
+
+describe('runs, show and unlock', () => {
+  let dir: string;
+  let cfg: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'certrotate-cli-'));
+    cfg = join(dir, 'certrotate.yaml');
+    await writeFile(cfg, config);
+    const store = new FileRunStore(join(dir, '.certrotate'));
+    await store.appendJournal({
+      time: '2026-11-28T08:00:00.000Z',
+      runId: 'r-1',
+      target: 'contoso-portal',
+      step: 'preflight',
+      event: 'started',
+    });
+    await store.appendJournal({
+      time: '2026-11-28T08:00:01.000Z',
+      runId: 'r-1',
+      target: 'contoso-portal',
+      step: 'awaitingOperator',
+      event: 'parked',
+      oldThumbprint: 'AAAA',
+      detail: 'press Update key in the admin center',
+    });
+    await store.saveSnapshot({
+      formatVersion: 1,
+      machineVersion: 'test',
+      runId: 'r-1',
+      target: 'contoso-portal',
+      updatedAt: '2026-11-28T08:00:01.000Z',
+      snapshot: { value: 'awaitingOperator', status: 'active', context: { outcome: 'awaitingOperator' } },
+    });
+  });
+
+  it('lists runs as the stable JSON document', async () => {
+    const r = await runCli(['--config', cfg, '--json', 'runs']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      formatVersion: 1,
+      runs: [
+        {
+          runId: 'r-1',
+          target: 'contoso-portal',
+          outcome: 'awaitingOperator',
+          state: 'awaitingOperator',
+          startedAt: '2026-11-28T08:00:00.000Z',
+          updatedAt: '2026-11-28T08:00:01.000Z',
+        },
+      ],
+    });
+  });
+
+  it('finds the config through CERTROTATE_CONFIG and shows a timeline', async () => {
+    const r = await runCli(['show', 'r-1'], { env: { CERTROTATE_CONFIG: cfg } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Run r-1 — target contoso-portal — awaitingOperator');
+    expect(r.stdout).toMatch(/awaitingOperator\s+parked\s+press Update key in the admin center — old AAAA/);
+  });
+
+  it('names an unknown run and a missing config with exit 1 and no stack trace', async () => {
+    const unknown = await runCli(['--config', cfg, 'show', 'r-404']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/run "r-404" not found in .*certrotate runs/);
+    const missing = await runCli(['--config', join(dir, 'nope.yaml'), 'runs']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.yaml does not exist/);
+    for (const r of [unknown, missing]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses unlock without --force, then removes the lock and names its holder', async () => {
+    await new FileTargetLock(join(dir, '.certrotate')).acquire('contoso-portal', 'r-1');
+    const refused = await runCli(['--config', cfg, 'unlock', 'contoso-portal']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('pass --force');
+    const done = await runCli(['--config', cfg, '--json', 'unlock', 'contoso-portal', '--force']);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({
+      target: 'contoso-portal',
+      removed: true,
+      holder: { runId: 'r-1' },
+    });
+    expect(await new FileTargetLock(join(dir, '.certrotate')).holder('contoso-portal')).toBeUndefined();
+  });
+
+  it('rejects a bad --log-level naming the option, value and choices', async () => {
+    const r = await runCli(['--config', cfg, '--log-level', 'loud', 'runs']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'option --log-level: got "loud"; expected one of trace, debug, info, warn, error, silent',
+    );
+  });
+});
