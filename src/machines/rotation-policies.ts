@@ -1,0 +1,118 @@
+/**
+ * Pure policy predicates and selectors over what preflight observed (cert-manager style: each reads as the
+ * condition that is true when it applies). Shared by the machine's guards and by the plan.
+ */
+import type { CertificateVersion, KeyCredential, KeyRef } from '../adapters/ports.js';
+import type { CurrentKey, RotationContext, RotationInput, TargetObservation } from './rotation-types.js';
+
+/** The Key Vault tag that marks the version a run created, so a re-run finds it instead of creating another. */
+export const RUN_ID_TAG = 'certrotate-run';
+
+/** True when the credential's validity window contains `now`. */
+export function credentialValidAt(credential: KeyCredential, now: number): boolean {
+  return Date.parse(credential.startDateTime) <= now && now < Date.parse(credential.endDateTime);
+}
+
+/** Certificate credentials Entra can verify an assertion with. */
+export function isCertificateCredential(credential: KeyCredential): boolean {
+  return credential.type === 'AsymmetricX509Cert' && credential.usage === 'Verify';
+}
+
+function sameThumbprint(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && a.toUpperCase() === b.toUpperCase();
+}
+
+/** The result of choosing the key in service at preflight: the key or why there is none we can rotate from. */
+export type CurrentKeySelection = { ok: true; key: CurrentKey } | { ok: false; message: string };
+
+/**
+ * The key in service: the one the server reports, else (a `manual` server) the newest enabled Key Vault version
+ * registered on the app, else (power-pages) the app's certificate credential that lasts longest.
+ */
+export function selectCurrentKey(observation: TargetObservation, settings: RotationInput): CurrentKeySelection {
+  const credentials = observation.app.keyCredentials.filter(isCertificateCredential);
+  const credentialFor = (thumbprint: string) => credentials.find((c) => sameThumbprint(c.thumbprint, thumbprint));
+  const toKey = (credential: KeyCredential, version?: CertificateVersion): CurrentKey => ({
+    thumbprint: credential.thumbprint.toUpperCase(),
+    keyId: credential.keyId,
+    expiresOn: credential.endDateTime,
+    ...(version ? { version: version.version, secretId: version.secretId } : {}),
+  });
+
+  if (settings.kind === 'power-pages') {
+    if (observation.app.hasFederatedCredentials && credentials.length === 0) {
+      return { ok: false, message: 'the site uses the platform-managed identity (federated): nothing to rotate' };
+    }
+    const longest = [...credentials].sort((a, b) => Date.parse(b.endDateTime) - Date.parse(a.endDateTime))[0];
+    return longest
+      ? { ok: true, key: toKey(longest) }
+      : { ok: false, message: `app ${settings.appId} has no certificate credential` };
+  }
+
+  const versionFor = (thumbprint: string) =>
+    [...observation.versions].reverse().find((v) => sameThumbprint(v.thumbprint, thumbprint));
+  const serverThumbprint = observation.server.thumbprint;
+  if (serverThumbprint !== undefined) {
+    const credential = credentialFor(serverThumbprint);
+    if (!credential) {
+      return {
+        ok: false,
+        message:
+          `the server uses key ${serverThumbprint.toUpperCase()}, which is not registered on app ${settings.appId}: ` +
+          'fix the server or the app registration first (certrotate never rotates from a broken state)',
+      };
+    }
+    return { ok: true, key: toKey(credential, versionFor(serverThumbprint)) };
+  }
+  // A manual server cannot say which key it uses: take the newest enabled vault version the app knows.
+  const candidates = [...observation.versions].reverse().filter((v) => v.enabled && credentialFor(v.thumbprint));
+  const newest = candidates[0];
+  if (newest) return { ok: true, key: toKey(credentialFor(newest.thumbprint)!, newest) };
+  return {
+    ok: false,
+    message: `no enabled version of the Key Vault certificate is registered on app ${settings.appId}`,
+  };
+}
+
+/** True when the key in service expires within `rotateBefore` (or `force` is set). */
+export function rotationDue(current: CurrentKey, now: number, settings: RotationInput): boolean {
+  return settings.force === true || Date.parse(current.expiresOn) - now <= settings.rotateBeforeMs;
+}
+
+/** A reference to the key in service, when the vault holds it (it can sign proofs). */
+export function currentKeyRef(context: RotationContext): KeyRef | undefined {
+  const current = context.current;
+  return current?.secretId ? { thumbprint: current.thumbprint, secretId: current.secretId } : undefined;
+}
+
+/** A reference to the run's new key, once generated. */
+export function newKeyRef(context: RotationContext): KeyRef | undefined {
+  const key = context.newKey;
+  return key?.secretId ? { thumbprint: key.thumbprint, secretId: key.secretId } : undefined;
+}
+
+/** True when the run changed something that a rollback would undo. */
+export function somethingToUndo(context: RotationContext): boolean {
+  return context.progress.generated || context.progress.attached || context.progress.installed;
+}
+
+/** A one-line summary of what the next mutating step will do, for the guided-mode prompt. */
+export function confirmSummary(context: RotationContext, step: string): string {
+  const app = context.settings.appId;
+  const oldTp = context.current?.thumbprint ?? 'unknown';
+  const newTp = context.newKey?.thumbprint ?? 'the new key';
+  switch (step) {
+    case 'generating':
+      return `create a new version of Key Vault certificate ${context.settings.keyVault?.certificate ?? '?'}`;
+    case 'attaching':
+      return `add key ${newTp} to app ${app} (key ${oldTp} stays)`;
+    case 'installing':
+      return `install key ${newTp} on the server of ${context.settings.target} (was ${oldTp})`;
+    case 'retiring':
+      return `remove old key ${oldTp} from app ${app} and disable its Key Vault version`;
+    case 'rollingBack':
+      return `put key ${oldTp} back on the server, remove ${newTp} from app ${app}, disable the new version`;
+    default:
+      return step;
+  }
+}

@@ -1,0 +1,310 @@
+/**
+ * The rotation machine's types: input, context, events, each step's input and output, and the result.
+ * JSON only, secret-free (I4): ids, thumbprints, times, counters and plain-JSON errors.
+ */
+import type {
+  AppRegistration,
+  CertificatePolicySpec,
+  CertificateVersion,
+  CreateOperationState,
+  KeyRef,
+  PendingCreate,
+  PortError,
+} from '../adapters/ports.js';
+
+/** The two kinds of target (DESIGN §1). */
+export type TargetKind = 'keyvault' | 'power-pages';
+
+/** How transient errors are retried. */
+export interface RetryPolicy {
+  /** Attempts per step before a retryable error is treated as fatal (verification uses its deadline instead). */
+  maxAttempts: number;
+  /** First backoff, doubled per attempt. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** What starts a run. Persisted with the snapshot, so: JSON, no secrets, no adapters. */
+export interface RotationInput {
+  runId: string;
+  /** The target's name in the config. */
+  target: string;
+  kind: TargetKind;
+  appId: string;
+  /** `keyvault` targets: the certificate to add a version to and the policy of the new version. */
+  keyVault?: { certificate: string; policy: CertificatePolicySpec };
+  /** `power-pages` targets. */
+  site?: { environmentId: string; websiteId: string };
+  /** Verification: the Dataverse environment whose WhoAmI the new key's token must pass. */
+  dataverseUrl?: string;
+  /** Rotate when the key in use expires within this many ms (`rotateBefore`). */
+  rotateBeforeMs: number;
+  /** How long verification keeps trying while Entra propagates the new key (`verifyTimeout`). */
+  verifyTimeoutMs: number;
+  /** Grace period between verification and retirement of the old key (`retireAfter`); 0 retires at once. */
+  retireAfterMs: number;
+  /** `--yes`: go through mutating steps without waiting for CONFIRM. */
+  autoConfirm: boolean;
+  /** Rotate even when the key is not due. */
+  force?: boolean;
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Names of the steps, as they appear in `steps[]` and the journal. */
+export type StepName =
+  | 'observeTarget'
+  | 'generateCertificate'
+  | 'attachKeyCredential'
+  | 'installServerKey'
+  | 'detectPlatformKey'
+  | 'verifyNewKey'
+  | 'retireOldKey'
+  | 'rollBackRotation';
+
+/** A record of the DESIGN §5 rotate JSON. Times are ISO-8601 UTC. */
+export interface StepRecord {
+  name: StepName;
+  status: 'running' | 'succeeded' | 'skipped' | 'retrying' | 'failed' | 'declined' | 'parked';
+  startedAt: string;
+  endedAt?: string;
+  attempts: number;
+  detail?: string;
+}
+
+/** The key the server uses when the run starts: the one that must stay registered until the new one is in use. */
+export interface CurrentKey {
+  thumbprint: string;
+  /** The app's key credential for it. */
+  keyId: string;
+  /** ISO-8601 UTC end of the key credential. */
+  expiresOn: string;
+  /** The Key Vault version holding it, when the vault has it (keyvault targets). */
+  version?: string;
+  secretId?: string;
+}
+
+/** The new key of this run. */
+export interface NewKey {
+  version?: string;
+  thumbprint: string;
+  secretId?: string;
+  expiresOn?: string;
+}
+
+export type RotationOutcome =
+  'succeeded' | 'noChange' | 'rolledBack' | 'failed' | 'awaitingOperator' | 'awaitingRetirement';
+
+/** Why a run is parked in `awaitingOperator`. */
+export type ParkReason = 'declined' | 'manualInstall' | 'manualRestore' | 'platformKeyUpdate' | 'retireFailed';
+
+/** The states a parked run continues in on RESUME. */
+export type ResumeTarget =
+  'generating' | 'attaching' | 'installing' | 'detectingPlatformKey' | 'retiring' | 'rollingBack';
+
+export interface ParkInfo {
+  reason: ParkReason;
+  /** What the operator must do, in one or two sentences. */
+  message: string;
+  resumeTo: ResumeTarget;
+}
+
+export interface FailureInfo {
+  step: StepName;
+  error: PortError;
+  /** What went wrong and what to do, for a person. */
+  message: string;
+}
+
+/** The machine's context. Everything here is persisted. */
+export interface RotationContext {
+  settings: RotationInput;
+  steps: StepRecord[];
+  /** Set by preflight. */
+  current?: CurrentKey;
+  serverManual: boolean;
+  /** Key credentials present at preflight (power-pages detects the platform's new key against them). */
+  observedKeyIds: string[];
+  oldThumbprint?: string;
+  newThumbprint?: string;
+  newKey?: NewKey;
+  /** The pending Key Vault create, persisted so a resumed run polls it instead of creating again. */
+  operation?: CreateOperationState;
+  newKeyId?: string;
+  /** How the new key was attached (`addKey`, `patch`, `alreadyAttached`, `platform`). */
+  attachMethod?: string;
+  /** What has changed in the world, so rollback knows what to undo. */
+  progress: { generated: boolean; attached: boolean; installed: boolean };
+  /** Attempts of the active step (1-based). */
+  attempt: number;
+  /** Epoch ms the backoff sleep waits for; stored before entering the wait (restored runs sleep only what is left). */
+  retryAt?: number;
+  lastError?: PortError;
+  verifyDeadline?: number;
+  verifiedAt?: number;
+  retireAt?: number;
+  park?: ParkInfo;
+  /** The operator resumed a parked manual step: trust them that the server now uses the key asked for. */
+  operatorConfirmed: boolean;
+  outcome?: RotationOutcome;
+  failure?: FailureInfo;
+  /** Why the run ended without change, or other notes for the result. */
+  note?: string;
+}
+
+/** Events the machine accepts from its driver. */
+export type RotationEvent =
+  /** Guided mode: go ahead with the mutating step the machine waits before. */
+  | { type: 'CONFIRM' }
+  /** Guided mode: the operator said no; the run parks. */
+  | { type: 'DECLINE'; reason?: string }
+  /** Continue a parked run. `now` (epoch ms) lets the pure machine decide whether a grace period is over. */
+  | { type: 'RESUME'; now: number }
+  /** `rollback RUN_ID`: from a parked state, undo what the run did. */
+  | { type: 'ROLLBACK' };
+
+// ---- Step actors: what each receives and returns ----------------------------------------------------------------
+
+/** What every step actor resolves with: its result and when it ran (the clock is the ports', not the machine's). */
+export interface StepDone<T> {
+  result: T;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** What every step actor rejects with: a plain-JSON error and when. */
+export interface StepFailed {
+  error: PortError;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** What preflight observed: everything plan and the machine decide from. */
+export interface TargetObservation {
+  /** Epoch ms of the observation. */
+  now: number;
+  app: AppRegistration;
+  /** Key Vault versions of the target's certificate, oldest first; empty for power-pages. */
+  versions: CertificateVersion[];
+  pending?: PendingCreate;
+  server: { manual: boolean; thumbprint?: string };
+  site?: { status: string; healthy: boolean };
+}
+
+export interface ObserveInput {
+  runId: string;
+  kind: TargetKind;
+  appId: string;
+  certificate?: string;
+  site?: { environmentId: string; websiteId: string };
+}
+
+export interface GenerateInput {
+  runId: string;
+  certificate: string;
+  policy: CertificatePolicySpec;
+  /** The operation this run started, when the snapshot has it. */
+  operation?: CreateOperationState;
+}
+export type GenerateResult =
+  | { status: 'ready'; key: NewKey; reused: boolean }
+  | { status: 'pending'; operation: CreateOperationState; reused: boolean };
+
+export interface AwaitCertificateInput {
+  runId: string;
+  operation: CreateOperationState;
+}
+export interface AwaitCertificateResult {
+  key: NewKey;
+}
+
+export interface AttachInput {
+  appId: string;
+  newKey: KeyRef;
+  /** The current key, to sign the addKey proof; absent when no current key can sign (PATCH fallback). */
+  proofKey?: KeyRef;
+  /** 1-based attempt; above 1 the previous attempt may have attached the key without our seeing it. */
+  attempt: number;
+}
+export interface AttachResult {
+  keyId: string;
+  method: 'addKey' | 'patch' | 'alreadyAttached';
+}
+
+export interface InstallInput {
+  newKey: KeyRef;
+  operatorConfirmed: boolean;
+}
+export interface InstallResult {
+  status: 'installed' | 'alreadyInstalled' | 'manual' | 'operatorConfirmed';
+}
+
+export interface DetectPlatformKeyInput {
+  appId: string;
+  observedKeyIds: string[];
+  oldThumbprint?: string;
+}
+export type DetectPlatformKeyResult =
+  { status: 'found'; keyId: string; thumbprint: string; expiresOn: string } | { status: 'notYet' };
+
+export interface VerifyInput {
+  kind: TargetKind;
+  appId: string;
+  newKey: KeyRef;
+  dataverseUrl?: string;
+  site?: { environmentId: string; websiteId: string };
+}
+export interface VerifyResult {
+  tokenExpiresOn?: string;
+  /** The Dataverse application user the token maps to. */
+  userId?: string;
+  siteHealthy?: boolean;
+}
+
+export interface RetireInput {
+  kind: TargetKind;
+  appId: string;
+  oldKeyId: string;
+  oldThumbprint: string;
+  /** The new key signs the removeKey proof (I2: it has produced a token). Absent for power-pages (PATCH). */
+  newKey?: KeyRef;
+  certificate?: string;
+  oldVersion?: string;
+}
+export interface RetireResult {
+  keyRemoved: 'removed' | 'alreadyGone';
+  method?: 'removeKey' | 'patch';
+  versionDisabled: 'disabled' | 'alreadyDisabled' | 'none';
+}
+
+export interface RollbackInput {
+  appId: string;
+  oldKey: KeyRef;
+  newKey?: KeyRef;
+  newKeyId?: string;
+  certificate?: string;
+  newVersion?: string;
+  serverManual: boolean;
+  operatorConfirmed: boolean;
+}
+export interface RollbackResult {
+  status: 'rolledBack' | 'needsOperator';
+  serverRestored: 'restored' | 'alreadyOld' | 'manual' | 'operatorConfirmed';
+  keyRemoved: 'removed' | 'alreadyGone' | 'none';
+  versionDisabled: 'disabled' | 'alreadyDisabled' | 'none';
+}
+
+export interface SleepInput {
+  /** Epoch ms to sleep until. */
+  until: number;
+}
+
+/** What a run produces: the DESIGN §5 rotate document without runId/target envelope fields. */
+export interface RotationOutput {
+  outcome: RotationOutcome;
+  oldThumbprint: string | null;
+  newThumbprint: string | null;
+  steps: StepRecord[];
+  park?: ParkInfo;
+  failure?: FailureInfo;
+  note?: string;
+}

@@ -1,0 +1,1113 @@
+/**
+ * The rotation machine (DESIGN §1–§3): preflight → generating → attaching → installing → verifying → retiring,
+ * with noChange, a retirement grace period, operator parks, rollback and failure.
+ *
+ * Pure: every effect is a named promise actor the driver provides over the ports (`machine.provide`), every wait a
+ * deadline-based sleep actor (XState `after` timers are not restored, reference/xstate-style.md §1.9). A restored run
+ * re-runs the active step from the start, so every step observes before it acts (I3).
+ *
+ * `power-pages` targets share the chart: preflight parks for the admin center's Update key, `detectingPlatformKey`
+ * finds the platform's new key, verification checks the site, and retirement PATCHes the old key away.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import type { PortError } from '../adapters/ports.js';
+import { asStepFailed, shouldRetry } from './rotation-backoff.js';
+import {
+  afterRetryableFailure,
+  describeError,
+  failureMessage,
+  initialContext,
+  outputOf,
+  upsertStep,
+} from './rotation-context.js';
+import { currentKeyRef, newKeyRef, rotationDue, selectCurrentKey, somethingToUndo } from './rotation-policies.js';
+import type {
+  AttachInput,
+  AttachResult,
+  AwaitCertificateInput,
+  AwaitCertificateResult,
+  DetectPlatformKeyInput,
+  DetectPlatformKeyResult,
+  GenerateInput,
+  GenerateResult,
+  InstallInput,
+  InstallResult,
+  ObserveInput,
+  ParkInfo,
+  ResumeTarget,
+  RetireInput,
+  RetireResult,
+  RollbackInput,
+  RollbackResult,
+  RotationContext,
+  RotationEvent,
+  RotationInput,
+  RotationOutcome,
+  RotationOutput,
+  SleepInput,
+  StepDone,
+  StepFailed,
+  StepName,
+  TargetObservation,
+  VerifyInput,
+  VerifyResult,
+} from './rotation-types.js';
+
+/** Bump when states, actor names or context shape change: a snapshot of another version is refused on restore. */
+export const ROTATION_MACHINE_VERSION = 'rotation/1';
+
+/** An actor the driver must provide; running the bare machine without it fails the step, never the machine. */
+function requiredActor<TOutput, TInput>(name: string) {
+  return fromPromise<TOutput, TInput>(async () => {
+    const failed: StepFailed = {
+      error: { code: 'notProvided', message: `actor ${name} was not provided`, retryable: false },
+      startedAt: 0,
+      endedAt: 0,
+    };
+    throw failed;
+  });
+}
+
+function missing(what: string): never {
+  // Reaching a step without the facts an earlier step records is a bug in the chart, not in the world.
+  throw new Error(`rotation machine: ${what} missing from context`);
+}
+
+function observeInput(context: RotationContext): ObserveInput {
+  const s = context.settings;
+  return {
+    runId: s.runId,
+    kind: s.kind,
+    appId: s.appId,
+    ...(s.keyVault ? { certificate: s.keyVault.certificate } : {}),
+    ...(s.site ? { site: s.site } : {}),
+  };
+}
+
+function requireNewKey(context: RotationContext) {
+  return newKeyRef(context) ?? missing('the new key');
+}
+
+const parkMessages = {
+  manualInstall: (c: RotationContext): ParkInfo => ({
+    reason: 'manualInstall',
+    resumeTo: 'installing',
+    message:
+      `Install key ${c.newThumbprint ?? '?'} (Key Vault secret ${c.newKey?.secretId ?? '?'}) on the server of ` +
+      `${c.settings.target}, then run \`certrotate resume ${c.settings.runId}\`.`,
+  }),
+  manualRestore: (c: RotationContext): ParkInfo => ({
+    reason: 'manualRestore',
+    resumeTo: 'rollingBack',
+    message:
+      `Put key ${c.current?.thumbprint ?? '?'} (Key Vault secret ${c.current?.secretId ?? '?'}) back on the server ` +
+      `of ${c.settings.target}, then run \`certrotate resume ${c.settings.runId}\` to finish the rollback.`,
+  }),
+  platformKeyUpdate: (c: RotationContext): ParkInfo => ({
+    reason: 'platformKeyUpdate',
+    resumeTo: 'detectingPlatformKey',
+    message:
+      `In the Power Platform admin center, open the site of ${c.settings.target} and press Update key; when the ` +
+      `site is back, run \`certrotate resume ${c.settings.runId}\`.`,
+  }),
+};
+
+export const rotationMachine = setup({
+  types: {
+    input: {} as RotationInput,
+    context: {} as RotationContext,
+    events: {} as RotationEvent,
+    output: {} as RotationOutput,
+    tags: {} as 'step' | 'confirm' | 'backoff' | 'parked' | 'destructive' | 'final',
+    meta: {} as { title: string },
+  },
+  actors: {
+    observeTarget: requiredActor<StepDone<TargetObservation>, ObserveInput>('observeTarget'),
+    generateCertificate: requiredActor<StepDone<GenerateResult>, GenerateInput>('generateCertificate'),
+    awaitCertificate: requiredActor<StepDone<AwaitCertificateResult>, AwaitCertificateInput>('awaitCertificate'),
+    attachKeyCredential: requiredActor<StepDone<AttachResult>, AttachInput>('attachKeyCredential'),
+    installServerKey: requiredActor<StepDone<InstallResult>, InstallInput>('installServerKey'),
+    detectPlatformKey: requiredActor<StepDone<DetectPlatformKeyResult>, DetectPlatformKeyInput>('detectPlatformKey'),
+    verifyNewKey: requiredActor<StepDone<VerifyResult>, VerifyInput>('verifyNewKey'),
+    retireOldKey: requiredActor<StepDone<RetireResult>, RetireInput>('retireOldKey'),
+    rollBackRotation: requiredActor<StepDone<RollbackResult>, RollbackInput>('rollBackRotation'),
+    sleepUntil: requiredActor<void, SleepInput>('sleepUntil'),
+  },
+  guards: {
+    autoConfirm: ({ context }) => context.settings.autoConfirm,
+    shouldRetry: ({ context }, params: { step: StepName; failed: StepFailed }) =>
+      shouldRetry(context, params.step, params.failed),
+    cannotRotateFrom: ({ context }, params: { observation: TargetObservation }) =>
+      !selectCurrentKey(params.observation, context.settings).ok,
+    rotationNotDue: ({ context }, params: { observation: TargetObservation }) => {
+      const selection = selectCurrentKey(params.observation, context.settings);
+      return selection.ok && !rotationDue(selection.key, params.observation.now, context.settings);
+    },
+    isPowerPages: ({ context }) => context.settings.kind === 'power-pages',
+    versionReady: (_, params: { result: GenerateResult }) => params.result.status === 'ready',
+    hasOperation: ({ context }) => context.operation !== undefined,
+    serverIsManual: (_, params: { status: InstallResult['status'] | RollbackResult['status'] }) =>
+      params.status === 'manual' || params.status === 'needsOperator',
+    platformKeyNotYet: (_, params: { result: DetectPlatformKeyResult }) => params.result.status === 'notYet',
+    retireGraceConfigured: ({ context }) => context.settings.retireAfterMs > 0,
+    retirementDue: ({ context }, params: { now: number }) =>
+      context.verifiedAt !== undefined && params.now >= (context.retireAt ?? 0),
+    resumesTo: ({ context }, params: { target: ResumeTarget }) => context.park?.resumeTo === params.target,
+    somethingToUndo: ({ context }) => somethingToUndo(context),
+  },
+  actions: {
+    stepSucceeded: assign(
+      ({ context }, params: { step: StepName; done: StepDone<unknown>; detail?: string; skipped?: boolean }) => ({
+        steps: upsertStep(context.steps, params.step, {
+          status: params.skipped ? 'skipped' : 'succeeded',
+          startedAt: params.done.startedAt,
+          endedAt: params.done.endedAt,
+          attempts: context.attempt,
+          ...(params.detail !== undefined ? { detail: params.detail } : {}),
+        }),
+        attempt: 1,
+        retryAt: undefined,
+        lastError: undefined,
+      }),
+    ),
+    /** A step that ran but whose work is not finished (a pending create): open record, attempts reset. */
+    stepProgressed: assign(({ context }, params: { step: StepName; done: StepDone<unknown>; detail: string }) => ({
+      steps: upsertStep(context.steps, params.step, {
+        status: 'running',
+        startedAt: params.done.startedAt,
+        attempts: context.attempt,
+        detail: params.detail,
+      }),
+      attempt: 1,
+      retryAt: undefined,
+      lastError: undefined,
+    })),
+    scheduleRetry: assign(({ context }, params: { step: StepName; failed: StepFailed }) =>
+      afterRetryableFailure(context, params.step, params.failed),
+    ),
+    stepFailed: assign(({ context }, params: { step: StepName; failed: StepFailed }) => {
+      const message = failureMessage(context, params.step, params.failed.error);
+      return {
+        steps: upsertStep(context.steps, params.step, {
+          status: 'failed',
+          startedAt: params.failed.startedAt,
+          endedAt: params.failed.endedAt,
+          attempts: context.attempt,
+          detail: describeError(params.failed.error),
+        }),
+        failure: { step: params.step, error: params.failed.error, message },
+        lastError: params.failed.error,
+        attempt: 1,
+        retryAt: undefined,
+      };
+    }),
+    recordObservation: assign(({ context }, params: { observation: TargetObservation }) => {
+      const selection = selectCurrentKey(params.observation, context.settings);
+      const current = selection.ok ? selection.key : undefined;
+      return {
+        ...(current ? { current, oldThumbprint: current.thumbprint } : {}),
+        serverManual: params.observation.server.manual,
+        observedKeyIds: params.observation.app.keyCredentials.map((k) => k.keyId),
+      };
+    }),
+    failPreflight: assign(({ context }, params: { observation: TargetObservation }) => {
+      const selection = selectCurrentKey(params.observation, context.settings);
+      const reason = selection.ok ? 'unknown' : selection.message;
+      const error: PortError = { code: 'preconditionFailed', message: reason, retryable: false };
+      return {
+        failure: { step: 'observeTarget' as const, error, message: `cannot rotate: ${reason}` },
+      };
+    }),
+    noteNotDue: assign(({ context }) => ({
+      note: `key ${context.current?.thumbprint ?? '?'} expires ${context.current?.expiresOn ?? '?'}: not due`,
+    })),
+    recordGenerated: assign(({ context }, params: { result: GenerateResult | AwaitCertificateResult }) => {
+      const result = params.result;
+      if ('status' in result && result.status === 'pending') {
+        return { operation: result.operation, progress: { ...context.progress, generated: true } };
+      }
+      const key = result.key;
+      return {
+        newKey: key,
+        newThumbprint: key.thumbprint,
+        operation: undefined,
+        progress: { ...context.progress, generated: true },
+      };
+    }),
+    recordAttached: assign(({ context }, params: { result: AttachResult }) => ({
+      newKeyId: params.result.keyId,
+      attachMethod: params.result.method,
+      progress: { ...context.progress, attached: true },
+    })),
+    recordPlatformKey: assign(({ context }, params: { result: DetectPlatformKeyResult }) =>
+      params.result.status === 'found'
+        ? {
+            newKeyId: params.result.keyId,
+            newThumbprint: params.result.thumbprint,
+            newKey: { thumbprint: params.result.thumbprint, expiresOn: params.result.expiresOn },
+            attachMethod: 'platform',
+            progress: { ...context.progress, attached: true, installed: true },
+          }
+        : {},
+    ),
+    recordInstalled: assign(({ context }) => ({
+      progress: { ...context.progress, installed: true },
+      operatorConfirmed: false,
+    })),
+    startVerifyClock: assign(({ context }, params: { at: number }) => ({
+      verifyDeadline: params.at + context.settings.verifyTimeoutMs,
+    })),
+    recordVerified: assign(({ context }, params: { at: number }) => ({
+      verifiedAt: params.at,
+      retireAt: params.at + context.settings.retireAfterMs,
+    })),
+    park: assign(({ context }, params: { info: ParkInfo; step?: StepName; at?: number }) => ({
+      park: params.info,
+      operatorConfirmed: false,
+      steps: params.step
+        ? upsertStep(context.steps, params.step, {
+            status: params.info.reason === 'declined' ? 'declined' : 'parked',
+            ...(params.at !== undefined ? { startedAt: params.at, endedAt: params.at } : {}),
+            detail: params.info.message,
+          })
+        : context.steps,
+    })),
+    unpark: assign(({ context }) => ({
+      // A person resumed a park that asked them to do something on the server: take their word for it.
+      operatorConfirmed: context.park?.reason === 'manualInstall' || context.park?.reason === 'manualRestore',
+      park: undefined,
+      outcome: undefined,
+    })),
+    setOutcome: assign((_, params: { outcome: RotationOutcome }) => ({ outcome: params.outcome })),
+  },
+}).createMachine({
+  id: 'rotation',
+  context: ({ input }) => initialContext(input),
+  output: ({ context }) => outputOf(context),
+  initial: 'preflight',
+  states: {
+    preflight: {
+      meta: { title: 'Observe the app, the vault and the server' },
+      initial: 'running',
+      states: {
+        running: {
+          tags: ['step'],
+          meta: { title: 'Reading the target' },
+          invoke: {
+            src: 'observeTarget',
+            input: ({ context }) => observeInput(context),
+            onDone: [
+              {
+                guard: { type: 'cannotRotateFrom', params: ({ event }) => ({ observation: event.output.result }) },
+                target: '#rotation.failed',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  {
+                    type: 'stepSucceeded',
+                    params: ({ event }) => ({
+                      step: 'observeTarget',
+                      done: event.output,
+                      detail: 'precondition failed',
+                    }),
+                  },
+                  { type: 'failPreflight', params: ({ event }) => ({ observation: event.output.result }) },
+                ],
+              },
+              {
+                guard: { type: 'rotationNotDue', params: ({ event }) => ({ observation: event.output.result }) },
+                target: '#rotation.noChange',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
+                  'noteNotDue',
+                ],
+              },
+              {
+                guard: 'isPowerPages',
+                target: '#rotation.awaitingOperator',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
+                  {
+                    type: 'park',
+                    params: ({ context, event }) => ({
+                      info: parkMessages.platformKeyUpdate(context),
+                      step: 'detectPlatformKey',
+                      at: event.output.endedAt,
+                    }),
+                  },
+                ],
+              },
+              {
+                target: '#rotation.generating',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
+                ],
+              },
+            ],
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'observeTarget', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'observeTarget', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.failed',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'observeTarget', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before reading the target again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    generating: {
+      meta: { title: 'Create a new Key Vault certificate version' },
+      initial: 'confirming',
+      states: {
+        confirming: {
+          tags: ['confirm'],
+          meta: { title: 'Waiting for confirmation to create a new version' },
+          always: { guard: 'autoConfirm', target: 'requesting' },
+          on: {
+            CONFIRM: 'requesting',
+            DECLINE: {
+              target: '#rotation.awaitingOperator',
+              actions: {
+                type: 'park',
+                params: ({ context }) => ({ info: declined(context, 'generating'), step: 'generateCertificate' }),
+              },
+            },
+          },
+        },
+        requesting: {
+          tags: ['step'],
+          meta: { title: 'Creating the new version' },
+          invoke: {
+            src: 'generateCertificate',
+            input: ({ context }) => ({
+              runId: context.settings.runId,
+              certificate: context.settings.keyVault?.certificate ?? missing('keyVault.certificate'),
+              policy: context.settings.keyVault?.policy ?? missing('keyVault.policy'),
+              ...(context.operation ? { operation: context.operation } : {}),
+            }),
+            onDone: [
+              {
+                guard: { type: 'versionReady', params: ({ event }) => ({ result: event.output.result }) },
+                target: '#rotation.attaching',
+                actions: [
+                  { type: 'recordGenerated', params: ({ event }) => ({ result: event.output.result }) },
+                  {
+                    type: 'stepSucceeded',
+                    params: ({ event }) => ({
+                      step: 'generateCertificate',
+                      done: event.output,
+                      detail: event.output.result.reused ? 'found the version this run created' : 'created',
+                    }),
+                  },
+                ],
+              },
+              {
+                target: 'polling',
+                actions: [
+                  { type: 'recordGenerated', params: ({ event }) => ({ result: event.output.result }) },
+                  {
+                    type: 'stepProgressed',
+                    params: ({ event }) => ({
+                      step: 'generateCertificate',
+                      done: event.output,
+                      detail: event.output.result.reused ? 'resumed a pending create' : 'create requested',
+                    }),
+                  },
+                ],
+              },
+            ],
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.failed',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        polling: {
+          tags: ['step'],
+          meta: { title: 'Waiting for Key Vault to issue the certificate' },
+          invoke: {
+            src: 'awaitCertificate',
+            input: ({ context }) => ({
+              runId: context.settings.runId,
+              operation: context.operation ?? missing('the create operation'),
+            }),
+            onDone: {
+              target: '#rotation.attaching',
+              actions: [
+                { type: 'recordGenerated', params: ({ event }) => ({ result: event.output.result }) },
+                {
+                  type: 'stepSucceeded',
+                  params: ({ event }) => ({ step: 'generateCertificate', done: event.output, detail: 'created' }),
+                },
+              ],
+            },
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.failed',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before trying Key Vault again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: [{ guard: 'hasOperation', target: 'polling' }, { target: 'requesting' }],
+            onError: [{ guard: 'hasOperation', target: 'polling' }, { target: 'requesting' }],
+          },
+        },
+      },
+    },
+
+    attaching: {
+      meta: { title: 'Add the new key to the app registration' },
+      initial: 'confirming',
+      states: {
+        confirming: {
+          tags: ['confirm'],
+          meta: { title: 'Waiting for confirmation to add the new key to the app' },
+          always: { guard: 'autoConfirm', target: 'running' },
+          on: {
+            CONFIRM: 'running',
+            DECLINE: {
+              target: '#rotation.awaitingOperator',
+              actions: {
+                type: 'park',
+                params: ({ context }) => ({ info: declined(context, 'attaching'), step: 'attachKeyCredential' }),
+              },
+            },
+          },
+        },
+        running: {
+          tags: ['step'],
+          meta: { title: 'Adding the new key to the app' },
+          invoke: {
+            src: 'attachKeyCredential',
+            input: ({ context }) => {
+              const proofKey = currentKeyRef(context);
+              return {
+                appId: context.settings.appId,
+                newKey: requireNewKey(context),
+                ...(proofKey ? { proofKey } : {}),
+                attempt: context.attempt,
+              };
+            },
+            onDone: {
+              target: '#rotation.installing',
+              actions: [
+                { type: 'recordAttached', params: ({ event }) => ({ result: event.output.result }) },
+                {
+                  type: 'stepSucceeded',
+                  params: ({ event }) => ({
+                    step: 'attachKeyCredential',
+                    done: event.output,
+                    detail: `keyId ${event.output.result.keyId} (${event.output.result.method})`,
+                    skipped: event.output.result.method === 'alreadyAttached',
+                  }),
+                },
+              ],
+            },
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'attachKeyCredential', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'attachKeyCredential', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                // The key may or may not be on the app now: rollback observes and withdraws whatever is there.
+                target: '#rotation.rollingBack',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'attachKeyCredential', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before trying Graph again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    installing: {
+      meta: { title: 'Install the new key on the server' },
+      initial: 'confirming',
+      states: {
+        confirming: {
+          tags: ['confirm'],
+          meta: { title: 'Waiting for confirmation to install the new key on the server' },
+          always: { guard: 'autoConfirm', target: 'running' },
+          on: {
+            CONFIRM: 'running',
+            DECLINE: {
+              target: '#rotation.awaitingOperator',
+              actions: {
+                type: 'park',
+                params: ({ context }) => ({ info: declined(context, 'installing'), step: 'installServerKey' }),
+              },
+            },
+          },
+        },
+        running: {
+          tags: ['step'],
+          meta: { title: 'Installing the new key on the server' },
+          invoke: {
+            src: 'installServerKey',
+            input: ({ context }) => ({ newKey: requireNewKey(context), operatorConfirmed: context.operatorConfirmed }),
+            onDone: [
+              {
+                guard: { type: 'serverIsManual', params: ({ event }) => ({ status: event.output.result.status }) },
+                target: '#rotation.awaitingOperator',
+                actions: {
+                  type: 'park',
+                  params: ({ context, event }) => ({
+                    info: parkMessages.manualInstall(context),
+                    step: 'installServerKey',
+                    at: event.output.endedAt,
+                  }),
+                },
+              },
+              {
+                target: '#rotation.verifying',
+                actions: [
+                  'recordInstalled',
+                  {
+                    type: 'stepSucceeded',
+                    params: ({ event }) => ({
+                      step: 'installServerKey',
+                      done: event.output,
+                      detail: event.output.result.status,
+                      skipped: event.output.result.status === 'alreadyInstalled',
+                    }),
+                  },
+                  { type: 'startVerifyClock', params: ({ event }) => ({ at: event.output.endedAt }) },
+                ],
+              },
+            ],
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'installServerKey', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'installServerKey', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.rollingBack',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'installServerKey', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before trying the server again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    detectingPlatformKey: {
+      meta: { title: 'Find the key the platform added to the app' },
+      initial: 'running',
+      states: {
+        running: {
+          tags: ['step'],
+          meta: { title: 'Looking for the platform key' },
+          invoke: {
+            src: 'detectPlatformKey',
+            input: ({ context }) => ({
+              appId: context.settings.appId,
+              observedKeyIds: context.observedKeyIds,
+              ...(context.oldThumbprint ? { oldThumbprint: context.oldThumbprint } : {}),
+            }),
+            onDone: [
+              {
+                guard: { type: 'platformKeyNotYet', params: ({ event }) => ({ result: event.output.result }) },
+                target: '#rotation.awaitingOperator',
+                actions: {
+                  type: 'park',
+                  params: ({ context, event }) => ({
+                    info: parkMessages.platformKeyUpdate(context),
+                    step: 'detectPlatformKey',
+                    at: event.output.endedAt,
+                  }),
+                },
+              },
+              {
+                target: '#rotation.verifying',
+                actions: [
+                  { type: 'recordPlatformKey', params: ({ event }) => ({ result: event.output.result }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'detectPlatformKey', done: event.output }) },
+                  { type: 'startVerifyClock', params: ({ event }) => ({ at: event.output.endedAt }) },
+                ],
+              },
+            ],
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'detectPlatformKey', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'detectPlatformKey', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.failed',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'detectPlatformKey', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before reading the app again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    verifying: {
+      meta: { title: 'Verify the new key: token, WhoAmI, server' },
+      initial: 'running',
+      states: {
+        running: {
+          tags: ['step'],
+          meta: { title: 'Acquiring a token with the new key' },
+          invoke: {
+            src: 'verifyNewKey',
+            input: ({ context }) => ({
+              kind: context.settings.kind,
+              appId: context.settings.appId,
+              // power-pages: the platform holds the key; the verify step checks the site, not a token.
+              newKey: newKeyRef(context) ?? { thumbprint: context.newThumbprint ?? '', secretId: '' },
+              ...(context.settings.dataverseUrl ? { dataverseUrl: context.settings.dataverseUrl } : {}),
+              ...(context.settings.site ? { site: context.settings.site } : {}),
+            }),
+            onDone: [
+              {
+                guard: 'retireGraceConfigured',
+                target: '#rotation.awaitingRetirement',
+                actions: [
+                  { type: 'recordVerified', params: ({ event }) => ({ at: event.output.endedAt }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'verifyNewKey', done: event.output }) },
+                ],
+              },
+              {
+                target: '#rotation.retiring',
+                actions: [
+                  { type: 'recordVerified', params: ({ event }) => ({ at: event.output.endedAt }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'verifyNewKey', done: event.output }) },
+                ],
+              },
+            ],
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'verifyNewKey', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'verifyNewKey', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                // I2: the new key never produced a token, so the old key stays; undo the new one.
+                target: '#rotation.rollingBack',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'verifyNewKey', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting for Entra to propagate the new key' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    awaitingRetirement: {
+      tags: ['parked'],
+      meta: { title: 'New key verified; waiting out the retirement grace period' },
+      entry: { type: 'setOutcome', params: { outcome: 'awaitingRetirement' } },
+      on: {
+        RESUME: [
+          {
+            guard: { type: 'retirementDue', params: ({ event }) => ({ now: event.now }) },
+            target: 'retiring',
+            actions: assign({ outcome: undefined }),
+          },
+        ],
+        ROLLBACK: { target: 'rollingBack', actions: assign({ outcome: undefined }) },
+      },
+    },
+
+    retiring: {
+      meta: { title: 'Remove the old key from the app and disable its version' },
+      initial: 'confirming',
+      states: {
+        confirming: {
+          tags: ['confirm'],
+          meta: { title: 'Waiting for confirmation to remove the old key' },
+          always: { guard: 'autoConfirm', target: 'running' },
+          on: {
+            CONFIRM: 'running',
+            DECLINE: {
+              target: '#rotation.awaitingOperator',
+              actions: {
+                type: 'park',
+                params: ({ context }) => ({ info: declined(context, 'retiring'), step: 'retireOldKey' }),
+              },
+            },
+          },
+        },
+        running: {
+          tags: ['step', 'destructive'],
+          meta: { title: 'Removing the old key' },
+          invoke: {
+            src: 'retireOldKey',
+            input: ({ context }) => {
+              const newKey = newKeyRef(context);
+              const current = context.current ?? missing('the current key');
+              return {
+                kind: context.settings.kind,
+                appId: context.settings.appId,
+                oldKeyId: current.keyId,
+                oldThumbprint: current.thumbprint,
+                ...(newKey ? { newKey } : {}),
+                ...(context.settings.keyVault ? { certificate: context.settings.keyVault.certificate } : {}),
+                ...(current.version ? { oldVersion: current.version } : {}),
+              };
+            },
+            onDone: {
+              target: '#rotation.succeeded',
+              actions: {
+                type: 'stepSucceeded',
+                params: ({ event }) => ({
+                  step: 'retireOldKey',
+                  done: event.output,
+                  detail: `key ${event.output.result.keyRemoved}, version ${event.output.result.versionDisabled}`,
+                }),
+              },
+            },
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'retireOldKey', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'retireOldKey', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                // Safe to stop here: the new key works and is in use, the old one is merely still attached.
+                target: '#rotation.awaitingOperator',
+                actions: {
+                  type: 'park',
+                  params: ({ context, event }) => {
+                    const failed = asStepFailed(event.error);
+                    return {
+                      info: {
+                        reason: 'retireFailed',
+                        resumeTo: 'retiring',
+                        message:
+                          `The new key ${context.newThumbprint ?? '?'} works and is in use, but removing the old ` +
+                          `key ${context.oldThumbprint ?? '?'} failed (${describeError(failed.error)}). Fix the ` +
+                          `cause, then run \`certrotate resume ${context.settings.runId}\`.`,
+                      },
+                      step: 'retireOldKey',
+                      at: failed.endedAt,
+                    };
+                  },
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before trying the removal again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    rollingBack: {
+      meta: { title: 'Put the old key back and withdraw the new one' },
+      initial: 'confirming',
+      states: {
+        confirming: {
+          tags: ['confirm'],
+          meta: { title: 'Waiting for confirmation to roll back' },
+          always: { guard: 'autoConfirm', target: 'running' },
+          on: {
+            CONFIRM: 'running',
+            DECLINE: {
+              target: '#rotation.awaitingOperator',
+              actions: {
+                type: 'park',
+                params: ({ context }) => ({ info: declined(context, 'rollingBack'), step: 'rollBackRotation' }),
+              },
+            },
+          },
+        },
+        running: {
+          tags: ['step', 'destructive'],
+          meta: { title: 'Rolling back' },
+          invoke: {
+            src: 'rollBackRotation',
+            input: ({ context }) => {
+              const current = context.current ?? missing('the current key');
+              const newKey = newKeyRef(context);
+              return {
+                appId: context.settings.appId,
+                oldKey: { thumbprint: current.thumbprint, secretId: current.secretId ?? '' },
+                ...(newKey ? { newKey } : {}),
+                ...(context.newKeyId ? { newKeyId: context.newKeyId } : {}),
+                ...(context.settings.keyVault ? { certificate: context.settings.keyVault.certificate } : {}),
+                ...(context.newKey?.version ? { newVersion: context.newKey.version } : {}),
+                serverManual: context.serverManual,
+                operatorConfirmed: context.operatorConfirmed,
+              };
+            },
+            onDone: [
+              {
+                guard: { type: 'serverIsManual', params: ({ event }) => ({ status: event.output.result.status }) },
+                target: '#rotation.awaitingOperator',
+                actions: {
+                  type: 'park',
+                  params: ({ context, event }) => ({
+                    info: parkMessages.manualRestore(context),
+                    step: 'rollBackRotation',
+                    at: event.output.endedAt,
+                  }),
+                },
+              },
+              {
+                target: '#rotation.rolledBack',
+                actions: {
+                  type: 'stepSucceeded',
+                  params: ({ event }) => ({
+                    step: 'rollBackRotation',
+                    done: event.output,
+                    detail:
+                      `server ${event.output.result.serverRestored}, new key ${event.output.result.keyRemoved}, ` +
+                      `new version ${event.output.result.versionDisabled}`,
+                  }),
+                },
+              },
+            ],
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'rollBackRotation', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'rollBackRotation', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.failed',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'rollBackRotation', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
+        backingOff: {
+          tags: ['backoff'],
+          meta: { title: 'Waiting before trying the rollback again' },
+          invoke: {
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
+          },
+        },
+      },
+    },
+
+    awaitingOperator: {
+      tags: ['parked'],
+      meta: { title: 'Parked: waiting for an operator' },
+      entry: { type: 'setOutcome', params: { outcome: 'awaitingOperator' } },
+      on: {
+        RESUME: [
+          { guard: { type: 'resumesTo', params: { target: 'generating' } }, target: 'generating', actions: 'unpark' },
+          { guard: { type: 'resumesTo', params: { target: 'attaching' } }, target: 'attaching', actions: 'unpark' },
+          { guard: { type: 'resumesTo', params: { target: 'installing' } }, target: 'installing', actions: 'unpark' },
+          {
+            guard: { type: 'resumesTo', params: { target: 'detectingPlatformKey' } },
+            target: 'detectingPlatformKey',
+            actions: 'unpark',
+          },
+          { guard: { type: 'resumesTo', params: { target: 'retiring' } }, target: 'retiring', actions: 'unpark' },
+          { guard: { type: 'resumesTo', params: { target: 'rollingBack' } }, target: 'rollingBack', actions: 'unpark' },
+        ],
+        ROLLBACK: { guard: 'somethingToUndo', target: 'rollingBack', actions: 'unpark' },
+      },
+    },
+
+    succeeded: {
+      type: 'final',
+      tags: ['final'],
+      meta: { title: 'Rotated' },
+      entry: { type: 'setOutcome', params: { outcome: 'succeeded' } },
+    },
+    noChange: {
+      type: 'final',
+      tags: ['final'],
+      meta: { title: 'Nothing due' },
+      entry: { type: 'setOutcome', params: { outcome: 'noChange' } },
+    },
+    rolledBack: {
+      type: 'final',
+      tags: ['final'],
+      meta: { title: 'Rolled back: the old key is in service' },
+      entry: { type: 'setOutcome', params: { outcome: 'rolledBack' } },
+    },
+    failed: {
+      type: 'final',
+      tags: ['final'],
+      meta: { title: 'Failed: needs a person' },
+      entry: { type: 'setOutcome', params: { outcome: 'failed' } },
+    },
+  },
+});
+
+function declined(context: RotationContext, resumeTo: ResumeTarget): ParkInfo {
+  return {
+    reason: 'declined',
+    resumeTo,
+    message: `The operator declined to ${resumeTo === 'rollingBack' ? 'roll back' : 'continue'}; run \`certrotate resume ${context.settings.runId}\` to be asked again.`,
+  };
+}
+
+export type RotationMachine = typeof rotationMachine;
+export type {
+  RotationContext,
+  RotationEvent,
+  RotationInput,
+  RotationOutcome,
+  RotationOutput,
+} from './rotation-types.js';
