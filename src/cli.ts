@@ -62,6 +62,14 @@ export function buildProgram(): Command {
       run(async (ctx) => (await import('./commands/unlock.js')).unlockCommand(ctx, target, Boolean(opts.force))),
     );
 
+  program
+    .command('diagram')
+    .description('the rotation machine as a diagram, derived from its definition')
+    .option('--format <format>', 'mermaid', 'mermaid')
+    .action((opts: { format: string }) =>
+      run(async (ctx) => (await import('./commands/diagram.js')).diagramCommand(ctx, opts.format)),
+    );
+
   return program;
 }
 

@@ -17,11 +17,16 @@ interface TransitionLike {
   reenter?: boolean;
 }
 
-function label(eventType: string): string {
+/** Generated invoke ids (`0.machine.state`) say nothing; the invoked actor's registered name does. */
+function actorName(id: string, invokes: Map<string, string>): string {
+  return invokes.get(id) ?? id;
+}
+
+function label(eventType: string, invokes: Map<string, string>): string {
   const done = /^xstate\.done\.actor\.(.+)$/.exec(eventType);
-  if (done) return `${done[1]} done`;
+  if (done) return `${actorName(done[1]!, invokes)} done`;
   const error = /^xstate\.error\.actor\.(.+)$/.exec(eventType);
-  if (error) return `${error[1]} failed`;
+  if (error) return `${actorName(error[1]!, invokes)} failed`;
   if (eventType === '') return 'always';
   if (eventType.startsWith('xstate.done.state.')) return 'done';
   return eventType;
@@ -47,6 +52,14 @@ export function toMermaid(machine: AnyStateMachine, opts: MermaidOptions = {}): 
   const showGuards = opts.guards ?? true;
   const root = machine.root as AnyStateNode;
   const lines: string[] = ['stateDiagram-v2'];
+  const invokes = new Map<string, string>();
+  const collect = (node: AnyStateNode): void => {
+    for (const inv of node.invoke as { id: string; src: unknown }[]) {
+      if (typeof inv.src === 'string') invokes.set(inv.id, inv.src);
+    }
+    for (const child of Object.values(node.states) as AnyStateNode[]) collect(child);
+  };
+  collect(root);
 
   const emit = (node: AnyStateNode, indent: string): void => {
     const children = Object.values(node.states) as AnyStateNode[];
@@ -70,7 +83,7 @@ export function toMermaid(machine: AnyStateMachine, opts: MermaidOptions = {}): 
       for (const t of [...transitions, ...always]) {
         for (const target of t.target ?? []) {
           const guard = showGuards ? guardName(t.guard) : undefined;
-          const text = sanitize(`${label(t.eventType)}${guard ? ` [${guard}]` : ''}`);
+          const text = sanitize(`${label(t.eventType, invokes)}${guard ? ` [${guard}]` : ''}`);
           lines.push(`${indent}${id} --> ${mermaidId(target, root)} : ${text}`);
         }
       }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
+import { fromPromise, setup } from 'xstate';
 import { toMermaid } from '../../../src/diagram/mermaid.js';
 
 const machine = setup({
@@ -46,5 +46,23 @@ describe('toMermaid', () => {
 
   it('omits guards when asked', () => {
     expect(toMermaid(machine, { guards: false })).toContain('working__first --> working__second : NEXT\n');
+  });
+});
+
+describe('toMermaid with invoked actors', () => {
+  it('labels done and error transitions with the invoked actor name, not its generated id', () => {
+    const m = setup({
+      actors: { attachKeyCredential: fromPromise(async () => 'ok') },
+    }).createMachine({
+      initial: 'attaching',
+      states: {
+        attaching: { invoke: { src: 'attachKeyCredential', onDone: 'attached', onError: 'failed' } },
+        attached: { type: 'final' },
+        failed: { type: 'final' },
+      },
+    });
+    const text = toMermaid(m);
+    expect(text).toContain('attaching --> attached : attachKeyCredential done');
+    expect(text).toContain('attaching --> failed : attachKeyCredential failed');
   });
 });
