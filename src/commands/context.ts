@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { scrubValue } from '../logging/scrub.js';
+import { UsageError } from '../errors.js';
 
 /** The global options of DESIGN §5. */
 export interface GlobalOptions {
@@ -17,10 +18,7 @@ export interface GlobalOptions {
   color: boolean;
 }
 
-/** A mistake in how certrotate was called: exit 1 with the message, no stack trace. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from '../errors.js';
 
 /** Everything a command needs from the CLI layer. */
 export class CommandContext {
