@@ -393,6 +393,11 @@ export interface ServerKeyTarget {
   install(key: KeyRef, options?: CallOptions): Promise<void>;
   /** Puts `previous` back in service (rollback). Idempotent, like `install`. */
   restore(previous: KeyRef, options?: CallOptions): Promise<void>;
+  /**
+   * The server's own health, where the target reports it (e.g. a `/health` that acquires a Dataverse token with the
+   * key it holds). Read-only. Absent when the target cannot tell.
+   */
+  checkHealth?(options?: CallOptions): Promise<{ healthy: boolean; detail?: string }>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

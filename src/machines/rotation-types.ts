@@ -156,7 +156,7 @@ export type RotationEvent =
   /** Guided mode: go ahead with the mutating step the machine waits before. */
   | { type: 'CONFIRM' }
   /** Guided mode: the operator said no; the run parks. */
-  | { type: 'DECLINE'; reason?: string }
+  | { type: 'DECLINE'; reason?: string; now?: number }
   /** Continue a parked run. `now` (epoch ms) lets the pure machine decide whether a grace period is over. */
   | { type: 'RESUME'; now: number }
   /** `rollback RUN_ID`: from a parked state, undo what the run did. */
@@ -284,6 +284,8 @@ export interface RollbackInput {
   certificate?: string;
   newVersion?: string;
   serverManual: boolean;
+  /** The new key may be on the server (an install ran, or an operator said they installed it). */
+  installed: boolean;
   operatorConfirmed: boolean;
 }
 export interface RollbackResult {

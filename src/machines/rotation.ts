@@ -395,7 +395,11 @@ export const rotationMachine = setup({
               target: '#rotation.awaitingOperator',
               actions: {
                 type: 'park',
-                params: ({ context }) => ({ info: declined(context, 'generating'), step: 'generateCertificate' }),
+                params: ({ context, event }) => ({
+                  info: declined(context, 'generating', event.reason),
+                  step: 'generateCertificate',
+                  ...(event.now !== undefined ? { at: event.now } : {}),
+                }),
               },
             },
           },
@@ -532,7 +536,11 @@ export const rotationMachine = setup({
               target: '#rotation.awaitingOperator',
               actions: {
                 type: 'park',
-                params: ({ context }) => ({ info: declined(context, 'attaching'), step: 'attachKeyCredential' }),
+                params: ({ context, event }) => ({
+                  info: declined(context, 'attaching', event.reason),
+                  step: 'attachKeyCredential',
+                  ...(event.now !== undefined ? { at: event.now } : {}),
+                }),
               },
             },
           },
@@ -616,7 +624,11 @@ export const rotationMachine = setup({
               target: '#rotation.awaitingOperator',
               actions: {
                 type: 'park',
-                params: ({ context }) => ({ info: declined(context, 'installing'), step: 'installServerKey' }),
+                params: ({ context, event }) => ({
+                  info: declined(context, 'installing', event.reason),
+                  step: 'installServerKey',
+                  ...(event.now !== undefined ? { at: event.now } : {}),
+                }),
               },
             },
           },
@@ -863,7 +875,11 @@ export const rotationMachine = setup({
               target: '#rotation.awaitingOperator',
               actions: {
                 type: 'park',
-                params: ({ context }) => ({ info: declined(context, 'retiring'), step: 'retireOldKey' }),
+                params: ({ context, event }) => ({
+                  info: declined(context, 'retiring', event.reason),
+                  step: 'retireOldKey',
+                  ...(event.now !== undefined ? { at: event.now } : {}),
+                }),
               },
             },
           },
@@ -961,7 +977,11 @@ export const rotationMachine = setup({
               target: '#rotation.awaitingOperator',
               actions: {
                 type: 'park',
-                params: ({ context }) => ({ info: declined(context, 'rollingBack'), step: 'rollBackRotation' }),
+                params: ({ context, event }) => ({
+                  info: declined(context, 'rollingBack', event.reason),
+                  step: 'rollBackRotation',
+                  ...(event.now !== undefined ? { at: event.now } : {}),
+                }),
               },
             },
           },
@@ -982,6 +1002,7 @@ export const rotationMachine = setup({
                 ...(context.settings.keyVault ? { certificate: context.settings.keyVault.certificate } : {}),
                 ...(context.newKey?.version ? { newVersion: context.newKey.version } : {}),
                 serverManual: context.serverManual,
+                installed: context.progress.installed,
                 operatorConfirmed: context.operatorConfirmed,
               };
             },
@@ -1095,11 +1116,14 @@ export const rotationMachine = setup({
   },
 });
 
-function declined(context: RotationContext, resumeTo: ResumeTarget): ParkInfo {
+function declined(context: RotationContext, resumeTo: ResumeTarget, reason?: string): ParkInfo {
+  const what = resumeTo === 'rollingBack' ? 'roll back' : 'continue';
   return {
     reason: 'declined',
     resumeTo,
-    message: `The operator declined to ${resumeTo === 'rollingBack' ? 'roll back' : 'continue'}; run \`certrotate resume ${context.settings.runId}\` to be asked again.`,
+    message:
+      `The operator declined to ${what}${reason ? ` (${reason})` : ''}; ` +
+      `run \`certrotate resume ${context.settings.runId}\` to be asked again.`,
   };
 }
 

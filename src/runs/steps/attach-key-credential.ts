@@ -1,0 +1,59 @@
+import type { KeyCredential } from '../../adapters/ports.js';
+import { isPortError, toPortError } from '../../adapters/ports.js';
+import { credentialValidAt, isCertificateCredential } from '../../machines/rotation-policies.js';
+import type { AttachInput, AttachResult } from '../../machines/rotation-types.js';
+import { readUntilSettled, sameThumbprint } from './step-ports.js';
+import type { RotationPorts, StepContext } from './step-ports.js';
+
+/**
+ * Adds the new key to the app registration: Graph `addKey` with a proof signed by the current key, or a merge-PATCH
+ * when no current key can sign (none in the vault, or the proof is refused).
+ *
+ * Safe to re-run: it first reads the app and skips when a credential with the new thumbprint is there. When an
+ * earlier attempt may have added it (a retry or a resumed run), it keeps reading for the directory's read-lag
+ * window before it believes the key is absent, so a lagging read does not add a second credential (I3).
+ */
+export async function attachKeyCredential(
+  ports: RotationPorts,
+  input: AttachInput,
+  step: StepContext,
+): Promise<AttachResult> {
+  const rerun = step.rerun || input.attempt > 1;
+  let proofUsable = false;
+  const existing = await readUntilSettled(
+    ports,
+    input.appId,
+    (app) => {
+      proofUsable =
+        input.proofKey !== undefined &&
+        app.keyCredentials.some(
+          (c: KeyCredential) =>
+            isCertificateCredential(c) &&
+            sameThumbprint(c.thumbprint, input.proofKey?.thumbprint) &&
+            credentialValidAt(c, ports.clock.now()),
+        );
+      return app.keyCredentials.find((c) => sameThumbprint(c.thumbprint, input.newKey.thumbprint));
+    },
+    { ...step, rerun },
+  );
+  if (existing) return { keyId: existing.keyId, method: 'alreadyAttached' };
+
+  if (input.proofKey && proofUsable) {
+    try {
+      const added = await ports.apps.addKey(input.appId, input.newKey, input.proofKey, { signal: step.signal });
+      return { keyId: added.keyId, method: 'addKey' };
+    } catch (thrown) {
+      const error = toPortError(thrown);
+      // A refused proof is not fatal while a PATCH can still do it; anything else (throttling, timeouts) is
+      // the machine's to retry, and the next attempt observes first.
+      if (!(isPortError(error) && (error.code === 'invalidProof' || error.code === 'keyExpired'))) throw thrown;
+    }
+  }
+  const [added] = await ports.apps.patchKeyCredentials(input.appId, { add: [input.newKey] }, { signal: step.signal });
+  if (added) return { keyId: added.keyId, method: 'patch' };
+  // The PATCH merge found the key already present (an earlier attempt's write became visible to it).
+  const app = await ports.apps.getApp(input.appId, { signal: step.signal });
+  const now = app.keyCredentials.find((c) => sameThumbprint(c.thumbprint, input.newKey.thumbprint));
+  if (!now) throw new Error('PATCH added nothing and the key is not on the app');
+  return { keyId: now.keyId, method: 'alreadyAttached' };
+}

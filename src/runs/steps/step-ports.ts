@@ -1,0 +1,94 @@
+/**
+ * The ports the step activities run over, and the per-call context the driver gives them.
+ */
+import type {
+  AppRegistry,
+  CertificateStore,
+  Clock,
+  DataverseProbe,
+  ServerKeyTarget,
+  SiteDirectory,
+  TokenVerifier,
+} from '../../adapters/ports.js';
+import { AdapterError } from '../../adapters/ports.js';
+
+/** Every port a rotation needs, bound to one target. Adapters reach the machine only through these closures. */
+export interface RotationPorts {
+  certificates: CertificateStore;
+  apps: AppRegistry;
+  /** The server of a `keyvault` target; absent for `power-pages`. */
+  server?: ServerKeyTarget;
+  tokens: TokenVerifier;
+  dataverse: DataverseProbe;
+  /** Power Platform sites; needed by `power-pages` targets. */
+  sites?: SiteDirectory;
+  clock: Clock;
+  timing?: Partial<StepTiming>;
+}
+
+/** Waits inside steps (simulated in tests). */
+export interface StepTiming {
+  /** Between polls of a pending Key Vault create. */
+  createPollMs: number;
+  /** Give up waiting for one create after this long (a retryable timeout: the next attempt polls the same one). */
+  createTimeoutMs: number;
+  /**
+   * How long a directory read may lag a write (graph-entra §3.3). A step that may have written before (a retry or
+   * a resumed run) keeps reading this long before it believes a key is absent.
+   */
+  readSettleMs: number;
+  /** Between reads while settling. */
+  readPollMs: number;
+}
+
+export const DEFAULT_STEP_TIMING: StepTiming = {
+  createPollMs: 2_000,
+  createTimeoutMs: 10 * 60_000,
+  readSettleMs: 2 * 60_000,
+  readPollMs: 10_000,
+};
+
+/** What the driver passes each step besides its input. */
+export interface StepContext {
+  signal: AbortSignal;
+  /**
+   * True when an earlier attempt of this step may have acted without the result being recorded (a retry, or the
+   * first run after a restore): the step must not trust a single lagging read.
+   */
+  rerun: boolean;
+}
+
+export function timingOf(ports: RotationPorts): StepTiming {
+  return { ...DEFAULT_STEP_TIMING, ...ports.timing };
+}
+
+export function requireServer(ports: RotationPorts): ServerKeyTarget {
+  if (!ports.server) {
+    throw new AdapterError({ code: 'invalidRequest', message: 'this target has no server port', retryable: false });
+  }
+  return ports.server;
+}
+
+/** Thumbprints compare case-insensitively (Graph and Key Vault differ in case). */
+export function sameThumbprint(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && a.toUpperCase() === b.toUpperCase();
+}
+
+/**
+ * Reads the app until `found` holds or the read-lag window passes. Returns the last read's match. Used before a
+ * write whose earlier attempt may already have happened, so a lagging read does not cause a second write.
+ */
+export async function readUntilSettled<T>(
+  ports: RotationPorts,
+  appId: string,
+  find: (app: Awaited<ReturnType<AppRegistry['getApp']>>) => T | undefined,
+  step: StepContext,
+): Promise<T | undefined> {
+  const timing = timingOf(ports);
+  const deadline = ports.clock.now() + timing.readSettleMs;
+  for (;;) {
+    const found = find(await ports.apps.getApp(appId, { signal: step.signal }));
+    if (found !== undefined || !step.rerun || ports.clock.now() >= deadline) return found;
+    await ports.clock.sleep(Math.min(timing.readPollMs, Math.max(1, deadline - ports.clock.now())), step.signal);
+  }
+}

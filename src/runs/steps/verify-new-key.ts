@@ -1,0 +1,61 @@
+import { AdapterError } from '../../adapters/ports.js';
+import type { VerifyInput, VerifyResult } from '../../machines/rotation-types.js';
+import { requireServer, sameThumbprint } from './step-ports.js';
+import type { RotationPorts, StepContext } from './step-ports.js';
+
+/** The Dataverse scope for an environment URL: `https://org.crm.dynamics.com/.default`. */
+export function dataverseScope(dataverseUrl: string): string {
+  return `${new URL(dataverseUrl).origin}/.default`;
+}
+
+/**
+ * Proves the new key works. Read-only, so re-running it is always safe.
+ *
+ * keyvault: a token with the new key (AADSTS700027 while Entra propagates it is a retryable `keyNotFound`; the
+ * machine retries until verifyTimeout), then Dataverse WhoAmI with that token, then the server: it must report the
+ * new key and, where it can tell, be healthy. The token never leaves this function (I4).
+ * power-pages: the site answers healthy on the platform's new key.
+ */
+export async function verifyNewKey(ports: RotationPorts, input: VerifyInput, step: StepContext): Promise<VerifyResult> {
+  const options = { signal: step.signal };
+  if (input.kind === 'power-pages') {
+    if (!input.site || !ports.sites) {
+      throw new AdapterError({ code: 'invalidRequest', message: 'power-pages target without site', retryable: false });
+    }
+    const healthy = await ports.sites.siteHealthy(input.site.environmentId, input.site.websiteId, options);
+    if (!healthy) {
+      throw new AdapterError({ code: 'siteUnhealthy', message: 'the site is not healthy yet', retryable: true });
+    }
+    return { siteHealthy: true };
+  }
+
+  const scope = input.dataverseUrl ? dataverseScope(input.dataverseUrl) : 'https://graph.microsoft.com/.default';
+  const token = await ports.tokens.acquireToken(input.appId, input.newKey, scope, options);
+  const result: VerifyResult = { tokenExpiresOn: token.expiresOn };
+  if (input.dataverseUrl) {
+    const who = await ports.dataverse.whoAmI(input.dataverseUrl, token, options);
+    result.userId = who.userId;
+  }
+  const server = requireServer(ports);
+  if (!server.manual) {
+    const current = await server.currentKey(options);
+    if (current.thumbprint !== undefined && !sameThumbprint(current.thumbprint, input.newKey.thumbprint)) {
+      throw new AdapterError({
+        code: 'serverKeyMismatch',
+        message: `the server reports key ${current.thumbprint}, not the new key ${input.newKey.thumbprint}`,
+        retryable: true,
+      });
+    }
+  }
+  if (server.checkHealth) {
+    const health = await server.checkHealth(options);
+    if (!health.healthy) {
+      throw new AdapterError({
+        code: 'serverUnhealthy',
+        message: `the server is not healthy on the new key${health.detail ? `: ${health.detail}` : ''}`,
+        retryable: true,
+      });
+    }
+  }
+  return result;
+}
