@@ -7,7 +7,7 @@ import * as x509 from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-import { KEY_USAGES, normaliseSubject, type CertificatePolicy } from './policy.js';
+import { normaliseSubject, type CertificatePolicy, type KEY_USAGES } from './policy.js';
 import { badParameter } from './errors.js';
 
 /** Signature algorithm of every certificate this vault issues (and of the sandbox's key pool). */
@@ -73,11 +73,17 @@ export async function keyPairFromPkcs8(pkcs8: Uint8Array): Promise<CryptoKeyPair
 }
 
 function parseSubject(subject: string): x509.Name {
+  let name: x509.Name | undefined;
   try {
-    return new x509.Name(normaliseSubject(subject));
+    name = new x509.Name(normaliseSubject(subject));
   } catch {
+    name = undefined;
+  }
+  // The parser accepts text without any `type=value` pair as an empty name; the service would not issue that.
+  if (!name || name.toJSON().length === 0 || !subject.includes('=')) {
     throw badParameter(`The subject '${subject}' is not a valid X.500 distinguished name.`);
   }
+  return name;
 }
 
 function keyUsageFlags(usages: string[]): x509.KeyUsageFlags {

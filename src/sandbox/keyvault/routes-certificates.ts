@@ -140,8 +140,9 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: VaultContex
     const base = vaultUrlOf(ctx, request);
     const v = findVersion(record, request.params.version);
     if (v) return certificateBundle(base, record, v);
-    // A first version still being created: the pending bundle keeps getCertificateOperation pollers working.
-    if (!request.params.version && record.pending?.status === 'inProgress') {
+    // A first version still being created (or whose create was cancelled): the pending bundle keeps
+    // getCertificateOperation pollers working, which read latest before the operation.
+    if (!request.params.version && record.pending) {
       return pendingBundle(base, record, record.pending, Math.floor(record.pending.completesAt / 1000));
     }
     throw certificateNotFound(request.params.version ? `${record.name}/${request.params.version}` : record.name);

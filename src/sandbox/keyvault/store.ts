@@ -137,6 +137,8 @@ export class VaultStore {
     if (!op) return undefined;
     if (op.status === 'inProgress') this.#discardStaged(record.name, op);
     delete record.pending;
+    // A certificate that never got a version exists only through its pending create; without it, nothing is left.
+    if (record.versions.length === 0) this.#certificates.delete(record.name);
     return op;
   }
 

@@ -103,6 +103,9 @@ export interface LoggedRequest {
   url: string;
   status: number;
   authorized: boolean;
+  /** The parsed JSON body (undefined when none was read, e.g. on a 401 challenge). */
+  requestBody: unknown;
+  responseText: string;
 }
 
 export interface KeyVaultHarness {
@@ -147,12 +150,19 @@ export async function startKeyVaultHarness(overrides: Partial<KeyVaultServiceOpt
   });
   const app = Fastify({ https: { key: tls.keyPem, cert: tls.certPem } });
   const requests: LoggedRequest[] = [];
+  const responses = new WeakMap<object, string>();
+  app.addHook('onSend', async (request, _reply, payload) => {
+    responses.set(request, typeof payload === 'string' ? payload : '');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     requests.push({
       method: request.method,
       url: request.url,
       status: reply.statusCode,
       authorized: Boolean(request.headers.authorization),
+      requestBody: request.body,
+      responseText: responses.get(request) ?? '',
     });
   });
   service.register(app);
@@ -201,11 +211,11 @@ export async function startKeyVaultHarness(overrides: Partial<KeyVaultServiceOpt
             res.setEncoding('utf8');
             res.on('data', (chunk: string) => (text += chunk));
             res.on('end', () => {
-              let body: unknown = undefined;
+              let body: unknown;
               try {
                 body = text ? JSON.parse(text) : undefined;
               } catch {
-                body = undefined;
+                // Not JSON: the test reads `text` instead.
               }
               resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text });
             });
