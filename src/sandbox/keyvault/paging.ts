@@ -21,8 +21,9 @@ export function pageOf<T>(
     throw badParameter(`maxresults must be an integer within 1..${MAX_RESULTS}.`);
   }
   const skipRaw = queryParam(request, '$skiptoken');
-  const skip = skipRaw === undefined ? 0 : Number(Buffer.from(skipRaw, 'base64url').toString('utf8'));
-  if (!Number.isInteger(skip) || skip < 0) throw badParameter('The $skiptoken is invalid.');
+  const decoded = skipRaw === undefined ? '0' : Buffer.from(skipRaw, 'base64url').toString('utf8');
+  if (!/^\d{1,9}$/.test(decoded)) throw badParameter('The $skiptoken is invalid.');
+  const skip = Number(decoded);
   const value = items.slice(skip, skip + max);
   if (skip + max >= items.length) return { value, nextLink: null };
   const next = new URLSearchParams({
