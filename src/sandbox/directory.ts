@@ -87,6 +87,8 @@ export interface Directory {
   setKeyCredentials(app: Application, keys: KeyCredential[]): void;
   /** The key set as a reader `lagMs` behind sees it (reads that lag writes). */
   keyCredentialsAsSeen(app: Application, lagMs: number): KeyCredential[];
+  /** Marks every current key set as long settled (the seeded world existed before the sandbox started). */
+  settle(): void;
   /** Adds a client secret and returns its text. */
   addPassword(app: Application, displayName: string, lifetimeDays?: number): string;
   addFederatedCredential(app: Application, fic: Omit<FederatedIdentityCredential, 'id'>): FederatedIdentityCredential;
@@ -179,6 +181,9 @@ export function createDirectory(opts: {
       let seen = timeline[0]?.keys ?? app.keyCredentials;
       for (const entry of timeline) if (entry.at <= cutoff) seen = entry.keys;
       return seen;
+    },
+    settle() {
+      for (const app of byId.values()) keyTimeline.set(app.id, [{ at: 0, keys: app.keyCredentials }]);
     },
     addPassword(app, displayName, lifetimeDays = 730) {
       const secretText = randomBytes(30).toString('base64url');

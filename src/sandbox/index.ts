@@ -436,6 +436,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
     }
 
+    directory.settle();
     const caPath = join(dir, 'ca.pem');
     const configPath = join(dir, 'certrotate.yaml');
     await writeFile(caPath, tls.caPem);

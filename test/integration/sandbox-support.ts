@@ -8,7 +8,7 @@ import { ClientCertificateCredential, ClientSecretCredential } from '@azure/iden
 import { Client, type AuthenticationProvider } from '@microsoft/microsoft-graph-client';
 import { SignJWT, importPKCS8 } from 'jose';
 import type { Sandbox } from '../../src/sandbox/index.js';
-import type { CertificateMaterial } from '../../src/sandbox/pki.js';
+import { thumbprintOf, type CertificateMaterial } from '../../src/sandbox/pki.js';
 
 /**
  * Node 24: `tls.setDefaultCACertificates` changes the default CA store at run time, which `node:https` (identity's
@@ -111,4 +111,20 @@ export async function postToken(sb: Sandbox, form: Record<string, string>) {
 /** Decodes a JWT payload without verifying it (the tests check what the sandbox minted). */
 export function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/** Rebuilds the parts of a certificate's material a test signs with from a PEM bundle (certificate + PKCS#8 key). */
+export function materialFromPem(pem: string): CertificateMaterial {
+  const der = (label: string) => {
+    const m = new RegExp(`-----BEGIN ${label}-----([\\s\\S]+?)-----END ${label}-----`).exec(pem);
+    if (!m?.[1]) throw new Error(`no ${label} in the PEM`);
+    return new Uint8Array(Buffer.from(m[1].replace(/\s/g, ''), 'base64'));
+  };
+  const certDer = der('CERTIFICATE');
+  return {
+    certDer,
+    privateKeyPkcs8: der('PRIVATE KEY'),
+    thumbprint: thumbprintOf(certDer),
+    pemBundle: pem,
+  } as CertificateMaterial;
 }

@@ -1,0 +1,167 @@
+/**
+ * App servers (webhook install from Key Vault with the real SecretClient, health through a real
+ * ClientCertificateCredential + WhoAmI) and Power Pages sites (Update key, restart, old key kept or removed).
+ */
+import { CertificateClient } from '@azure/keyvault-certificates';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { secretCredential, trustSandboxCa } from './sandbox-support.js';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = await startSandbox({ propagationDelaySeconds: 0, kvCreateDelaySeconds: 0, siteRestartSeconds: 0.3 });
+  trustSandboxCa(sb.caPem);
+});
+afterAll(() => sb?.stop());
+
+const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as Record<string, unknown> });
+const post = (url: string, body?: unknown) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
+
+describe('app server of a keyvault target', () => {
+  it('reports healthy with the seeded key it uses (token + WhoAmI)', async () => {
+    const target = sb.targets.find((t) => t.name === 'contoso-api')!;
+    const health = await json(await fetch(`${target.serverUrl}/health`));
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({
+      status: 'healthy',
+      server: 'contoso-api',
+      thumbprint: sb.servers[0]!.current().thumbprint,
+    });
+  });
+
+  it('installs a new Key Vault version by secret id, keeps the previous for rollback, and records serverKey', async () => {
+    const target = sb.targets.find((t) => t.name === 'fabrikam-api')!;
+    const server = sb.servers.find((s) => s.name === 'fabrikam-api')!;
+    const oldThumbprint = server.current().thumbprint;
+    const certificates = new CertificateClient(
+      target.vaultUrl!,
+      secretCredential(sb, sb.operator.clientId, sb.operator.clientSecret),
+      {
+        disableChallengeResourceVerification: true,
+      },
+    );
+    const poller = await certificates.beginCreateCertificate(
+      target.certificate!,
+      {
+        issuerName: 'Self',
+        subject: 'CN=fabrikam-s2s',
+        contentType: 'application/x-pem-file',
+        keySize: 2048,
+        validityInMonths: 24,
+      },
+      { intervalInMs: 50 },
+    );
+    const created = await poller.pollUntilDone();
+    const thumbprint = Buffer.from(created.properties.x509Thumbprint!).toString('hex').toUpperCase();
+
+    // Before the new key is on the app, the server can install it but not get a token with it.
+    const installed = await json(
+      await post(target.serverUrl + '/admin/s2s-key', { secretId: created.secretId, thumbprint }),
+    );
+    expect(installed).toEqual({
+      status: 200,
+      body: { status: 'installed', thumbprint, previousThumbprint: oldThumbprint },
+    });
+    const unhealthy = await json(await fetch(`${target.serverUrl}/health`));
+    expect(unhealthy.status).toBe(503);
+    expect(unhealthy.body.error).toMatch(/AADSTS700027/);
+
+    const app = sb.directory.appByAppId(target.appId)!;
+    sb.directory.setKeyCredentials(app, [
+      ...app.keyCredentials,
+      sb.directory.keyCredentialFromCertificate(created.cer!),
+    ]);
+    const healthy = await json(await fetch(`${target.serverUrl}/health`));
+    expect(healthy.body).toMatchObject({ status: 'healthy', thumbprint, previousThumbprint: oldThumbprint });
+
+    // Re-sending the same install is a no-op; a thumbprint that does not match the secret is refused.
+    expect(
+      (await json(await post(target.serverUrl + '/admin/s2s-key', { secretId: created.secretId, thumbprint }))).body
+        .status,
+    ).toBe('unchanged');
+    expect(
+      (await post(target.serverUrl + '/admin/s2s-key', { secretId: created.secretId, thumbprint: '00' })).status,
+    ).toBe(409);
+
+    const rolledBack = await json(await post(target.serverUrl + '/admin/s2s-key/rollback'));
+    expect(rolledBack.body).toMatchObject({
+      status: 'rolledBack',
+      thumbprint: oldThumbprint,
+      previousThumbprint: thumbprint,
+    });
+    const serverEvents = sb.history.events().filter((e) => e.kind === 'serverKey' && e.server === 'fabrikam-api');
+    expect(serverEvents.map((e) => (e as { thumbprint: string }).thumbprint)).toEqual([
+      oldThumbprint,
+      thumbprint,
+      oldThumbprint,
+    ]);
+  });
+
+  it('refuses a webhook call without a secret id, and reports Key Vault errors as 502', async () => {
+    const target = sb.targets.find((t) => t.name === 'contoso-api')!;
+    expect((await post(target.serverUrl + '/admin/s2s-key', {})).status).toBe(400);
+    const missing = await post(target.serverUrl + '/admin/s2s-key', {
+      secretId: `${target.vaultUrl}/secrets/no-such-secret/0123`,
+    });
+    expect(missing.status).toBe(502);
+  });
+});
+
+describe('Power Pages site', () => {
+  it('answers 200, restarts on Update key (503), then serves on the new platform key; the old key stays on the app', async () => {
+    const portal = sb.targets.find((t) => t.name === 'contoso-portal')!;
+    const app = sb.directory.appByAppId(portal.appId)!;
+    const oldKey = app.keyCredentials[0]!;
+    expect((await fetch(portal.siteUrl!)).status).toBe(200);
+    const res = await json(await post(`${sb.adminUrl}/sites/${portal.websiteId}/update-key`));
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('restarting');
+    expect((await fetch(portal.siteUrl!)).status).toBe(503);
+    expect((await post(`${sb.adminUrl}/sites/${portal.websiteId}/update-key`)).status).toBe(409);
+    await waitFor(async () => (await fetch(portal.siteUrl!)).status === 200);
+    expect(app.keyCredentials.map((k) => k.thumbprint)).toEqual([oldKey.thumbprint, res.body.thumbprint]);
+    expect(
+      sb.history
+        .events()
+        .filter((e) => e.kind === 'siteKey')
+        .at(-1),
+    ).toMatchObject({ websiteId: portal.websiteId, thumbprint: res.body.thumbprint });
+    // Removing the key the site uses takes it down: what retiring the wrong key would do.
+    sb.directory.setKeyCredentials(
+      app,
+      app.keyCredentials.filter((k) => k.thumbprint !== res.body.thumbprint),
+    );
+    expect((await fetch(portal.siteUrl!)).status).toBe(503);
+  });
+
+  it('has nothing to update on a federated site', async () => {
+    const northwind = sb.targets.find((t) => t.name === 'northwind-portal')!;
+    expect((await fetch(northwind.siteUrl!)).status).toBe(200);
+    expect((await post(`${sb.adminUrl}/sites/${northwind.websiteId}/update-key`)).status).toBe(409);
+  });
+
+  it('with --pp-removes-old-key, the platform drops the old key when the restart completes', async () => {
+    const other = await startSandbox({ propagationDelaySeconds: 0, siteRestartSeconds: 0.2, ppRemovesOldKey: true });
+    try {
+      trustSandboxCa(other.caPem);
+      const portal = other.targets.find((t) => t.name === 'contoso-portal')!;
+      const app = other.directory.appByAppId(portal.appId)!;
+      const res = await json(await post(`${other.adminUrl}/sites/${portal.websiteId}/update-key`));
+      expect(app.keyCredentials).toHaveLength(2);
+      await waitFor(async () => (await fetch(portal.siteUrl!)).status === 200);
+      expect(app.keyCredentials.map((k) => k.thumbprint)).toEqual([res.body.thumbprint]);
+    } finally {
+      await other.stop();
+    }
+  });
+});
