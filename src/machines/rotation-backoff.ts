@@ -40,7 +40,7 @@ export function asStepFailed(thrown: unknown): StepFailed {
 export function shouldRetry(context: RotationContext, step: StepName, failed: StepFailed): boolean {
   if (!failed.error.retryable) return false;
   const policy = retryPolicyOf(context);
-  if (step === 'verifyNewKey') {
+  if (step === 'verifyNewKey' || step === 'awaitPropagation') {
     const deadline = context.verifyDeadline ?? 0;
     return failed.endedAt + backoffDelay(context.attempt, policy, failed.error) < deadline;
   }

@@ -55,6 +55,7 @@ export type StepName =
   | 'observeTarget'
   | 'generateCertificate'
   | 'attachKeyCredential'
+  | 'awaitPropagation'
   | 'installServerKey'
   | 'detectPlatformKey'
   | 'verifyNewKey'
@@ -228,6 +229,15 @@ export interface AttachInput {
 export interface AttachResult {
   keyId: string;
   method: 'addKey' | 'patch' | 'alreadyAttached';
+}
+
+export interface PropagationInput {
+  appId: string;
+  newKey: KeyRef;
+  dataverseUrl?: string;
+}
+export interface PropagationResult {
+  tokenExpiresOn: string;
 }
 
 export interface InstallInput {

@@ -34,6 +34,8 @@ import type {
   InstallResult,
   ObserveInput,
   ParkInfo,
+  PropagationInput,
+  PropagationResult,
   ResumeTarget,
   RetireInput,
   RetireResult,
@@ -54,7 +56,7 @@ import type {
 } from './rotation-types.js';
 
 /** Bump when states, actor names or context shape change: a snapshot of another version is refused on restore. */
-export const ROTATION_MACHINE_VERSION = 'rotation/1';
+export const ROTATION_MACHINE_VERSION = 'rotation/2';
 
 /** An actor the driver must provide; running the bare machine without it fails the step, never the machine. */
 function requiredActor<TOutput, TInput>(name: string) {
@@ -126,6 +128,7 @@ export const rotationMachine = setup({
     generateCertificate: requiredActor<StepDone<GenerateResult>, GenerateInput>('generateCertificate'),
     awaitCertificate: requiredActor<StepDone<AwaitCertificateResult>, AwaitCertificateInput>('awaitCertificate'),
     attachKeyCredential: requiredActor<StepDone<AttachResult>, AttachInput>('attachKeyCredential'),
+    awaitPropagation: requiredActor<StepDone<PropagationResult>, PropagationInput>('awaitPropagation'),
     installServerKey: requiredActor<StepDone<InstallResult>, InstallInput>('installServerKey'),
     detectPlatformKey: requiredActor<StepDone<DetectPlatformKeyResult>, DetectPlatformKeyInput>('detectPlatformKey'),
     verifyNewKey: requiredActor<StepDone<VerifyResult>, VerifyInput>('verifyNewKey'),
@@ -146,6 +149,7 @@ export const rotationMachine = setup({
     isPowerPages: ({ context }) => context.settings.kind === 'power-pages',
     versionReady: (_, params: { result: GenerateResult }) => params.result.status === 'ready',
     hasOperation: ({ context }) => context.operation !== undefined,
+    keyAttached: ({ context }) => context.progress.attached,
     serverIsManual: (_, params: { status: InstallResult['status'] | RollbackResult['status'] }) =>
       params.status === 'manual' || params.status === 'needsOperator',
     platformKeyNotYet: (_, params: { result: DetectPlatformKeyResult }) => params.result.status === 'notYet',
@@ -163,7 +167,7 @@ export const rotationMachine = setup({
           startedAt: params.done.startedAt,
           endedAt: params.done.endedAt,
           attempts: context.attempt,
-          ...(params.detail !== undefined ? { detail: params.detail } : {}),
+          detail: params.detail,
         }),
         attempt: 1,
         retryAt: undefined,
@@ -560,9 +564,10 @@ export const rotationMachine = setup({
               };
             },
             onDone: {
-              target: '#rotation.installing',
+              target: 'propagating',
               actions: [
                 { type: 'recordAttached', params: ({ event }) => ({ result: event.output.result }) },
+                { type: 'startVerifyClock', params: ({ event }) => ({ at: event.output.endedAt }) },
                 {
                   type: 'stepSucceeded',
                   params: ({ event }) => ({
@@ -597,14 +602,55 @@ export const rotationMachine = setup({
             ],
           },
         },
+        propagating: {
+          tags: ['step'],
+          meta: { title: 'Waiting until Entra accepts the new key' },
+          invoke: {
+            // The server gets the new key only once Entra issues tokens for it: installing it earlier would leave the
+            // server unable to authenticate for as long as propagation takes (minutes, no SLA).
+            src: 'awaitPropagation',
+            input: ({ context }) => ({
+              appId: context.settings.appId,
+              newKey: requireNewKey(context),
+              ...(context.settings.dataverseUrl ? { dataverseUrl: context.settings.dataverseUrl } : {}),
+            }),
+            onDone: {
+              target: '#rotation.installing',
+              actions: {
+                type: 'stepSucceeded',
+                params: ({ event }) => ({ step: 'awaitPropagation', done: event.output }),
+              },
+            },
+            onError: [
+              {
+                guard: {
+                  type: 'shouldRetry',
+                  params: ({ event }) => ({ step: 'awaitPropagation', failed: asStepFailed(event.error) }),
+                },
+                target: 'backingOff',
+                actions: {
+                  type: 'scheduleRetry',
+                  params: ({ event }) => ({ step: 'awaitPropagation', failed: asStepFailed(event.error) }),
+                },
+              },
+              {
+                target: '#rotation.rollingBack',
+                actions: {
+                  type: 'stepFailed',
+                  params: ({ event }) => ({ step: 'awaitPropagation', failed: asStepFailed(event.error) }),
+                },
+              },
+            ],
+          },
+        },
         backingOff: {
           tags: ['backoff'],
-          meta: { title: 'Waiting before trying Graph again' },
+          meta: { title: 'Waiting before trying Graph or Entra again' },
           invoke: {
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
+            onDone: [{ guard: 'keyAttached', target: 'propagating' }, { target: 'running' }],
+            onError: [{ guard: 'keyAttached', target: 'propagating' }, { target: 'running' }],
           },
         },
       },

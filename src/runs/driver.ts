@@ -22,6 +22,7 @@ import type {
 } from '../machines/rotation-types.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
 import { awaitCertificate } from './steps/await-certificate.js';
+import { awaitPropagation } from './steps/await-propagation.js';
 import { detectPlatformKey } from './steps/detect-platform-key.js';
 import { generateCertificate } from './steps/generate-certificate.js';
 import { installServerKey } from './steps/install-server-key.js';
@@ -139,6 +140,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       generateCertificate: step('generateCertificate', generateCertificate),
       awaitCertificate: step('generateCertificate', awaitCertificate),
       attachKeyCredential: step('attachKeyCredential', attachKeyCredential),
+      awaitPropagation: step('awaitPropagation', awaitPropagation),
       installServerKey: step('installServerKey', installServerKey),
       detectPlatformKey: step('detectPlatformKey', detectPlatformKey),
       verifyNewKey: step('verifyNewKey', verifyNewKey),
