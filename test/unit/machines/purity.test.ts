@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const dir = join(import.meta.dirname, '../../../src/machines');
+
+/** Every module specifier a TypeScript file imports or re-exports (static and dynamic). */
+function importsOf(source: string): string[] {
+  const specifiers: string[] = [];
+  const patterns = [/\bfrom\s+['"]([^'"]+)['"]/g, /\bimport\s+['"]([^'"]+)['"]/g, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+  for (const pattern of patterns) for (const match of source.matchAll(pattern)) specifiers.push(match[1]!);
+  return specifiers;
+}
+
+describe('src/machines is pure', () => {
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+
+  it('has the machine files', () => {
+    expect(files).toEqual(expect.arrayContaining(['rotation.ts', 'plan.ts']));
+  });
+
+  it.each(files)('%s imports only xstate, local files and the ports types', (file) => {
+    const source = readFileSync(join(dir, file), 'utf8');
+    for (const specifier of importsOf(source)) {
+      const local = specifier.startsWith('./') && specifier.endsWith('.js');
+      const ports = specifier === '../adapters/ports.js';
+      expect(local || ports || specifier === 'xstate', `${file} imports ${specifier}`).toBe(true);
+    }
+    // Time and randomness come in through events and step results, never from the machine itself.
+    expect(source, `${file} reads the clock`).not.toMatch(/Date\.now\(\)|new Date\(\)|Math\.random\(\)/);
+  });
+});
