@@ -299,8 +299,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
 
     const now = clock.now();
-    const kvWritten: WrittenKeyVaultTarget[] = [];
-    const ppWritten: WrittenPowerPagesTarget[] = [];
+    const written: (WrittenKeyVaultTarget | WrittenPowerPagesTarget)[] = [];
 
     const ownedApp = (displayName: string): Application => {
       const app = directory.createApp({ displayName });
@@ -349,7 +348,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           certificate: seed.certificate,
           serverUrl,
         });
-        kvWritten.push({
+        written.push({
+          kind: 'keyvault',
           name: seed.name,
           appId: app.appId,
           vaultUrl,
@@ -432,7 +432,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           environmentId,
           siteUrl: site.url,
         });
-        ppWritten.push({ name: seed.name, appId: app.appId, environmentId, websiteId, siteUrl: site.url });
+        written.push({
+          kind: 'power-pages',
+          name: seed.name,
+          appId: app.appId,
+          environmentId,
+          websiteId,
+          siteUrl: site.url,
+        });
       }
     }
 
@@ -449,8 +456,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         powerPlatformUrl: powerPlatform.url,
         caFile: './ca.pem',
         operator: { clientId: operator.appId, clientSecret: operatorSecret },
-        keyvaultTargets: kvWritten,
-        powerPagesTargets: ppWritten,
+        targets: written,
       }),
       // The file carries the operator's (sandbox-only) secret.
       { mode: 0o600 },

@@ -5,6 +5,7 @@
 import { stringify } from 'yaml';
 
 export interface WrittenKeyVaultTarget {
+  kind: 'keyvault';
   name: string;
   appId: string;
   vaultUrl: string;
@@ -15,6 +16,7 @@ export interface WrittenKeyVaultTarget {
 }
 
 export interface WrittenPowerPagesTarget {
+  kind: 'power-pages';
   name: string;
   appId: string;
   environmentId: string;
@@ -30,8 +32,8 @@ export interface SandboxConfigInput {
   /** Path of ca.pem as written in the file (relative paths resolve against the config file). */
   caFile: string;
   operator: { clientId: string; clientSecret: string };
-  keyvaultTargets: WrittenKeyVaultTarget[];
-  powerPagesTargets: WrittenPowerPagesTarget[];
+  /** In the order of the seeded world. */
+  targets: (WrittenKeyVaultTarget | WrittenPowerPagesTarget)[];
 }
 
 export function sandboxConfigYaml(c: SandboxConfigInput): string {
@@ -46,31 +48,32 @@ export function sandboxConfigYaml(c: SandboxConfigInput): string {
     auth: { kind: 'client-secret', clientId: c.operator.clientId, clientSecret: c.operator.clientSecret },
     state: { kind: 'file', dir: '.certrotate' },
     defaults: { rotateBefore: '60d', verifyTimeout: '10m', retireAfter: '0s' },
-    targets: [
-      ...c.keyvaultTargets.map((t) => ({
-        name: t.name,
-        kind: 'keyvault',
-        app: { appId: t.appId },
-        keyVault: {
-          url: t.vaultUrl,
-          certificate: t.certificate,
-          subject: t.subject,
-          validityMonths: 24,
-          keyType: 'RSA',
-          keySize: 2048,
-        },
-        server: { kind: 'webhook', url: t.webhookUrl },
-        verify: { dataverseUrl: t.dataverseUrl },
-      })),
-      ...c.powerPagesTargets.map((t) => ({
-        name: t.name,
-        kind: 'power-pages',
-        environmentId: t.environmentId,
-        websiteId: t.websiteId,
-        app: { appId: t.appId },
-        siteUrl: t.siteUrl,
-      })),
-    ],
+    targets: c.targets.map((t) =>
+      t.kind === 'keyvault'
+        ? {
+            name: t.name,
+            kind: 'keyvault',
+            app: { appId: t.appId },
+            keyVault: {
+              url: t.vaultUrl,
+              certificate: t.certificate,
+              subject: t.subject,
+              validityMonths: 24,
+              keyType: 'RSA',
+              keySize: 2048,
+            },
+            server: { kind: 'webhook', url: t.webhookUrl },
+            verify: { dataverseUrl: t.dataverseUrl },
+          }
+        : {
+            name: t.name,
+            kind: 'power-pages',
+            environmentId: t.environmentId,
+            websiteId: t.websiteId,
+            app: { appId: t.appId },
+            siteUrl: t.siteUrl,
+          },
+    ),
   };
   return `# Written by \`certrotate sandbox start\`: the local Azure sandbox's seeded world. Secrets here exist only in it.\n${stringify(doc, { lineWidth: 0 })}`;
 }
