@@ -35,7 +35,10 @@ describe.each([
       expect(checkInvariants(world, 'run-0001', old), where).toEqual([]);
       const versions = world.allVersions();
       expect(versions, where).toHaveLength(2);
-      expect(world.appKeys().map((k) => k.thumbprint), where).toEqual([versions[1]!.thumbprint]);
+      expect(
+        world.appKeys().map((k) => k.thumbprint),
+        where,
+      ).toEqual([versions[1]!.thumbprint]);
       expect(world.serverKey(), where).toBe(versions[1]!.thumbprint);
       expect(versions[0]!.enabled, where).toBe(false);
     }

@@ -36,7 +36,10 @@ describe.each(faults)('%s at every port call', (_name, rule) => {
         expect(world.appKeys(), where).toHaveLength(1);
         expect(world.serverKey(), where).toBe(result.newThumbprint);
       } else {
-        expect(world.appKeys().map((k) => k.thumbprint), where).toEqual([old]);
+        expect(
+          world.appKeys().map((k) => k.thumbprint),
+          where,
+        ).toEqual([old]);
         expect(world.serverKey(), where).toBe(old);
       }
     }

@@ -46,7 +46,10 @@ describe.each([
       statesCovered.add(savedState);
       expect(first.status, where).toBe('interrupted');
       expect(result.outcome, where).toBe('succeeded');
-      expect(result.steps.map((s) => s.name), where).toEqual(reference.result.steps.map((s) => s.name));
+      expect(
+        result.steps.map((s) => s.name),
+        where,
+      ).toEqual(reference.result.steps.map((s) => s.name));
       expect(checkInvariants(world, 'run-0001', world.seededVersion.thumbprint), where).toEqual([]);
       expect(world.allVersions(), where).toHaveLength(2);
       expect(world.appKeys(), where).toHaveLength(1);

@@ -7,7 +7,11 @@ const dir = join(import.meta.dirname, '../../../src/machines');
 /** Every module specifier a TypeScript file imports or re-exports (static and dynamic). */
 function importsOf(source: string): string[] {
   const specifiers: string[] = [];
-  const patterns = [/\bfrom\s+['"]([^'"]+)['"]/g, /\bimport\s+['"]([^'"]+)['"]/g, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /\bfrom\s+['"]([^'"]+)['"]/g,
+    /\bimport\s+['"]([^'"]+)['"]/g,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   for (const pattern of patterns) for (const match of source.matchAll(pattern)) specifiers.push(match[1]!);
   return specifiers;
 }

@@ -1,0 +1,251 @@
+/**
+ * The plan (DESIGN §5 `plan`): a pure function from what preflight observed to the steps a rotation would take,
+ * terraform/what-if style, plus a canonical serialisation of the observation. The fingerprint (sha256 of that
+ * serialisation) is computed outside this pure folder (src/runs/plan-fingerprint.ts), so `rotate --plan` can refuse
+ * a plan whose observed state has moved on.
+ */
+import { rotationDue, selectCurrentKey } from './rotation-policies.js';
+import type { RotationInput, TargetKind, TargetObservation } from './rotation-types.js';
+
+export type PlanAction = 'create' | 'modify' | 'delete' | 'noChange' | 'manual';
+
+export interface PlanStep {
+  name: string;
+  action: PlanAction;
+  summary: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** The plan document (`formatVersion: 1`). */
+export interface RotationPlan {
+  formatVersion: 1;
+  target: string;
+  kind: TargetKind;
+  fingerprint: string;
+  steps: PlanStep[];
+}
+
+/** A plan before its fingerprint is attached, and the canonical text the fingerprint is taken of. */
+export interface PlanDraft {
+  plan: Omit<RotationPlan, 'fingerprint'>;
+  canonical: string;
+}
+
+const DAY = 86_400_000;
+
+/** JSON with object keys sorted at every level and no whitespace: equal facts give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The facts a plan depends on, canonically: the app's credentials, the vault's versions, a pending create, the
+ * server's key, the target settings that shape the steps, and whether the key is due. Not the clock itself: a plan
+ * stays valid while time passes, until one of these facts changes (including "became due").
+ */
+export function canonicalObservation(observation: TargetObservation, settings: RotationInput): string {
+  const selection = selectCurrentKey(observation, settings);
+  const due = selection.ok ? rotationDue(selection.key, observation.now, settings) : null;
+  const byKey = <T>(items: T[], key: (t: T) => string) => [...items].sort((a, b) => (key(a) < key(b) ? -1 : 1));
+  return canonicalJson({
+    target: settings.target,
+    kind: settings.kind,
+    appId: settings.appId,
+    keyVault: settings.keyVault,
+    site: settings.site,
+    retireAfterMs: settings.retireAfterMs,
+    app: {
+      objectId: observation.app.objectId,
+      federated: observation.app.hasFederatedCredentials,
+      keyCredentials: byKey(observation.app.keyCredentials, (k) => k.keyId).map((k) => ({
+        keyId: k.keyId,
+        thumbprint: k.thumbprint.toUpperCase(),
+        start: k.startDateTime,
+        end: k.endDateTime,
+        type: k.type,
+        usage: k.usage,
+      })),
+    },
+    versions: byKey(observation.versions, (v) => v.version).map((v) => ({
+      version: v.version,
+      thumbprint: v.thumbprint.toUpperCase(),
+      enabled: v.enabled,
+      expiresOn: v.expiresOn,
+    })),
+    pending: observation.pending ? { runId: observation.pending.runId ?? null } : null,
+    server: { manual: observation.server.manual, thumbprint: observation.server.thumbprint?.toUpperCase() ?? null },
+    due,
+  });
+}
+
+function daysLeft(expiresOn: string, now: number): number {
+  return Math.floor((Date.parse(expiresOn) - now) / DAY);
+}
+
+function describeDuration(ms: number): string {
+  if (ms % DAY === 0) return `${ms / DAY}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** The plan for one target from what was observed. Pure; sends nothing anywhere (I6). */
+export function planRotation(observation: TargetObservation, settings: RotationInput): PlanDraft {
+  const canonical = canonicalObservation(observation, settings);
+  const plan = (steps: PlanStep[]): PlanDraft => ({
+    plan: { formatVersion: 1, target: settings.target, kind: settings.kind, steps },
+    canonical,
+  });
+  const now = observation.now;
+  const selection = selectCurrentKey(observation, settings);
+  if (!selection.ok) {
+    const federated = /federated/.test(selection.message);
+    return plan([
+      {
+        name: 'rotate',
+        action: federated ? 'noChange' : 'manual',
+        summary: federated ? selection.message : `cannot rotate: ${selection.message}`,
+        before: null,
+        after: null,
+      },
+    ]);
+  }
+  const current = selection.key;
+  const left = daysLeft(current.expiresOn, now);
+  if (!rotationDue(current, now, settings)) {
+    return plan([
+      {
+        name: 'rotate',
+        action: 'noChange',
+        summary:
+          `key ${current.thumbprint} expires ${current.expiresOn} (${left} days left); not due before ` +
+          `${describeDuration(settings.rotateBeforeMs)}`,
+        before: { thumbprint: current.thumbprint, expiresOn: current.expiresOn },
+        after: { thumbprint: current.thumbprint, expiresOn: current.expiresOn },
+      },
+    ]);
+  }
+
+  const oldKey = { keyId: current.keyId, thumbprint: current.thumbprint, expiresOn: current.expiresOn };
+  const keysBefore = observation.app.keyCredentials.map((k) => k.thumbprint.toUpperCase());
+  const retire = (how: string): PlanStep => ({
+    name: 'retireOldKey',
+    action: 'delete',
+    summary:
+      `remove old key ${current.thumbprint} from app ${settings.appId} ${how}` +
+      (settings.retireAfterMs > 0 ? ` after a grace period of ${describeDuration(settings.retireAfterMs)}` : '') +
+      ', once the new key is verified',
+    before: oldKey,
+    after: null,
+  });
+
+  if (settings.kind === 'power-pages') {
+    return plan([
+      {
+        name: 'updateKey',
+        action: 'manual',
+        summary: `an admin presses Update key for the site in the Power Platform admin center (${left} days left)`,
+        before: { thumbprint: current.thumbprint },
+        after: { thumbprint: '(platform key)' },
+      },
+      {
+        name: 'detectPlatformKey',
+        action: 'noChange',
+        summary: `read app ${settings.appId} until the platform's new key credential appears`,
+        before: { keyCredentials: keysBefore },
+        after: { keyCredentials: [...keysBefore, '(platform key)'] },
+      },
+      {
+        name: 'verifyNewKey',
+        action: 'noChange',
+        summary: 'wait until the site answers healthy on the new key',
+        before: observation.site ?? null,
+        after: { healthy: true },
+      },
+      retire('by PATCH keyCredentials (after a diff and a confirmation)'),
+    ]);
+  }
+
+  const keyVault = settings.keyVault;
+  const policy = keyVault?.policy;
+  // addKey needs a proof signed by a valid key whose private key the vault holds; otherwise the step PATCHes.
+  const canSign = current.secretId !== undefined && Date.parse(current.expiresOn) > now;
+  const pendingNote = observation.pending
+    ? observation.pending.runId
+      ? ` (a create started by run ${observation.pending.runId} is pending)`
+      : ' (a create is pending and will be adopted)'
+    : '';
+  const serverManual = observation.server.manual;
+  const scope = settings.dataverseUrl ? `${new URL(settings.dataverseUrl).origin}/.default` : 'Microsoft Graph';
+  const steps: PlanStep[] = [
+    {
+      name: 'generateCertificate',
+      action: 'create',
+      summary:
+        `new version of Key Vault certificate ${keyVault?.certificate ?? '?'}` +
+        (policy
+          ? ` (${policy.subject}, ${policy.keyType} ${policy.keySize}, ${policy.validityMonths} months, PEM)`
+          : '') +
+        pendingNote,
+      before: { version: current.version ?? null, thumbprint: current.thumbprint },
+      after: { version: '(new)', tags: { 'certrotate-run': '(run id)' } },
+    },
+    {
+      name: 'attachKeyCredential',
+      action: 'create',
+      summary:
+        `add the new key to app ${settings.appId} ` +
+        (canSign
+          ? `with addKey, the proof signed by key ${current.thumbprint}`
+          : 'with PATCH keyCredentials (merge; no current key in the vault can sign a proof)') +
+        `; key ${current.thumbprint} stays`,
+      before: { keyCredentials: keysBefore },
+      after: { keyCredentials: [...keysBefore, '(new)'] },
+    },
+    {
+      name: 'awaitPropagation',
+      action: 'noChange',
+      summary: `acquire a token with the new key for ${scope} until Entra accepts it (up to ${describeDuration(settings.verifyTimeoutMs)})`,
+      before: null,
+      after: null,
+    },
+    {
+      name: 'installServerKey',
+      action: serverManual ? 'manual' : 'modify',
+      summary: serverManual
+        ? `an operator installs the new key on the server of ${settings.target} (the run parks until resumed)`
+        : `install the new key on the server of ${settings.target} by its Key Vault secret id`,
+      before: { thumbprint: observation.server.thumbprint?.toUpperCase() ?? current.thumbprint },
+      after: { thumbprint: '(new)' },
+    },
+    {
+      name: 'verifyNewKey',
+      action: 'noChange',
+      summary:
+        `token with the new key` +
+        (settings.dataverseUrl ? `, Dataverse WhoAmI at ${settings.dataverseUrl}` : '') +
+        ', the server reports the new key and is healthy',
+      before: null,
+      after: null,
+    },
+    retire('with removeKey, the proof signed by the new key'),
+  ];
+  if (current.version) {
+    steps.push({
+      name: 'disableOldVersion',
+      action: 'modify',
+      summary: `disable Key Vault version ${current.version} of ${keyVault?.certificate ?? '?'} (kept for audit)`,
+      before: { version: current.version, enabled: true },
+      after: { version: current.version, enabled: false },
+    });
+  }
+  return plan(steps);
+}
