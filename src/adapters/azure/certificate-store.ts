@@ -1,0 +1,224 @@
+/**
+ * The {@link CertificateStore} port over `@azure/keyvault-certificates`: new versions with the target's policy,
+ * serialisable create operations that a resumed run polls without a second POST, versions with their tags, and
+ * enable/disable.
+ */
+import type { TokenCredential } from '@azure/identity';
+import {
+  CertificateClient,
+  type CertificateOperation,
+  type CertificatePolicy,
+  type CertificateProperties,
+  type KeyVaultCertificate,
+} from '@azure/keyvault-certificates';
+import type { Logger } from 'pino';
+import {
+  AdapterError,
+  type CallOptions,
+  type CertificatePolicySpec,
+  type CertificateStore,
+  type CertificateVersion,
+  type CreateOperationState,
+  type CreateOperationStatus,
+  type PendingCreate,
+} from '../ports.js';
+import { classified, classifyError } from './errors.js';
+import { isAzureVaultHost, KEY_VAULT_SERVICE_VERSION } from './key-material.js';
+
+/** Options of {@link createCertificateStore}. */
+export interface CertificateStoreOptions {
+  vaultUrl: string;
+  credential: TokenCredential;
+  caPem?: string;
+  logger?: Logger;
+  /** In-process retries of the SDK for transient failures (default 2); anything beyond is the machine's to retry. */
+  maxRetries?: number;
+}
+
+const abort = (o?: CallOptions) => (o?.signal ? { abortSignal: o.signal } : {});
+
+/** The SDK's policy for a {@link CertificatePolicySpec}: self-issued, exportable, a new key per version. */
+export function toSdkPolicy(spec: CertificatePolicySpec): CertificatePolicy {
+  return {
+    issuerName: 'Self',
+    subject: spec.subject,
+    validityInMonths: spec.validityMonths,
+    keyType: spec.keyType,
+    keySize: spec.keySize,
+    contentType: spec.contentType,
+    exportable: true,
+    reuseKey: false,
+  };
+}
+
+const iso = (d: Date | undefined) => (d ? d.toISOString() : '');
+
+function thumbprintOf(p: CertificateProperties): string {
+  if (p.x509ThumbprintString) return p.x509ThumbprintString.toUpperCase();
+  return p.x509Thumbprint ? Buffer.from(p.x509Thumbprint).toString('hex').toUpperCase() : '';
+}
+
+/** Public facts of one version. The secret of a certificate version has the same version id (keyvault §6). */
+export function toCertificateVersion(name: string, p: CertificateProperties, secretId?: string): CertificateVersion {
+  const version = p.version ?? '';
+  const vaultUrl = (p.vaultUrl ?? (p.id ? new URL(p.id).origin : '')).replace(/\/+$/, '');
+  return {
+    version,
+    thumbprint: thumbprintOf(p),
+    secretId: secretId ?? `${vaultUrl}/secrets/${name}/${version}`,
+    enabled: p.enabled ?? true,
+    createdOn: iso(p.createdOn),
+    notBefore: iso(p.notBefore),
+    expiresOn: iso(p.expiresOn),
+    tags: { ...(p.tags ?? {}) },
+  };
+}
+
+function fromCertificate(name: string, c: KeyVaultCertificate): CertificateVersion {
+  return toCertificateVersion(name, c.properties, c.secretId);
+}
+
+/** The CertificateOperation the poller last read: present at run time, absent from the SDK's state type. */
+function operationOf(poller: { getOperationState(): unknown }): CertificateOperation | undefined {
+  return (poller.getOperationState() as { certificateOperation?: CertificateOperation }).certificateOperation;
+}
+
+/** A serialised poller state for `certificate` that resumes polling an operation someone already started. */
+function startedState(certificate: string): string {
+  return JSON.stringify({ state: { certificateName: certificate, isStarted: true } });
+}
+
+/** A {@link CertificateStore} over one vault; the SDK client is made on first use. */
+export function createCertificateStore(opts: CertificateStoreOptions): CertificateStore {
+  let client: CertificateClient | undefined;
+  const kv = () =>
+    (client ??= new CertificateClient(opts.vaultUrl, opts.credential, {
+      serviceVersion: KEY_VAULT_SERVICE_VERSION,
+      // The challenge names https://vault.azure.net; a vault at 127.0.0.1 can never match it (keyvault §4.4).
+      disableChallengeResourceVerification: !isAzureVaultHost(opts.vaultUrl),
+      ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
+      retryOptions: { maxRetries: opts.maxRetries ?? 2 },
+    }));
+  const ctx = (what: string) => ({ operation: `Key Vault ${opts.vaultUrl}: ${what}` });
+
+  /**
+   * Resumes the poller from `serialized` and lets it poll once (the SDK's begin* always polls once). A started state
+   * never POSTs: it GETs /pending and, once that is no longer inProgress, GETs the latest version.
+   */
+  async function resume(certificate: string, serialized: string, o?: CallOptions) {
+    return kv().beginCreateCertificate(
+      certificate,
+      { issuerName: 'Self', subject: 'CN=unused' },
+      {
+        resumeFrom: serialized,
+        ...abort(o),
+      },
+    );
+  }
+
+  const store: CertificateStore = {
+    async listVersions(certificate, o) {
+      return classified(ctx(`listing versions of ${certificate}`), async () => {
+        const out: CertificateVersion[] = [];
+        for await (const p of kv().listPropertiesOfCertificateVersions(certificate, abort(o))) {
+          // A version still being created has no certificate yet; it is not a version anyone can use.
+          if (p.version && (p.x509ThumbprintString || p.x509Thumbprint)) out.push(toCertificateVersion(certificate, p));
+        }
+        // The service does not promise an order (keyvault §11).
+        return out.sort((a, b) => a.createdOn.localeCompare(b.createdOn) || a.version.localeCompare(b.version));
+      });
+    },
+
+    async getVersion(certificate, version, o) {
+      return classified(ctx(`reading ${certificate}/${version}`), async () => {
+        try {
+          return fromCertificate(certificate, await kv().getCertificateVersion(certificate, version, abort(o)));
+        } catch (err) {
+          if (classifyError(err).code === 'notFound') return undefined;
+          throw err;
+        }
+      });
+    },
+
+    async findVersionByTag(certificate, name, value, o) {
+      let versions: CertificateVersion[];
+      try {
+        versions = await store.listVersions(certificate, o);
+      } catch (err) {
+        if (err instanceof AdapterError && err.detail.code === 'notFound') return undefined;
+        throw err;
+      }
+      return versions.filter((v) => v.tags[name] === value).at(-1);
+    },
+
+    async getPendingCreate(certificate, o) {
+      return classified(ctx(`looking for a pending create of ${certificate}`), async () => {
+        let poller;
+        try {
+          poller = await resume(certificate, startedState(certificate), o);
+        } catch (err) {
+          const pe = classifyError(err);
+          // No pending operation (404), or one that ended in failure: nothing is pending.
+          if (pe.code === 'notFound' || pe.code === 'unknown') return undefined;
+          throw err;
+        }
+        const op = operationOf(poller);
+        if (!op || op.status !== 'inProgress') return undefined;
+        const pending: PendingCreate = { operation: { certificateName: certificate, serialized: poller.toString() } };
+        return pending;
+      });
+    },
+
+    async beginCreate(certificate, policy, tags, o) {
+      return classified(ctx(`creating a new version of ${certificate}`), async () => {
+        const poller = await kv().beginCreateCertificate(certificate, toSdkPolicy(policy), { tags, ...abort(o) });
+        opts.logger?.debug({ certificate, tags }, 'Key Vault create started');
+        const state: CreateOperationState = { certificateName: certificate, serialized: poller.toString() };
+        return state;
+      });
+    },
+
+    async pollCreate(operation, o): Promise<CreateOperationStatus> {
+      const name = operation.certificateName;
+      let poller;
+      try {
+        poller = await resume(name, operation.serialized, o);
+      } catch (err) {
+        const pe = classifyError(err, ctx(`polling the create of ${name}`));
+        // The SDK rejects with a plain Error(message) when the operation reports `failed` with an error.
+        if (pe.code === 'unknown') {
+          return { status: 'failed', error: { code: 'operationFailed', message: pe.message, retryable: false } };
+        }
+        throw new AdapterError(pe);
+      }
+      const op = operationOf(poller);
+      if (!poller.isDone() || op?.status === 'inProgress') return { status: 'inProgress' };
+      if (op && op.status !== 'completed') {
+        return {
+          status: 'failed',
+          error: {
+            code: 'operationFailed',
+            message: `Key Vault create of ${name} ended ${op.status}${op.error?.message ? `: ${op.error.message}` : ''}`,
+            retryable: false,
+          },
+        };
+      }
+      const result = poller.getResult();
+      if (!result?.properties.version) {
+        throw new AdapterError({
+          code: 'unknown',
+          message: `Key Vault create of ${name} completed without a version`,
+          retryable: true,
+        });
+      }
+      return { status: 'completed', version: fromCertificate(name, result) };
+    },
+
+    async setVersionEnabled(certificate, version, enabled, o) {
+      await classified(ctx(`${enabled ? 'enabling' : 'disabling'} ${certificate}/${version}`), async () => {
+        await kv().updateCertificateProperties(certificate, version, { enabled, ...abort(o) });
+      });
+    },
+  };
+  return store;
+}

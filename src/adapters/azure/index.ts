@@ -1,0 +1,142 @@
+/**
+ * The Azure adapters bound to one configuration: what the runner hands to the machine's ports. SDK clients are made
+ * when first used, so `plan --help` or a scan of one target never builds a client it does not need.
+ */
+import { readFileSync } from 'node:fs';
+import type { TokenCredential } from '@azure/identity';
+import type { Logger } from 'pino';
+import type { Config, KeyVaultTargetConfig } from '../../config/schema.js';
+import { systemClock } from '../../runs/system-clock.js';
+import type { AppRegistry, CertificateStore, Clock, DataverseProbe, SiteDirectory, TokenVerifier } from '../ports.js';
+import { createAppRegistry } from './app-registry.js';
+import { createCertificateStore } from './certificate-store.js';
+import type { ConsistencyOptions } from './consistency.js';
+import { createOperatorCredential, identityOptions } from './credentials.js';
+import { createDataverseProbe } from './dataverse-probe.js';
+import { createKeyMaterialLoader, type KeyMaterialLoader } from './key-material.js';
+import { createSiteDirectory } from './site-directory.js';
+import { createTokenVerifier } from './token-verifier.js';
+import { trustExtraCa } from './trust.js';
+
+export type { KeyMaterial, KeyMaterialLoader } from './key-material.js';
+export { classifyError, toAdapterError } from './errors.js';
+
+/** Options of {@link createAzureAdapters}. */
+export interface AzureAdapterOptions {
+  logger?: Logger;
+  /** Clock for waits after writes (default: the wall clock). */
+  clock?: Clock;
+  /** How Graph writes are awaited in reads (default: 3 reads in a row, 1 s apart, at most 60 s). */
+  consistency?: ConsistencyOptions;
+  /** certrotate's own credential; default: built from `config.auth`. */
+  credential?: TokenCredential;
+  /** Longest Retry-After Graph calls wait in-process before surfacing `throttled` (default 10 s). */
+  maxInProcessWaitMs?: number;
+  /** Environment for `clientSecretEnv` (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The adapters of one configuration. */
+export interface AzureAdapters {
+  /** The Key Vault certificate store of a keyvault target (one client per vault, reused). */
+  certificates(target: KeyVaultTargetConfig): CertificateStore;
+  apps: AppRegistry;
+  tokens: TokenVerifier;
+  dataverse: DataverseProbe;
+  sites: SiteDirectory;
+  keyMaterial: KeyMaterialLoader;
+}
+
+/**
+ * Builds the Azure adapters for `config`. When `cloud.caFile` is set, its CA is trusted process-wide (node:https and
+ * fetch, see {@link trustExtraCa}) and passed to the Key Vault clients as `tlsOptions.ca` as well.
+ */
+export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = {}): AzureAdapters {
+  const caPem = config.cloud.caFile ? readFileSync(config.cloud.caFile, 'utf8') : undefined;
+  if (caPem && !trustExtraCa(caPem)) {
+    opts.logger?.warn(
+      { caFile: config.cloud.caFile },
+      'this Node cannot add a trusted CA at run time; start it with NODE_EXTRA_CA_CERTS pointing at cloud.caFile',
+    );
+  }
+  const identity = identityOptions(config.cloud, caPem);
+  let credential = opts.credential;
+  const operator = () =>
+    (credential ??= createOperatorCredential(config, {
+      ...(caPem ? { caPem } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+    }));
+  const clock = opts.clock ?? systemClock;
+  const lazy = <T>(make: () => T) => {
+    let v: T | undefined;
+    return () => (v ??= make());
+  };
+  // A proxy-free lazy credential: the SDK clients only call getToken, so they may hold this before it exists.
+  const lazyCredential: TokenCredential = { getToken: (scopes, o) => operator().getToken(scopes, o) };
+  const keyMaterial = lazy(() => createKeyMaterialLoader({ credential: lazyCredential, ...(caPem ? { caPem } : {}) }));
+  const loader: KeyMaterialLoader = { load: (ref, o) => keyMaterial().load(ref, o) };
+  const stores = new Map<string, CertificateStore>();
+  const apps = lazy(() =>
+    createAppRegistry({
+      tenantId: config.tenantId,
+      graphUrl: config.cloud.graphUrl,
+      credential: lazyCredential,
+      identity,
+      keyMaterial: loader,
+      clock,
+      ...(opts.consistency ? { consistency: opts.consistency } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.maxInProcessWaitMs !== undefined ? { maxInProcessWaitMs: opts.maxInProcessWaitMs } : {}),
+    }),
+  );
+  const tokens = lazy(() =>
+    createTokenVerifier({
+      tenantId: config.tenantId,
+      identity,
+      keyMaterial: loader,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    }),
+  );
+  const sites = lazy(() =>
+    createSiteDirectory({
+      powerPlatformUrl: config.cloud.powerPlatformUrl,
+      credential: lazyCredential,
+      siteUrls: new Map(
+        config.targets.flatMap((t) =>
+          t.kind === 'power-pages' && t.siteUrl ? [[t.websiteId, t.siteUrl] as const] : [],
+        ),
+      ),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    }),
+  );
+  const dataverse = lazy(createDataverseProbe);
+  return {
+    certificates(target) {
+      const url = target.keyVault.url.replace(/\/+$/, '');
+      let s = stores.get(url);
+      if (!s) {
+        s = createCertificateStore({
+          vaultUrl: url,
+          credential: lazyCredential,
+          ...(caPem ? { caPem } : {}),
+          ...(opts.logger ? { logger: opts.logger } : {}),
+        });
+        stores.set(url, s);
+      }
+      return s;
+    },
+    get apps() {
+      return apps();
+    },
+    get tokens() {
+      return tokens();
+    },
+    get dataverse() {
+      return dataverse();
+    },
+    get sites() {
+      return sites();
+    },
+    keyMaterial: loader,
+  };
+}

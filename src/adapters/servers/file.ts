@@ -1,0 +1,81 @@
+/**
+ * A `file` server target: the server reads its key and certificate from a PEM file. certrotate writes it atomically
+ * (mode 0600) and keeps the key it replaces beside it (`<path>.previous`, mode 0600) for rollback. This is the one
+ * place a private key is written to disk (DESIGN I4), because the server's own key store is that file.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { writeFileAtomic } from '../../runs/atomic-file.js';
+import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
+import { parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
+
+type FileConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'file' }>;
+
+/** Options of {@link createFileTarget}. */
+export interface FileTargetOptions {
+  keyMaterial: KeyMaterialLoader;
+  logger?: Logger;
+}
+
+/** The thumbprint of the first certificate in a PEM file, or undefined when the file does not exist. */
+export async function thumbprintOfFile(path: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
+  if (!cert) return undefined;
+  return new X509Certificate(cert).fingerprint.replace(/:/g, '').toUpperCase();
+}
+
+/** The `.previous` file beside `path`. */
+export const previousPathOf = (path: string) => `${path}.previous`;
+
+/** A `file` {@link ServerKeyTarget}. */
+export function createFileTarget(target: string, server: FileConfig, opts: FileTargetOptions): ServerKeyTarget {
+  const path = server.path;
+  const previousPath = previousPathOf(path);
+
+  async function put(key: KeyRef, action: 'install' | 'restore', o?: CallOptions) {
+    const wanted = key.thumbprint.toUpperCase();
+    try {
+      const current = await thumbprintOfFile(path);
+      // Observe first: the key in use is not rewritten, so a re-run after a crash leaves `.previous` alone.
+      if (current === wanted) return;
+      let next: string | undefined;
+      // A rollback prefers the key kept beside the file: it needs no Key Vault read and works with the vault down.
+      if (action === 'restore' && (await thumbprintOfFile(previousPath)) === wanted) {
+        next = await readFile(previousPath, 'utf8');
+        const parsed = parseCertificateSecret(next, 'application/x-pem-file');
+        if (parsed.thumbprint !== wanted) next = undefined;
+      }
+      next ??= pemBundle(await opts.keyMaterial.load(key, o));
+      if (current !== undefined) await writeFileAtomic(previousPath, await readFile(path, 'utf8'));
+      await writeFileAtomic(path, next);
+      opts.logger?.info({ target, thumbprint: wanted, previous: current, action }, 'key file written');
+    } catch (err) {
+      if (err instanceof AdapterError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      throw new AdapterError({
+        code: e.code === 'EACCES' || e.code === 'EPERM' ? 'forbidden' : 'unknown',
+        message: `server ${target}: cannot ${action} the key at ${path}: ${e.message}`,
+        retryable: false,
+      });
+    }
+  }
+
+  return {
+    manual: false,
+    async currentKey() {
+      const thumbprint = await thumbprintOfFile(path);
+      return thumbprint ? { thumbprint } : {};
+    },
+    install: (key, o) => put(key, 'install', o),
+    restore: (key, o) => put(key, 'restore', o),
+  };
+}

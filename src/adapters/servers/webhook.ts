@@ -1,0 +1,107 @@
+/**
+ * A `webhook` server target: the server pulls its key from Key Vault itself. certrotate POSTs
+ * `{secretId, thumbprint}` to the webhook and then polls the server's health URL until it reports the new thumbprint.
+ */
+import type { Logger } from 'pino';
+import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { AdapterError, type CallOptions, type Clock, type KeyRef, type ServerKeyTarget } from '../ports.js';
+import { httpJson, httpRequest, serviceError } from '../azure/http.js';
+
+type WebhookConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'webhook' }>;
+
+/** Options of {@link createWebhookTarget}. */
+export interface WebhookTargetOptions {
+  clock: Clock;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Pause between health polls, ms (default 1000). */
+  pollIntervalMs?: number;
+}
+
+/** The health URL: the configured one, else `<webhook origin>/health`. */
+export function healthUrlOf(server: WebhookConfig): string {
+  return server.healthUrl ?? `${new URL(server.url).origin}/health`;
+}
+
+/** A `webhook` {@link ServerKeyTarget}. */
+export function createWebhookTarget(
+  target: string,
+  server: WebhookConfig,
+  opts: WebhookTargetOptions,
+): ServerKeyTarget {
+  const env = opts.env ?? process.env;
+  const healthUrl = healthUrlOf(server);
+  const interval = opts.pollIntervalMs ?? 1000;
+
+  async function health(o?: CallOptions) {
+    // The health endpoint answers 503 while the key it holds does not work, and still names that key.
+    const res = await httpRequest(
+      healthUrl,
+      { ...(o?.signal ? { signal: o.signal } : {}), timeoutMs: 30_000 },
+      {
+        operation: `server ${target}: health at ${healthUrl}`,
+      },
+    );
+    const body = (res.body ?? {}) as { thumbprint?: unknown; status?: unknown; error?: unknown };
+    const thumbprint = typeof body.thumbprint === 'string' ? body.thumbprint.toUpperCase() : undefined;
+    const healthy = res.status >= 200 && res.status < 300 && body.status !== 'unhealthy';
+    const detail = serviceError(res.body).message ?? (healthy ? undefined : `HTTP ${res.status}`);
+    return { thumbprint, healthy, ...(detail ? { detail } : {}), status: res.status };
+  }
+
+  async function install(key: KeyRef, action: 'install' | 'restore', o?: CallOptions) {
+    const wanted = key.thumbprint.toUpperCase();
+    // Observe first: a key already in use needs no call (a re-run after a crash lands here).
+    if ((await health(o)).thumbprint === wanted) return;
+    let authorization: string | undefined;
+    if (server.authHeaderEnv) {
+      authorization = env[server.authHeaderEnv];
+      if (!authorization) {
+        throw new AdapterError({
+          code: 'invalidRequest',
+          message: `server ${target}: authHeaderEnv names ${server.authHeaderEnv}, but that environment variable is not set`,
+          retryable: false,
+        });
+      }
+    }
+    await httpJson(
+      server.url,
+      {
+        method: 'POST',
+        json: { secretId: key.secretId, thumbprint: wanted },
+        headers: authorization ? { authorization } : {},
+        timeoutMs: server.timeout,
+        ...(o?.signal ? { signal: o.signal } : {}),
+      },
+      { operation: `server ${target}: webhook ${action}` },
+    );
+    opts.logger?.info({ target, thumbprint: wanted, action }, 'webhook accepted the key');
+    const deadline = opts.clock.now() + server.timeout;
+    let last: string | undefined;
+    for (;;) {
+      last = (await health(o)).thumbprint;
+      if (last === wanted) return;
+      if (opts.clock.now() + interval > deadline) break;
+      await opts.clock.sleep(interval, o?.signal);
+    }
+    throw new AdapterError({
+      code: 'timeout',
+      message: `server ${target} still reports ${last ?? 'no key'} ${server.timeout / 1000}s after the webhook, not ${wanted}`,
+      retryable: true,
+    });
+  }
+
+  return {
+    manual: false,
+    async currentKey(o) {
+      const h = await health(o);
+      return h.thumbprint ? { thumbprint: h.thumbprint } : {};
+    },
+    install: (key, o) => install(key, 'install', o),
+    restore: (key, o) => install(key, 'restore', o),
+    async checkHealth(o) {
+      const h = await health(o);
+      return { healthy: h.healthy, ...(h.detail ? { detail: h.detail } : {}) };
+    },
+  };
+}
