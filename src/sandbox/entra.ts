@@ -105,6 +105,17 @@ export function registerEntra(app: FastifyInstance, opts: EntraOptions): void {
     };
   };
 
+  // MSAL parses every reply as JSON: unknown paths and failures answer in AADSTS form too, never fastify's own.
+  app.setNotFoundHandler((req, reply) =>
+    fail(reply, 404, 90002, 'invalid_request', `The endpoint '${req.url.split('?')[0] ?? ''}' does not exist.`),
+  );
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return status === 500
+      ? fail(reply, 500, 90033, 'server_error', 'A transient error has occurred. Please try again.')
+      : fail(reply, status, 900144, 'invalid_request', err.message);
+  });
+
   app.get<{ Params: { tenant: string } }>('/:tenant/v2.0/.well-known/openid-configuration', async (req, reply) => {
     if (!tenantOk(req.params.tenant)) return unknownTenant(reply, req.params.tenant);
     return metadata(req.params.tenant);

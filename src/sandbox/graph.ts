@@ -292,6 +292,22 @@ export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
       .send(graphErrorBody(err.code, err.message, clock.now(), typeof crid === 'string' ? crid : undefined));
   }
 
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      reply,
+      req,
+      new GraphHttpError(400, 'BadRequest', `Invalid version or segment: '${req.url.split('?')[0] ?? ''}'.`),
+    ),
+  );
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    return sendError(
+      reply,
+      req,
+      new GraphHttpError(status, status === 500 ? 'generalException' : 'BadRequest', err.message),
+    );
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     const crid = req.headers['client-request-id'];
     reply.header('request-id', randomUUID());

@@ -62,6 +62,9 @@ function pathMatches(pattern: string, path: string): boolean {
   return path === pattern || path === p || path.startsWith(`${p}/`) || path.startsWith(`${p}(`);
 }
 
+/** Request-log entries kept (oldest dropped first). */
+const MAX_LOG = 200_000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createInstrumentation(opts: {
@@ -113,6 +116,8 @@ export function createInstrumentation(opts: {
         return undefined;
       });
       app.addHook('onResponse', async (req, reply) => {
+        // Bounded so a long benchmark cannot grow the sandbox without limit; tests read far fewer entries.
+        if (log.length >= MAX_LOG) log.splice(0, log.length - MAX_LOG + 1);
         log.push({
           time: isoTime(opts.clock.now()),
           service: service.name,

@@ -168,6 +168,22 @@ describe('token endpoint', () => {
     expect(res.body.timestamp).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/);
   });
 
+  it('requires client_assertion_type with an assertion, and answers unknown paths in AADSTS JSON', async () => {
+    const material = materialOfServer('fabrikam-api');
+    const appId = sb.servers.find((s) => s.name === 'fabrikam-api')!.appId;
+    const res = await postToken(sb, {
+      grant_type: 'client_credentials',
+      client_id: appId,
+      scope: 'https://vault.azure.net/.default',
+      client_assertion: await rs256Assertion(sb, appId, material),
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_request');
+    const missing = await fetch(`${sb.urls.entra}/${sb.tenantId}/oauth2/v2.0/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error_codes: number[] }).error_codes).toHaveLength(1);
+  });
+
   it('refuses an unknown resource with AADSTS500011 and a scope without /.default with AADSTS1002012', async () => {
     const base = {
       grant_type: 'client_credentials',

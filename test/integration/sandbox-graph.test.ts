@@ -278,12 +278,10 @@ describe('addKey / removeKey with a proof of possession', () => {
     expect(added['@odata.context']).toContain('#microsoft.graph.keyCredential');
     expect(added.customKeyIdentifier).toBe(next.thumbprint);
     const oldKeyId = app.keyCredentials[0]!.keyId;
-    const removed: unknown = await self
-      .api(`/applications(appId='${app.appId}')/removeKey`)
-      .post({
-        keyId: oldKeyId,
-        proof: await proofJwt(next, { iss: app.id, aud: '00000003-0000-0000-c000-000000000000' }),
-      });
+    const removed: unknown = await self.api(`/applications(appId='${app.appId}')/removeKey`).post({
+      keyId: oldKeyId,
+      proof: await proofJwt(next, { iss: app.id, aud: '00000003-0000-0000-c000-000000000000' }),
+    });
     expect(removed).toBeUndefined(); // 204
     expect(app.keyCredentials.map((k) => k.keyId)).toEqual([added.keyId]);
   });

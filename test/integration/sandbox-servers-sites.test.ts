@@ -39,6 +39,23 @@ describe('app server of a keyvault target', () => {
     });
   });
 
+  it("seeds the target's vault with the certificate its server uses (real CertificateClient)", async () => {
+    const target = sb.targets.find((t) => t.name === 'contoso-api')!;
+    const certificates = new CertificateClient(
+      target.vaultUrl!,
+      secretCredential(sb, sb.operator.clientId, sb.operator.clientSecret),
+      {
+        disableChallengeResourceVerification: true,
+      },
+    );
+    const current = await certificates.getCertificate(target.certificate!);
+    expect(Buffer.from(current.properties.x509Thumbprint!).toString('hex').toUpperCase()).toBe(
+      sb.servers[0]!.current().thumbprint,
+    );
+    const days = (current.properties.expiresOn!.getTime() - Date.now()) / 86_400_000;
+    expect(Math.round(days)).toBe(30);
+  });
+
   it('installs a new Key Vault version by secret id, keeps the previous for rollback, and records serverKey', async () => {
     const target = sb.targets.find((t) => t.name === 'fabrikam-api')!;
     const server = sb.servers.find((s) => s.name === 'fabrikam-api')!;
