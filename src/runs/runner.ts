@@ -1,0 +1,304 @@
+/**
+ * The runner: one rotation run with its durable state. It takes the target's lock (I5), drives the machine, writes
+ * every snapshot and journal line to the run store, and turns the result into the rotate/resume JSON document and
+ * an exit code. Resuming restores the snapshot (refusing one from another machine version), so the step that was
+ * active when the process died runs again — safe, because every step observes before it acts (I3).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import type { Logger } from 'pino';
+import type { Clock, JournalEntry, RunStore, TargetLock } from '../adapters/ports.js';
+import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
+import type { RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
+import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
+
+/** Exit codes of DESIGN §5 that a run can end with. */
+export const RUN_EXIT = { ok: 0, error: 1, parked: 3, locked: 4 } as const;
+
+/** The rotate/resume JSON document of DESIGN §5 (`formatVersion: 1`), plus what a person needs next. */
+export interface RunDocument {
+  formatVersion: 1;
+  runId: string;
+  target: string;
+  /** null when the run was interrupted (Ctrl-C) before it ended or parked. */
+  outcome: RotationOutcome | null;
+  oldThumbprint: string | null;
+  newThumbprint: string | null;
+  steps: StepRecord[];
+  /** The machine's state when the process stopped. */
+  state: string;
+  /** Why the run is parked or failed, and what to do. */
+  message?: string;
+  /** The command that continues the run, when it can be continued. */
+  next?: string;
+}
+
+/** A run that could not start because another run holds the target (exit 4). */
+export class TargetBusyError extends Error {
+  override readonly name = 'TargetBusyError';
+  constructor(
+    message: string,
+    readonly holderRunId: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A run that cannot be resumed or rolled back as asked (another machine version, already ended, not parked). */
+export class RunRefusedError extends Error {
+  override readonly name = 'RunRefusedError';
+}
+
+/** What the runner needs. */
+export interface RunnerDeps {
+  store: RunStore;
+  lock: TargetLock;
+  /** The target's ports (adapters bound to it). */
+  ports: RotationPorts;
+  clock: Clock;
+  logger?: Logger;
+  /** Who runs it, for the journal (default user@host). */
+  actor?: string;
+  /** How often the lock's lease is renewed while the run is active (default 60 s). */
+  renewEveryMs?: number;
+}
+
+/** Per-invocation options. */
+export interface RunOptions {
+  /** Guided mode: asked before each mutating step. Absent: every step is confirmed (`--yes`). */
+  confirm?: (step: string, summary: string) => Promise<boolean>;
+  /** Ctrl-C: stops at once; the last snapshot resumes. */
+  signal?: AbortSignal;
+  /** Called after each persisted snapshot, e.g. to render progress. */
+  onProgress?: (info: { state: string; status: string }) => void;
+  /** Called for each journal line as it is written, e.g. to render progress. */
+  onJournal?: (entry: JournalEntry) => void;
+}
+
+/** A new run id: sortable by start time, readable, unique. */
+export function newRunId(target: string, now: number): string {
+  const stamp = new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${target}-${randomBytes(3).toString('hex')}`;
+}
+
+function whoAmI(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `uid-${process.getuid?.() ?? '?'}@${hostname()}`;
+  }
+}
+
+/** The exit code for an outcome (DESIGN §5). */
+export function exitCodeFor(outcome: RotationOutcome | null): number {
+  switch (outcome) {
+    case 'succeeded':
+    case 'noChange':
+      return RUN_EXIT.ok;
+    case 'awaitingOperator':
+    case 'awaitingRetirement':
+      return RUN_EXIT.parked;
+    default:
+      return RUN_EXIT.error;
+  }
+}
+
+/** Refuses to start a second rotation of a target while another run of it is unfinished or parked. */
+async function assertNoOpenRun(store: RunStore, target: string): Promise<void> {
+  const open = (await store.listRuns()).find(
+    (r) =>
+      r.target === target &&
+      (r.outcome === null || r.outcome === 'awaitingOperator' || r.outcome === 'awaitingRetirement'),
+  );
+  if (open) {
+    throw new TargetBusyError(
+      `target "${target}" has an unfinished run ${open.runId} (${open.outcome ?? `interrupted in ${open.state}`}); ` +
+        `continue it with \`certrotate resume ${open.runId}\` or withdraw it with \`certrotate rollback ${open.runId}\``,
+      open.runId,
+    );
+  }
+}
+
+async function takeLock(deps: RunnerDeps, target: string, runId: string): Promise<void> {
+  const got = await deps.lock.acquire(target, runId);
+  if (!got.acquired) {
+    throw new TargetBusyError(
+      `target "${target}" is locked by run ${got.holder.runId} (pid ${got.holder.pid} on ${got.holder.host}, ` +
+        `lease until ${got.holder.leaseExpiresAt}); wait for it, or \`certrotate unlock ${target} --force\` if it is dead`,
+      got.holder.runId,
+    );
+  }
+  if (got.takenOverFrom) {
+    deps.logger?.warn(
+      { target, runId, previous: got.takenOverFrom.runId },
+      'took over a stale lock left by a run that is no longer alive',
+    );
+  }
+}
+
+async function drive(
+  deps: RunnerDeps,
+  runId: string,
+  target: string,
+  drive: { input?: RotationInput; snapshot?: unknown; resumeEvent?: boolean; rollbackEvent?: boolean },
+  opts: RunOptions,
+): Promise<RunDocument> {
+  const actor = deps.actor ?? whoAmI();
+  const renew = setInterval(() => {
+    deps.lock.renew(target, runId).catch((err: unknown) => {
+      deps.logger?.error({ err, target, runId }, 'could not renew the target lock');
+    });
+  }, deps.renewEveryMs ?? 60_000);
+  renew.unref();
+  let result: RotationResult;
+  try {
+    result = await driveRotation({
+      ports: deps.ports,
+      ...drive,
+      confirm: opts.confirm,
+      signal: opts.signal,
+      onSnapshot: async (snapshot, info) => {
+        await deps.store.saveSnapshot({
+          formatVersion: 1,
+          machineVersion: ROTATION_MACHINE_VERSION,
+          runId,
+          target,
+          updatedAt: new Date(deps.clock.now()).toISOString(),
+          snapshot,
+        });
+        opts.onProgress?.(info);
+      },
+      onJournal: async (entry) => {
+        const line: JournalEntry = { ...entry, runId, target, actor };
+        await deps.store.appendJournal(line);
+        opts.onJournal?.(line);
+      },
+    });
+  } finally {
+    clearInterval(renew);
+    await deps.store.flush();
+    await deps.lock.release(target, runId);
+  }
+  const message = result.failure?.message ?? result.park?.message ?? result.note;
+  const next = result.status === 'final' ? undefined : `certrotate resume ${runId}`;
+  return {
+    formatVersion: 1,
+    runId,
+    target,
+    outcome: result.outcome,
+    oldThumbprint: result.oldThumbprint,
+    newThumbprint: result.newThumbprint,
+    steps: result.steps,
+    state: result.state,
+    ...(message ? { message } : {}),
+    ...(next ? { next } : {}),
+  };
+}
+
+/** Starts a new run of the target described by `input` (its `runId` is the new run's id). */
+export async function startRun(
+  deps: RunnerDeps,
+  input: RotationInput,
+  opts: RunOptions & { plan?: unknown } = {},
+): Promise<RunDocument> {
+  const { runId, target } = input;
+  await takeLock(deps, target, runId);
+  try {
+    await assertNoOpenRun(deps.store, target);
+    await deps.store.appendJournal({
+      time: new Date(deps.clock.now()).toISOString(),
+      runId,
+      target,
+      step: 'run',
+      event: 'started',
+      actor: deps.actor ?? whoAmI(),
+      detail: `rotate ${target}${input.autoConfirm ? ' --yes' : ''}`,
+    });
+    if (opts.plan !== undefined) await deps.store.savePlan(runId, opts.plan);
+  } catch (err) {
+    await deps.lock.release(target, runId);
+    throw err;
+  }
+  return drive(deps, runId, target, { input }, opts);
+}
+
+/**
+ * Resumes a run from its snapshot: a parked run receives RESUME (or ROLLBACK with `rollback`), an interrupted one
+ * re-runs the step that was active. Refuses a snapshot written by another machine version.
+ */
+export async function resumeRun(
+  deps: RunnerDeps,
+  runId: string,
+  opts: RunOptions & { rollback?: boolean } = {},
+): Promise<RunDocument> {
+  const envelope = await deps.store.loadSnapshot(runId);
+  if (!envelope) throw new RunRefusedError(`run "${runId}" has no snapshot; \`certrotate runs\` lists the runs`);
+  if (envelope.machineVersion !== ROTATION_MACHINE_VERSION) {
+    throw new RunRefusedError(
+      `run ${runId} was written by rotation machine ${envelope.machineVersion}, but this certrotate runs ` +
+        `${ROTATION_MACHINE_VERSION}; resume it with the certrotate version that started it (its journal shows what ` +
+        `it did: \`certrotate show ${runId}\`)`,
+    );
+  }
+  const snap = envelope.snapshot as { status?: string; value?: unknown; context?: { outcome?: string } };
+  const parked = snap.context?.outcome === 'awaitingOperator' || snap.context?.outcome === 'awaitingRetirement';
+  if (snap.status === 'done') {
+    const doc = await finishedDocument(deps.store, runId);
+    if (opts.rollback) {
+      throw new RunRefusedError(
+        `run ${runId} already ended (${doc.outcome}); there is nothing it can roll back any more`,
+      );
+    }
+    return doc;
+  }
+  if (opts.rollback && !parked) {
+    // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
+    throw new RunRefusedError(
+      `run ${runId} is not parked (it stopped in ${JSON.stringify(snap.value)}); \`certrotate resume ${runId}\` ` +
+        `continues it, and it rolls back by itself if verification fails`,
+    );
+  }
+  await takeLock(deps, envelope.target, runId);
+  await deps.store.appendJournal({
+    time: new Date(deps.clock.now()).toISOString(),
+    runId,
+    target: envelope.target,
+    step: 'run',
+    event: opts.rollback ? 'rollbackRequested' : 'resumed',
+    actor: deps.actor ?? whoAmI(),
+  });
+  return drive(
+    deps,
+    runId,
+    envelope.target,
+    {
+      snapshot: envelope.snapshot,
+      resumeEvent: parked && !opts.rollback,
+      rollbackEvent: Boolean(opts.rollback),
+    },
+    opts,
+  );
+}
+
+/** The document of a run that already ended, read from its snapshot (resume of a finished run is a no-op). */
+async function finishedDocument(store: RunStore, runId: string): Promise<RunDocument> {
+  const envelope = (await store.loadSnapshot(runId))!;
+  const snap = envelope.snapshot as {
+    value?: unknown;
+    context?: { outcome?: RotationOutcome; oldThumbprint?: string; newThumbprint?: string; steps?: StepRecord[] };
+  };
+  const ctx = snap.context ?? {};
+  return {
+    formatVersion: 1,
+    runId,
+    target: envelope.target,
+    outcome: ctx.outcome ?? null,
+    oldThumbprint: ctx.oldThumbprint ?? null,
+    newThumbprint: ctx.newThumbprint ?? null,
+    steps: ctx.steps ?? [],
+    state: typeof snap.value === 'string' ? snap.value : JSON.stringify(snap.value),
+  };
+}
