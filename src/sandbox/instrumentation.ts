@@ -28,7 +28,10 @@ export type FaultRule = z.infer<typeof faultRuleSchema>;
 
 export interface RequestLogEntry {
   time: string;
+  /** Service kind: `entra`, `graph`, `keyvault`, `dataverse`, `powerplatform`, `server` or `site`. */
   service: string;
+  /** The instance: the vault name, the server's or site's target name, else the service kind again. */
+  instance: string;
   method: string;
   path: string;
   status: number;
@@ -120,7 +123,8 @@ export function createInstrumentation(opts: {
         if (log.length >= MAX_LOG) log.splice(0, log.length - MAX_LOG + 1);
         log.push({
           time: isoTime(opts.clock.now()),
-          service: service.name,
+          service: service.kind,
+          instance: service.name,
           method: req.method,
           path: req.url.split('?')[0] ?? req.url,
           status: reply.statusCode,

@@ -96,6 +96,11 @@ describe('admin API', () => {
       expect.objectContaining({ service: 'entra', method: 'POST', path: `/${sb.tenantId}/oauth2/v2.0/token` }),
     );
     expect(log.some((r) => r.service === 'admin')).toBe(false);
+    await fetch(`${sb.targets[0]!.serverUrl}/health`);
+    const health = (await getJson<{ service: string; instance: string; path: string }[]>('/requests')).filter(
+      (r) => r.path === '/health',
+    );
+    expect(health.at(-1)).toMatchObject({ service: 'server', instance: 'contoso-api' });
   });
 
   it('applies fault rules by service, method, path and count; DELETE /faults clears them', async () => {
