@@ -6,7 +6,6 @@
 import type { TokenCredential } from '@azure/identity';
 import {
   CertificateClient,
-  type CertificateOperation,
   type CertificatePolicy,
   type CertificateProperties,
   type KeyVaultCertificate,
@@ -31,7 +30,11 @@ export interface CertificateStoreOptions {
   credential: TokenCredential;
   caPem?: string;
   logger?: Logger;
-  /** In-process retries of the SDK for transient failures (default 2); anything beyond is the machine's to retry. */
+  /**
+   * In-process retries of the SDK (default 0). The machine owns retries: its waits are deadline-based, persisted and
+   * honour `retryAfterMs`, whereas the SDK would sleep out any Retry-After in-process, and would re-POST a create
+   * whose answer was lost (which then meets a 409 from its own first attempt).
+   */
   maxRetries?: number;
 }
 
@@ -78,9 +81,14 @@ function fromCertificate(name: string, c: KeyVaultCertificate): CertificateVersi
   return toCertificateVersion(name, c.properties, c.secretId);
 }
 
-/** The CertificateOperation the poller last read: present at run time, absent from the SDK's state type. */
-function operationOf(poller: { getOperationState(): unknown }): CertificateOperation | undefined {
-  return (poller.getOperationState() as { certificateOperation?: CertificateOperation }).certificateOperation;
+/**
+ * Whether the poller saw the operation leave `inProgress`. The SDK keeps the CertificateOperation itself out of the
+ * public state (`cleanState`), so `isCompleted` (set on any status other than inProgress) and `error` are all we see;
+ * a `cancelled` operation without an error therefore reads as completed, with the latest version as result.
+ */
+function finished(poller: { getOperationState(): { isCompleted?: boolean; error?: Error } }): boolean {
+  const st = poller.getOperationState();
+  return Boolean(st.isCompleted || st.error);
 }
 
 /** A serialised poller state for `certificate` that resumes polling an operation someone already started. */
@@ -97,7 +105,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
       // The challenge names https://vault.azure.net; a vault at 127.0.0.1 can never match it (keyvault §4.4).
       disableChallengeResourceVerification: !isAzureVaultHost(opts.vaultUrl),
       ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
-      retryOptions: { maxRetries: opts.maxRetries ?? 2 },
+      retryOptions: { maxRetries: opts.maxRetries ?? 0 },
     }));
   const ctx = (what: string) => ({ operation: `Key Vault ${opts.vaultUrl}: ${what}` });
 
@@ -162,8 +170,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
           if (pe.code === 'notFound' || pe.code === 'unknown') return undefined;
           throw err;
         }
-        const op = operationOf(poller);
-        if (!op || op.status !== 'inProgress') return undefined;
+        if (finished(poller)) return undefined;
         const pending: PendingCreate = { operation: { certificateName: certificate, serialized: poller.toString() } };
         return pending;
       });
@@ -191,14 +198,14 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
         }
         throw new AdapterError(pe);
       }
-      const op = operationOf(poller);
-      if (!poller.isDone() || op?.status === 'inProgress') return { status: 'inProgress' };
-      if (op && op.status !== 'completed') {
+      if (!finished(poller)) return { status: 'inProgress' };
+      const error = poller.getOperationState().error;
+      if (error) {
         return {
           status: 'failed',
           error: {
             code: 'operationFailed',
-            message: `Key Vault create of ${name} ended ${op.status}${op.error?.message ? `: ${op.error.message}` : ''}`,
+            message: `Key Vault create of ${name} failed: ${error.message}`,
             retryable: false,
           },
         };

@@ -125,7 +125,8 @@ export function createKeyMaterialLoader(opts: KeyMaterialLoaderOptions): KeyMate
         serviceVersion: KEY_VAULT_SERVICE_VERSION,
         disableChallengeResourceVerification: !isAzureVaultHost(vaultUrl),
         ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
-        retryOptions: { maxRetries: 2 },
+        // The machine retries (with durable, deadline-based waits); see certificate-store.ts.
+        retryOptions: { maxRetries: 0 },
       });
       clients.set(vaultUrl, c);
     }
