@@ -132,9 +132,10 @@ export function createAppServer(opts: AppServerOptions): AppServer {
         if (wanted && wanted !== next.thumbprint) {
           return reply.code(409).send({ error: `the secret holds thumbprint ${next.thumbprint}, not ${wanted}` });
         }
-        if (next.thumbprint !== current.thumbprint) use(next);
+        const changed = next.thumbprint !== current.thumbprint;
+        if (changed) use(next);
         return {
-          status: 'installed',
+          status: changed ? 'installed' : 'unchanged',
           thumbprint: current.thumbprint,
           previousThumbprint: previous?.thumbprint ?? null,
         };

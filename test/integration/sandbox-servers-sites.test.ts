@@ -127,6 +127,13 @@ describe('app server of a keyvault target', () => {
   it('refuses a webhook call without a secret id, and reports Key Vault errors as 502', async () => {
     const target = sb.targets.find((t) => t.name === 'contoso-api')!;
     expect((await post(target.serverUrl + '/admin/s2s-key', {})).status).toBe(400);
+    // The secret of the version in use, without a thumbprint to compare: nothing changes, nothing is recorded.
+    const events = sb.history.events().length;
+    const same = await json(
+      await post(target.serverUrl + '/admin/s2s-key', { secretId: `${target.vaultUrl}/secrets/${target.certificate}` }),
+    );
+    expect(same.body).toMatchObject({ status: 'unchanged', thumbprint: sb.servers[0]!.current().thumbprint });
+    expect(sb.history.events()).toHaveLength(events);
     const missing = await post(target.serverUrl + '/admin/s2s-key', {
       secretId: `${target.vaultUrl}/secrets/no-such-secret/0123`,
     });
