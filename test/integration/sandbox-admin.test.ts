@@ -151,6 +151,20 @@ describe('admin API', () => {
     await fetch(`${sb.adminUrl}/faults`, { method: 'DELETE' });
   });
 
+  it('adds the global latency (--latency) to every service request but not to admin calls', async () => {
+    sb.instrumentation.latencyMs = 120;
+    try {
+      let started = Date.now();
+      await fetch(`${sb.targets[0]!.serverUrl}/health`);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(120);
+      started = Date.now();
+      await fetch(`${sb.adminUrl}/faults`);
+      expect(Date.now() - started).toBeLessThan(120);
+    } finally {
+      sb.instrumentation.latencyMs = 0;
+    }
+  });
+
   it('refuses malformed fault rules with 400', async () => {
     expect((await postJson('/faults', { rules: [{ status: 500 }] })).status).toBe(400);
     expect((await postJson('/faults', { rules: [{ service: 'graph', probability: 2 }] })).status).toBe(400);
