@@ -56,7 +56,7 @@ import type {
 } from './rotation-types.js';
 
 /** Bump when states, actor names or context shape change: a snapshot of another version is refused on restore. */
-export const ROTATION_MACHINE_VERSION = 'rotation/2';
+export const ROTATION_MACHINE_VERSION = 'rotation/3';
 
 /** An actor the driver must provide; running the bare machine without it fails the step, never the machine. */
 function requiredActor<TOutput, TInput>(name: string) {
@@ -254,6 +254,7 @@ export const rotationMachine = setup({
           }
         : {},
     ),
+    markMayBeInstalled: assign(({ context }) => ({ progress: { ...context.progress, installed: true } })),
     recordInstalled: assign(({ context }) => ({
       progress: { ...context.progress, installed: true },
       operatorConfirmed: false,
@@ -282,6 +283,12 @@ export const rotationMachine = setup({
       park: undefined,
       outcome: undefined,
     })),
+    unparkForRollback: assign({
+      // The operator asked for a rollback, which says nothing about what they did on the server: ask again.
+      operatorConfirmed: false,
+      park: undefined,
+      outcome: undefined,
+    }),
     setOutcome: assign((_, params: { outcome: RotationOutcome }) => ({ outcome: params.outcome })),
   },
 }).createMachine({
@@ -298,6 +305,7 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Reading the target' },
           invoke: {
+            id: 'observeTarget',
             src: 'observeTarget',
             input: ({ context }) => observeInput(context),
             onDone: [
@@ -376,6 +384,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before reading the target again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: 'running',
@@ -412,6 +421,7 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Creating the new version' },
           invoke: {
+            id: 'generateCertificate',
             src: 'generateCertificate',
             input: ({ context }) => ({
               runId: context.settings.runId,
@@ -476,6 +486,7 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Waiting for Key Vault to issue the certificate' },
           invoke: {
+            id: 'awaitCertificate',
             src: 'awaitCertificate',
             input: ({ context }) => ({
               runId: context.settings.runId,
@@ -517,6 +528,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before trying Key Vault again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: [{ guard: 'hasOperation', target: 'polling' }, { target: 'requesting' }],
@@ -553,6 +565,7 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Adding the new key to the app' },
           invoke: {
+            id: 'attachKeyCredential',
             src: 'attachKeyCredential',
             input: ({ context }) => {
               const proofKey = currentKeyRef(context);
@@ -608,6 +621,7 @@ export const rotationMachine = setup({
           invoke: {
             // The server gets the new key only once Entra issues tokens for it: installing it earlier would leave the
             // server unable to authenticate for as long as propagation takes (minutes, no SLA).
+            id: 'awaitPropagation',
             src: 'awaitPropagation',
             input: ({ context }) => ({
               appId: context.settings.appId,
@@ -647,6 +661,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before trying Graph or Entra again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: [{ guard: 'keyAttached', target: 'propagating' }, { target: 'running' }],
@@ -683,20 +698,26 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Installing the new key on the server' },
           invoke: {
+            id: 'installServerKey',
             src: 'installServerKey',
             input: ({ context }) => ({ newKey: requireNewKey(context), operatorConfirmed: context.operatorConfirmed }),
             onDone: [
               {
                 guard: { type: 'serverIsManual', params: ({ event }) => ({ status: event.output.result.status }) },
                 target: '#rotation.awaitingOperator',
-                actions: {
-                  type: 'park',
-                  params: ({ context, event }) => ({
-                    info: parkMessages.manualInstall(context),
-                    step: 'installServerKey',
-                    at: event.output.endedAt,
-                  }),
-                },
+                actions: [
+                  {
+                    type: 'park',
+                    params: ({ context, event }) => ({
+                      info: parkMessages.manualInstall(context),
+                      step: 'installServerKey',
+                      at: event.output.endedAt,
+                    }),
+                  },
+                  // From here on a person may put the new key on the server at any moment: a rollback must ask
+                  // them to put the old one back before the new key leaves the app (I1).
+                  'markMayBeInstalled',
+                ],
               },
               {
                 target: '#rotation.verifying',
@@ -741,6 +762,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before trying the server again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: 'running',
@@ -758,6 +780,7 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Looking for the platform key' },
           invoke: {
+            id: 'detectPlatformKey',
             src: 'detectPlatformKey',
             input: ({ context }) => ({
               appId: context.settings.appId,
@@ -812,6 +835,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before reading the app again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: 'running',
@@ -829,6 +853,7 @@ export const rotationMachine = setup({
           tags: ['step'],
           meta: { title: 'Acquiring a token with the new key' },
           invoke: {
+            id: 'verifyNewKey',
             src: 'verifyNewKey',
             input: ({ context }) => ({
               kind: context.settings.kind,
@@ -882,6 +907,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting for Entra to propagate the new key' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: 'running',
@@ -934,6 +960,7 @@ export const rotationMachine = setup({
           tags: ['step', 'destructive'],
           meta: { title: 'Removing the old key' },
           invoke: {
+            id: 'retireOldKey',
             src: 'retireOldKey',
             input: ({ context }) => {
               const newKey = newKeyRef(context);
@@ -1000,6 +1027,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before trying the removal again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: 'running',
@@ -1036,6 +1064,7 @@ export const rotationMachine = setup({
           tags: ['step', 'destructive'],
           meta: { title: 'Rolling back' },
           invoke: {
+            id: 'rollBackRotation',
             src: 'rollBackRotation',
             input: ({ context }) => {
               const current = context.current ?? missing('the current key');
@@ -1105,6 +1134,7 @@ export const rotationMachine = setup({
           tags: ['backoff'],
           meta: { title: 'Waiting before trying the rollback again' },
           invoke: {
+            id: 'sleepUntil',
             src: 'sleepUntil',
             input: ({ context }) => ({ until: context.retryAt ?? 0 }),
             onDone: 'running',
@@ -1131,7 +1161,7 @@ export const rotationMachine = setup({
           { guard: { type: 'resumesTo', params: { target: 'retiring' } }, target: 'retiring', actions: 'unpark' },
           { guard: { type: 'resumesTo', params: { target: 'rollingBack' } }, target: 'rollingBack', actions: 'unpark' },
         ],
-        ROLLBACK: { guard: 'somethingToUndo', target: 'rollingBack', actions: 'unpark' },
+        ROLLBACK: { guard: 'somethingToUndo', target: 'rollingBack', actions: 'unparkForRollback' },
       },
     },
 

@@ -18,8 +18,15 @@ export class FakeClock implements Clock {
     this.t += ms;
   }
 
+  /** Makes the next N sleeps reject (a timer that failed), to drive a sleep actor's error path. */
+  failNextSleeps = 0;
+
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortError());
+    if (this.failNextSleeps > 0) {
+      this.failNextSleeps -= 1;
+      return Promise.reject(new Error('timer failed'));
+    }
     this.sleeps.push(ms);
     this.t += Math.max(0, ms);
     return Promise.resolve();

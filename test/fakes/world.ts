@@ -61,6 +61,8 @@ export interface WorldOptions {
   pendingReportsTags?: boolean;
   /** The new key never works (to drive verification into rollback). */
   newKeysNeverWork?: boolean;
+  /** The server uses a key the app does not know (a broken starting state preflight must refuse). */
+  serverBroken?: boolean;
 }
 
 interface PendingOp {
@@ -113,6 +115,7 @@ export class FakeWorld {
       serverManual: false,
       pendingReportsTags: false,
       newKeysNeverWork: false,
+      serverBroken: false,
       ...options,
     };
     const now = this.clock.now();
@@ -120,9 +123,48 @@ export class FakeWorld {
     this.versions.push(seeded);
     this.credentials.push({ ...this.credentialFor(seeded), addedAt: now - 700 * DAY });
     this.appWrites.push({ at: now - 700 * DAY, keys: [...this.credentials] });
-    this.serverThumbprint = seeded.thumbprint;
+    this.serverThumbprint = this.options.serverBroken ? this.thumbprintOf(0) : seeded.thumbprint;
     this.recordAppKeys();
-    this.history.push({ time: now, kind: 'serverKey', thumbprint: seeded.thumbprint });
+    this.history.push({ time: now, kind: 'serverKey', thumbprint: this.serverThumbprint });
+  }
+
+  /** Plays a process that created this run's version and died before its snapshot recorded the operation. */
+  seedTaggedVersion(runId: string): CertificateVersion {
+    const now = this.clock.now();
+    const created = this.makeVersion(now - 600_000, now + 730 * DAY, { [RUN_ID_TAG]: runId });
+    this.versions.push(created);
+    this.history.push({
+      time: now,
+      kind: 'versionCreated',
+      version: created.version,
+      thumbprint: created.thumbprint,
+      runId,
+    });
+    return created;
+  }
+
+  /** Plays the admin center's Update key for a power-pages site: the platform attaches its own new key. */
+  platformUpdateKey(): KeyCredential {
+    const now = this.clock.now();
+    const n = ++this.counter;
+    const credential: KeyCredential = {
+      keyId: `key-${n}`,
+      thumbprint: this.thumbprintOf(n),
+      startDateTime: new Date(now).toISOString(),
+      endDateTime: new Date(now + 730 * DAY).toISOString(),
+      usage: 'Verify',
+      type: 'AsymmetricX509Cert',
+    };
+    this.credentials.push({ ...credential, addedAt: now });
+    this.history.push({
+      time: now,
+      kind: 'keyAdded',
+      keyId: credential.keyId,
+      thumbprint: credential.thumbprint,
+      via: 'patch',
+    });
+    this.recordAppKeys();
+    return credential;
   }
 
   /** The seeded key (the one in service at the start). */
@@ -175,7 +217,14 @@ export class FakeWorld {
     const before = this.faults.take(name, 'fail');
     if (before) throw new AdapterError({ ...UNAVAILABLE, ...before.error } as PortError);
     this.settleVault();
-    const result = effect();
+    // Crash and timeout rules fire whether or not the call itself succeeded: either way the caller never learns
+    // the answer, which is the case the steps must survive.
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: effect() };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
     const crash = this.faults.take(name, 'crashAfter');
     if (crash) {
       this.dead = true;
@@ -184,7 +233,8 @@ export class FakeWorld {
     }
     const after = this.faults.take(name, 'failAfter');
     if (after) throw new AdapterError({ ...TIMEOUT, ...after.error } as PortError);
-    return result;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   // ---- Key Vault -------------------------------------------------------------------------------------------------
