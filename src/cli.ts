@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
+import { registerSandboxCommand } from './commands/sandbox.js';
 
 /** Exit codes of DESIGN §5. */
 export const ExitCode = { ok: 0, error: 1, changesPending: 2, parked: 3, locked: 4 } as const;
@@ -36,11 +37,61 @@ export function buildProgram(): Command {
     .exitOverride();
 
   /** Runs a command module's action with the shared context and records its exit code. */
-  const run = async (action: Action): Promise<void> => {
+  const run = async (action: Action, yes?: boolean): Promise<void> => {
     const { CommandContext } = await import('./commands/context.js');
-    const ctx = new CommandContext(program.opts<GlobalOptions>());
+    // `--yes` is accepted before or after the command name.
+    const options = program.opts<GlobalOptions>();
+    const ctx = new CommandContext(yes ? { ...options, yes: true } : options);
     process.exitCode = await action(ctx);
   };
+
+  program
+    .command('scan')
+    .description('every target: credential kind, thumbprint, expiry, days left, status (reads only)')
+    .option('--detailed-exitcode', 'exit 2 when a target is due, expired or has no key')
+    .action((opts: { detailedExitcode?: boolean }) =>
+      run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
+    );
+
+  program
+    .command('plan')
+    .description('dry run: real reads, the steps a rotation would take, no write to any service')
+    .argument('<target>', 'target name from the configuration')
+    .option('--out <file>', 'save the plan for `rotate --plan FILE`')
+    .option('--detailed-exitcode', 'exit 2 when the plan has changes')
+    .option('--force', 'plan a rotation even when the key is not due')
+    .action((target: string, opts: { out?: string; detailedExitcode?: boolean; force?: boolean }) =>
+      run(async (ctx) => (await import('./commands/plan.js')).planCommand(ctx, target, opts)),
+    );
+
+  program
+    .command('rotate')
+    .description('rotate a target: generate, attach, install, verify, retire (resumable)')
+    .argument('<target>', 'target name from the configuration')
+    .option('--plan <file>', 'apply a plan saved by `plan --out`; refused when what it observed has changed')
+    .option('--force', 'rotate even when the key is not due')
+    .option('--yes', 'confirm every mutating step (required when not interactive)')
+    .action((target: string, opts: { plan?: string; force?: boolean; yes?: boolean }) =>
+      run(async (ctx) => (await import('./commands/rotate.js')).rotateCommand(ctx, target, opts), opts.yes),
+    );
+
+  program
+    .command('resume')
+    .description('continue a parked or interrupted run from its snapshot')
+    .argument('<runId>', 'the run id printed by rotate or runs')
+    .option('--yes', 'confirm every mutating step (required when not interactive)')
+    .action((runId: string, opts: { yes?: boolean }) =>
+      run(async (ctx) => (await import('./commands/resume.js')).resumeCommand(ctx, runId, 'resume'), opts.yes),
+    );
+
+  program
+    .command('rollback')
+    .description('put the old key back in service and withdraw the new one, from a parked run')
+    .argument('<runId>', 'the run id printed by rotate or runs')
+    .option('--yes', 'confirm every mutating step (required when not interactive)')
+    .action((runId: string, opts: { yes?: boolean }) =>
+      run(async (ctx) => (await import('./commands/resume.js')).resumeCommand(ctx, runId, 'rollback'), opts.yes),
+    );
 
   program
     .command('runs')
@@ -70,10 +121,24 @@ export function buildProgram(): Command {
       run(async (ctx) => (await import('./commands/diagram.js')).diagramCommand(ctx, opts.format)),
     );
 
+  registerSandboxCommand(program);
+
+  program
+    .command('demo')
+    .description('start a sandbox, scan, rotate its due keyvault target without prompts, summarise, stop')
+    .action(() => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(ctx)));
+
   return program;
 }
 
-const EXPECTED_ERRORS = new Set(['ConfigError', 'UsageError', 'RunStoreError', 'LockLostError']);
+const EXPECTED_ERRORS = new Set([
+  'ConfigError',
+  'UsageError',
+  'RunStoreError',
+  'LockLostError',
+  'RunRefusedError',
+  'TargetBusyError',
+]);
 
 /** Runs the CLI with `argv` (as in process.argv) and sets process.exitCode. */
 export async function main(argv: string[]): Promise<void> {
@@ -91,6 +156,6 @@ export async function main(argv: string[]): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`certrotate: ${EXPECTED_ERRORS.has(name) ? '' : 'error: '}${message}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = ExitCode.error;
+    process.exitCode = name === 'TargetBusyError' ? ExitCode.locked : ExitCode.error;
   }
 }

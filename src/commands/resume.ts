@@ -1,0 +1,45 @@
+import { UsageError } from '../errors.js';
+import { assertRunId, FileRunStore } from '../runs/file-run-store.js';
+import { resumeRun } from '../runs/runner.js';
+import { findTarget } from '../runs/target-input.js';
+import { guidedConfirm } from './confirm.js';
+import type { CommandContext } from './context.js';
+import { interruptSignal, progressFor, reportRun, runnerDeps } from './run-support.js';
+
+/**
+ * `resume RUN_ID` and `rollback RUN_ID`: continue a parked or interrupted run from its snapshot, or (rollback) send
+ * a parked run back: the server to the old key, the new key off the app, the new Key Vault version disabled.
+ */
+export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'resume' | 'rollback'): Promise<number> {
+  try {
+    assertRunId(runId);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const loaded = await ctx.config();
+  const envelope = await new FileRunStore(loaded.stateDir).loadSnapshot(runId);
+  if (!envelope) {
+    throw new UsageError(`run "${runId}" not found in ${loaded.stateDir}; \`certrotate runs\` lists the runs there`);
+  }
+  const target = findTarget(loaded.config, envelope.target);
+  const guided = ctx.interactive && !ctx.options.yes;
+  if (!ctx.interactive && !ctx.options.yes) {
+    throw new UsageError(
+      `${mode} may change the app registration, Key Vault and the server of "${target.name}" and cannot ask here ` +
+        '(no terminal, or CI=true); pass --yes',
+    );
+  }
+  const deps = await runnerDeps(ctx, target);
+  const interrupt = interruptSignal();
+  try {
+    const doc = await resumeRun(deps, runId, {
+      rollback: mode === 'rollback',
+      signal: interrupt.signal,
+      onJournal: progressFor(ctx),
+      ...(guided ? { confirm: guidedConfirm() } : {}),
+    });
+    return reportRun(ctx, doc);
+  } finally {
+    interrupt.dispose();
+  }
+}

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import type { JournalEntry } from '../adapters/ports.js';
+import { UsageError } from '../errors.js';
+import type { RotationPlan } from '../machines/plan.js';
+import { planStaleness } from '../runs/plan-fingerprint.js';
+import { newRunId, startRun } from '../runs/runner.js';
+import { findTarget, rotationInputFor } from '../runs/target-input.js';
+import { guidedConfirm } from './confirm.js';
+import type { CommandContext } from './context.js';
+import { observeTarget } from './observe.js';
+import { interruptSignal, progressFor, reportRun, runnerDeps } from './run-support.js';
+
+/** Options of `rotate`. */
+export interface RotateOptions {
+  /** A plan saved by `plan --out`: approval of exactly what it lists, refused when the world moved on. */
+  plan?: string;
+  /** Rotate even when the key is not due. */
+  force?: boolean;
+  /** Where progress goes (default: lines on stderr unless --json). */
+  onJournal?: (entry: JournalEntry) => void;
+}
+
+async function readPlan(path: string): Promise<RotationPlan> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `option --plan: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  let plan: unknown;
+  try {
+    plan = JSON.parse(text);
+  } catch {
+    throw new UsageError(
+      `option --plan: ${path} is not JSON; expected the file written by \`certrotate plan TARGET --out FILE\``,
+    );
+  }
+  const p = plan as Partial<RotationPlan>;
+  if (p.formatVersion !== 1 || typeof p.fingerprint !== 'string' || typeof p.target !== 'string') {
+    throw new UsageError(
+      `option --plan: ${path} is not a certrotate plan (formatVersion 1 with target and fingerprint); expected the file written by \`certrotate plan TARGET --out FILE\``,
+    );
+  }
+  return p as RotationPlan;
+}
+
+/** `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. */
+export async function rotateCommand(ctx: CommandContext, targetName: string, opts: RotateOptions): Promise<number> {
+  const { config } = await ctx.config();
+  const target = findTarget(config, targetName);
+  const plan = opts.plan ? await readPlan(opts.plan) : undefined;
+  const guided = ctx.interactive && !ctx.options.yes && !plan;
+  if (!ctx.interactive && !ctx.options.yes && !plan) {
+    throw new UsageError(
+      `rotate changes the app registration, Key Vault and the server of "${targetName}" and cannot ask here ` +
+        `(no terminal, or CI=true); pass --yes, or --plan FILE from \`certrotate plan ${targetName} --out FILE\``,
+    );
+  }
+  const deps = await runnerDeps(ctx, target);
+  const runId = newRunId(target.name, deps.clock.now());
+  const input = rotationInputFor(config, target, { runId, autoConfirm: !guided, force: opts.force });
+  if (plan) {
+    // Observe now and compare: a plan approved against a world that has since changed approves nothing.
+    const stale = planStaleness(plan, await observeTarget(deps.ports, input), input);
+    if (stale) throw new UsageError(`option --plan: ${stale}; run \`certrotate plan ${targetName} --out FILE\` again`);
+  }
+  const interrupt = interruptSignal();
+  try {
+    const doc = await startRun(deps, input, {
+      plan,
+      signal: interrupt.signal,
+      onJournal: opts.onJournal ?? progressFor(ctx),
+      ...(guided ? { confirm: guidedConfirm() } : {}),
+    });
+    return reportRun(ctx, doc);
+  } finally {
+    interrupt.dispose();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * What rotate, resume and rollback share: the runner's dependencies for a target, Ctrl-C handling, the result
+ * printed as the rotate JSON document or a summary, and the exit code.
+ */
+import type { JournalEntry } from '../adapters/ports.js';
+import { FileTargetLock } from '../runs/file-lock.js';
+import { FileRunStore } from '../runs/file-run-store.js';
+import { exitCodeFor, type RunDocument, type RunnerDeps } from '../runs/runner.js';
+import { systemClock } from '../runs/system-clock.js';
+import type { TargetConfig } from '../config/schema.js';
+import type { CommandContext } from './context.js';
+import { progressWriter, runSummary } from './progress.js';
+import { portsForTarget } from './target-ports.js';
+
+/** The runner's dependencies for one target: file store and lock under `state.dir`, adapters over the real SDKs. */
+export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
+  const loaded = await ctx.config();
+  return {
+    store: new FileRunStore(loaded.stateDir),
+    lock: new FileTargetLock(loaded.stateDir),
+    ports: await portsForTarget(ctx, loaded.config, target),
+    clock: systemClock,
+    logger: ctx.logger,
+  };
+}
+
+/**
+ * An AbortSignal that fires on the first Ctrl-C (or SIGTERM): the run stops at once and stays resumable, because
+ * every snapshot is already on disk and every step re-runs safely. A second Ctrl-C exits without waiting.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${name}: stopping; the run can be resumed\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** Progress lines on stderr unless `--json` keeps the terminal quiet for machines. */
+export function progressFor(ctx: CommandContext): ((entry: JournalEntry) => void) | undefined {
+  return ctx.options.json ? undefined : progressWriter();
+}
+
+/** Prints a run's result and returns its exit code (DESIGN §5). */
+export function reportRun(ctx: CommandContext, doc: RunDocument): number {
+  ctx.print(doc, () => runSummary(doc));
+  return exitCodeFor(doc.outcome);
+}

@@ -1,0 +1,103 @@
+import { rotationDue, selectCurrentKey } from '../machines/rotation-policies.js';
+import type { TargetObservation } from '../machines/rotation-types.js';
+import { toPortError } from '../adapters/ports.js';
+import type { Config, TargetConfig } from '../config/schema.js';
+import { rotationInputFor } from '../runs/target-input.js';
+import { table } from './runs.js';
+import type { CommandContext } from './context.js';
+import { observeTarget } from './observe.js';
+import { portsForTarget } from './target-ports.js';
+
+const DAY = 86_400_000;
+
+/** One row of the scan document (DESIGN §5). */
+export interface ScanRow {
+  name: string;
+  kind: TargetConfig['kind'];
+  credential: 'certificate' | 'federated' | 'unknown';
+  thumbprint: string | null;
+  expiresOn: string | null;
+  daysLeft: number | null;
+  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown';
+  /** Why the target could not be read (status `unknown`); absent otherwise. */
+  error?: string;
+}
+
+/** Classifies one target from what was observed, with the same policies the machine's preflight uses. */
+export function scanRow(config: Config, target: TargetConfig, observation: TargetObservation): ScanRow {
+  const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
+  const base = { name: target.name, kind: target.kind };
+  const selection = selectCurrentKey(observation, input);
+  if (!selection.ok) {
+    const federated = observation.app.hasFederatedCredentials && observation.app.keyCredentials.length === 0;
+    return {
+      ...base,
+      credential: federated ? 'federated' : 'unknown',
+      thumbprint: null,
+      expiresOn: null,
+      daysLeft: null,
+      status: federated ? 'federated' : 'noKey',
+      ...(federated ? {} : { error: selection.message }),
+    };
+  }
+  const key = selection.key;
+  const msLeft = Date.parse(key.expiresOn) - observation.now;
+  return {
+    ...base,
+    credential: 'certificate',
+    thumbprint: key.thumbprint,
+    expiresOn: key.expiresOn,
+    daysLeft: Math.floor(msLeft / DAY),
+    status: msLeft <= 0 ? 'expired' : rotationDue(key, observation.now, input) ? 'due' : 'ok',
+  };
+}
+
+/** `scan`: every configured target's key, expiry and status. Reads only (I6). */
+export async function scanCommand(ctx: CommandContext, opts: { detailedExitcode?: boolean }): Promise<number> {
+  const { config } = await ctx.config();
+  const rows: ScanRow[] = [];
+  let failures = 0;
+  for (const target of config.targets) {
+    try {
+      const ports = await portsForTarget(ctx, config, target);
+      const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
+      rows.push(scanRow(config, target, await observeTarget(ports, input)));
+    } catch (err) {
+      failures++;
+      const error = toPortError(err);
+      ctx.logger.error(
+        { target: target.name, code: error.code },
+        `cannot read target ${target.name}: ${error.message}`,
+      );
+      rows.push({
+        name: target.name,
+        kind: target.kind,
+        credential: 'unknown',
+        thumbprint: null,
+        expiresOn: null,
+        daysLeft: null,
+        status: 'unknown',
+        error: error.message,
+      });
+    }
+  }
+  ctx.print({ formatVersion: 1, targets: rows }, () => {
+    if (rows.length === 0) return 'No targets configured.';
+    const out = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS']];
+    for (const r of rows) {
+      out.push([
+        r.name,
+        r.kind,
+        r.credential,
+        r.thumbprint ?? '-',
+        r.expiresOn?.slice(0, 10) ?? '-',
+        r.daysLeft === null ? '-' : String(r.daysLeft),
+        r.status + (r.error ? ` (${r.error})` : ''),
+      ]);
+    }
+    return table(out);
+  });
+  if (failures > 0) return 1;
+  const pending = rows.some((r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey');
+  return opts.detailedExitcode && pending ? 2 : 0;
+}
