@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { backoffDelay, DEFAULT_RETRY_POLICY } from '../../../src/machines/rotation-backoff.js';
 import { ROTATION_MACHINE_VERSION, rotationMachine } from '../../../src/machines/rotation.js';
 import { checkInvariants } from '../../fakes/invariants.js';
@@ -10,9 +11,10 @@ const HOUR = 3_600_000;
 describe('rotation machine', () => {
   it('exports a version string and titles every state', () => {
     expect(ROTATION_MACHINE_VERSION).toMatch(/^rotation\/\d+$/);
-    const untitled = Object.values(rotationMachine.idMap).filter(
-      (node) => node.id !== 'rotation' && !(node.meta as { title?: string } | undefined)?.title,
-    );
+    const nodes = (node: DirectedGraphNode): DirectedGraphNode[] => [node, ...node.children.flatMap(nodes)];
+    const all = nodes(toDirectedGraph(rotationMachine)).filter((n) => n.id !== 'rotation');
+    expect(all.length).toBeGreaterThan(30);
+    const untitled = all.filter((n) => !(n.stateNode.meta as { title?: string } | undefined)?.title);
     expect(untitled.map((n) => n.id)).toEqual([]);
   });
 
