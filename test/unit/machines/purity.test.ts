@@ -30,6 +30,10 @@ describe('src/machines is pure', () => {
       const ports = specifier === '../adapters/ports.js';
       expect(local || ports || specifier === 'xstate', `${file} imports ${specifier}`).toBe(true);
     }
+    // The ports module is reached for its types only: no adapter code runs inside a machine.
+    const portImports = [...source.matchAll(/^import\s+(type\s+)?[^;]*?from\s+'\.\.\/adapters\/ports\.js'/gms)];
+    expect(portImports.length).toBe(source.includes("'../adapters/ports.js'") ? 1 : 0);
+    for (const match of portImports) expect(match[1], `${file} imports ports values`).toBe('type ');
     // Time and randomness come in through events and step results, never from the machine itself.
     expect(source, `${file} reads the clock`).not.toMatch(/Date\.now\(\)|new Date\(\)|Math\.random\(\)/);
   });
