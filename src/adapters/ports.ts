@@ -285,14 +285,21 @@ export interface CertificateStore {
   listVersions(certificate: string, options?: CallOptions): Promise<CertificateVersion[]>;
   /** One version, or undefined when it does not exist. Read-only. */
   getVersion(certificate: string, version: string, options?: CallOptions): Promise<CertificateVersion | undefined>;
-  /** The newest version whose tag `name` equals `value`, or undefined. Read-only: how a re-run finds its own version. */
+  /**
+   * The newest version whose tag `name` equals `value`, or undefined. Read-only: how a re-run finds its own version.
+   * (SDK: `listPropertiesOfCertificateVersions` items carry `tags`; `beginCreateCertificate(name, policy, { tags })`
+   * sets them.)
+   */
   findVersionByTag(
     certificate: string,
     name: string,
     value: string,
     options?: CallOptions,
   ): Promise<CertificateVersion | undefined>;
-  /** The create operation pending on `certificate`, or undefined. Read-only. */
+  /**
+   * The create operation pending on `certificate`, or undefined. Read-only. (SDK: `getCertificateOperation`, whose
+   * poller `toString()` is the state; `getCertificate` shows the pending bundle's tags where Key Vault reports them.)
+   */
   getPendingCreate(certificate: string, options?: CallOptions): Promise<PendingCreate | undefined>;
   /**
    * Starts creating a new version with `policy` and `tags` and returns the serialisable operation state.
@@ -361,7 +368,9 @@ export interface AppRegistry {
    * The fallback when no current key can sign a proof: GET the app, then PATCH `keyCredentials` as the existing set
    * (by keyId, never dropping others) plus `add` minus `removeKeyIds`. Idempotent for the merge it computes (a key
    * already present is not added again; an absent one is not removed). Needs Application.ReadWrite permission.
-   * Returns the credentials added.
+   * Returns the credentials added. Because PATCH replaces the whole collection, a merge computed from a lagging read
+   * would drop a key written moments ago: the adapter must re-read after the PATCH and fail (`unavailable`,
+   * retryable) if a key it meant to keep is missing, rather than trust one read.
    */
   patchKeyCredentials(
     appId: string,
