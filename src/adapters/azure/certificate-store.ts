@@ -54,7 +54,8 @@ export function toSdkPolicy(spec: CertificatePolicySpec): CertificatePolicy {
   };
 }
 
-const iso = (d: Date | undefined) => (d ? d.toISOString() : '');
+// A result revived from a serialised poller state carries its dates as strings.
+const iso = (d: Date | string | undefined) => (d ? new Date(d).toISOString() : '');
 
 function thumbprintOf(p: CertificateProperties): string {
   if (p.x509ThumbprintString) return p.x509ThumbprintString.toUpperCase();
@@ -218,7 +219,12 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
           retryable: true,
         });
       }
-      return { status: 'completed', version: fromCertificate(name, result) };
+      // Re-read the version: a state serialised after completion revives its result from JSON (dates as strings,
+      // the thumbprint bytes as a plain object), so the service's answer is the one to trust.
+      const version = await classified(ctx(`reading the created version of ${name}`), () =>
+        kv().getCertificateVersion(name, result.properties.version!, abort(o)),
+      );
+      return { status: 'completed', version: fromCertificate(name, version) };
     },
 
     async setVersionEnabled(certificate, version, enabled, o) {
