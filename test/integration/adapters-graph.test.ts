@@ -183,6 +183,16 @@ describe('AppRegistry over Graph', () => {
     expect(final.keyCredentials).toEqual(before.keyCredentials);
   });
 
+  it('a proof key the app does not hold is refused as invalidProof before any write', async () => {
+    const [v] = await adapters.certificates(fabrikam).listVersions(fabrikam.keyVault.certificate);
+    const posts = () =>
+      sb.instrumentation.requests().filter((r) => r.service === 'graph' && r.method === 'POST').length;
+    const n = posts();
+    const err = await rejection(adapters.apps.addKey(contoso.app.appId, newKey, ref(v!)));
+    expect(err.detail).toMatchObject({ code: 'invalidProof', retryable: false });
+    expect(posts()).toBe(n);
+  });
+
   it('an expired key: tokens fail with keyExpired, and it cannot sign a proof', async () => {
     const [v] = await adapters.certificates(fabrikam).listVersions(fabrikam.keyVault.certificate);
     const key = ref(v!);

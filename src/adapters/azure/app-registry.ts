@@ -186,10 +186,19 @@ export function createAppRegistry(opts: AppRegistryOptions): AppRegistry {
     const material = await opts.keyMaterial.load(proofKey, o);
     const now = opts.clock.now();
     const registered = app.keyCredentials.find((k) => k.thumbprint === material.thumbprint);
+    // Callers settle their own writes in reads (addKey waits until the key is seen), so a proof key the app does
+    // not show is not propagation: Graph would refuse its proof, and retrying cannot change that.
+    if (!registered) {
+      throw new AdapterError({
+        code: 'invalidProof',
+        message: `the proof key ${material.thumbprint} is not a credential of app ${app.appId}: sign with a key the app holds, or use PATCH`,
+        retryable: false,
+      });
+    }
     const cert = new X509Certificate(material.certificatePem);
     const end = Math.min(
       new Date(cert.validTo).getTime(),
-      registered?.endDateTime ? Date.parse(registered.endDateTime) : Infinity,
+      registered.endDateTime ? Date.parse(registered.endDateTime) : Infinity,
     );
     if (end <= now) {
       throw new AdapterError({
