@@ -242,8 +242,10 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         };
         if (state !== lastState && snapshot.hasTag('backoff')) {
           const waitMs = Math.max(0, (snapshot.context.retryAt ?? 0) - clock.now());
+          // Name the step that failed (its record is the one marked retrying), not the state that waits.
+          const failing = snapshot.context.steps.findLast((s) => s.status === 'retrying');
           journal({
-            step: state.split('.')[0] ?? state,
+            step: failing?.name ?? state.split('.')[0] ?? state,
             event: 'retrying',
             detail: `attempt ${snapshot.context.attempt} in ${waitMs} ms after ${snapshot.context.lastError?.code ?? 'an error'}`,
           });

@@ -53,7 +53,7 @@ describe('retry policy', () => {
     const { result, record } = await driveInWorld(world);
     expect(result.outcome).toBe('succeeded');
     expect(world.clock.sleeps).toContain(42_000);
-    expect(record.journal.some((j) => j.step === 'attaching' && j.event === 'retrying')).toBe(true);
+    expect(record.journal.some((j) => j.step === 'attachKeyCredential' && j.event === 'retrying')).toBe(true);
     expect(result.steps.find((s) => s.name === 'attachKeyCredential')?.attempts).toBe(2);
   });
 

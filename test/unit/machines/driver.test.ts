@@ -25,7 +25,7 @@ describe('driveRotation', () => {
       expect(lines).toContain(`${step}:succeeded`);
     }
     expect(lines).toContain('awaitPropagation:failed');
-    expect(lines).toContain('attaching:retrying');
+    expect(lines).toContain('awaitPropagation:retrying');
     expect(lines.at(-1)).toBe('succeeded:succeeded');
     const retire = record.journal.find((j) => j.step === 'retireOldKey' && j.event === 'started')!;
     expect(retire).toMatchObject({ oldThumbprint: result.oldThumbprint, newThumbprint: result.newThumbprint });
