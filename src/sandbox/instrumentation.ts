@@ -35,6 +35,8 @@ export interface RequestLogEntry {
   method: string;
   path: string;
   status: number;
+  /** Time the sandbox spent on the request, injected latency included (benchmarks subtract it from client time). */
+  elapsedMs: number;
 }
 
 /** Writes an error body in the dialect of the service that answers (clients parse them). */
@@ -128,6 +130,7 @@ export function createInstrumentation(opts: {
           method: req.method,
           path: req.url.split('?')[0] ?? req.url,
           status: reply.statusCode,
+          elapsedMs: Math.round(reply.elapsedTime * 100) / 100,
         });
       });
     },
