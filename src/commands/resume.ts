@@ -38,7 +38,9 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
       onJournal: progressFor(ctx),
       ...(guided ? { confirm: guidedConfirm() } : {}),
     });
-    return reportRun(ctx, doc);
+    const code = reportRun(ctx, doc);
+    // For `rollback`, rolled back is the outcome the operator asked for, not a failed rotation.
+    return mode === 'rollback' && doc.outcome === 'rolledBack' ? 0 : code;
   } finally {
     interrupt.dispose();
   }
