@@ -14,7 +14,8 @@ import {
   type Sandbox,
   type SandboxOptions,
 } from '../../src/sandbox/index.js';
-import { runCli, type CliResult } from './cli.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cliPath, runCli, type CliResult } from './cli.js';
 
 export type { FaultRule, HistoryEvent, Sandbox };
 
@@ -155,6 +156,30 @@ export function parseJson<T>(r: CliResult): T {
 /** Runs `certrotate --config CONFIG ARGS…` as a child process. */
 export function cli(config: string, args: string[], opts: Parameters<typeof runCli>[1] = {}): Promise<CliResult> {
   return runCli(['--config', config, ...args], { timeoutMs: 120_000, ...opts });
+}
+
+/** A CLI child the test controls (e.g. to SIGKILL it mid-run), and its result once it exits. */
+export interface SpawnedCli {
+  child: ChildProcess;
+  /** Resolves when the child has exited, killed or not. */
+  done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `certrotate --config CONFIG ARGS…` like `runCli` does (no TTY, CI=true), without waiting for it. */
+export function spawnCli(config: string, args: string[], env: NodeJS.ProcessEnv = {}): SpawnedCli {
+  const child = spawn(process.execPath, [cliPath, '--config', config, ...args], {
+    env: { ...process.env, CI: 'true', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
 }
 
 /** The runs of `runs --json`. */
