@@ -457,8 +457,15 @@ export interface SiteInfo {
   name: string;
   url: string;
   appId: string;
-  /** `running`, `restarting`, `stopped`, … as the platform reports it. */
+  /** `running`, `restarting`, `stopped`, … as the platform reports it; `unknown` when read from the configuration. */
   status: string;
+  /** The environment's display name, when the API gives it. */
+  environmentName?: string;
+  /**
+   * `api`: read from the Power Platform API. `config`: certrotate's sign-in may not read websites (the API documents
+   * delegated sign-in only), so the configured site URL stands in and `name`/`appId` may be empty.
+   */
+  source?: 'api' | 'config';
 }
 
 /** Power Platform websites. */
@@ -467,4 +474,25 @@ export interface SiteDirectory {
   getSite(environmentId: string, websiteId: string, options?: CallOptions): Promise<SiteInfo>;
   /** Whether the site answers healthy now. Read-only. */
   siteHealthy(environmentId: string, websiteId: string, options?: CallOptions): Promise<boolean>;
+  /**
+   * Every Power Pages site of an environment (all pages of the list). Read-only. Throws `notFound` for an unknown
+   * environment, `forbidden` when certrotate's sign-in may not list websites.
+   */
+  listSites(environmentId: string, options?: CallOptions): Promise<SiteInfo[]>;
+}
+
+/** What certrotate's own identity may do to an app registration's key credentials. */
+export interface AppAccess {
+  /** certrotate's identity is one of the app's owners. */
+  owner: boolean;
+  /** It may PATCH the app's key credentials: an owner with Application.ReadWrite.OwnedBy, or a directory-wide write. */
+  canWrite: boolean;
+  /** Why, in one line (e.g. which permission or that it is not an owner). */
+  detail: string;
+}
+
+/** Who may change an app registration (power-pages preflight: the retire step PATCHes the old key away). */
+export interface AppOwnership {
+  /** Reads the app's owners and the caller's own token. Read-only. Throws `notFound`, `forbidden`. */
+  callerAccess(appId: string, options?: CallOptions): Promise<AppAccess>;
 }

@@ -43,6 +43,7 @@ export async function portsForTarget(
       tokens: azure.tokens,
       dataverse: azure.dataverse,
       sites: azure.sites,
+      ownership: azure.ownership,
       clock: systemClock,
     };
   }

@@ -40,7 +40,7 @@ export function selectCurrentKey(observation: TargetObservation, settings: Rotat
   });
 
   if (settings.kind === 'power-pages') {
-    if (observation.app.hasFederatedCredentials && credentials.length === 0) {
+    if (usesPlatformIdentity(observation)) {
       return { ok: false, message: 'the site uses the platform-managed identity (federated): nothing to rotate' };
     }
     const longest = [...credentials].sort((a, b) => Date.parse(b.endDateTime) - Date.parse(a.endDateTime))[0];
@@ -74,6 +74,29 @@ export function selectCurrentKey(observation: TargetObservation, settings: Rotat
   };
 }
 
+/**
+ * True when the app is on the platform-managed identity: federated credentials and no certificate credential, so
+ * there is no key to rotate (powerpages-anchors §1.7; a heuristic, as the platform documents no flag for it).
+ */
+export function usesPlatformIdentity(observation: TargetObservation): boolean {
+  return (
+    observation.app.hasFederatedCredentials && !observation.app.keyCredentials.some((c) => isCertificateCredential(c))
+  );
+}
+
+/**
+ * power-pages: why certrotate could not retire the old key after an admin presses Update key (its identity may not
+ * PATCH the app), or undefined when it can or when that could not be determined.
+ */
+export function cannotRetireReason(observation: TargetObservation, settings: RotationInput): string | undefined {
+  const access = observation.ownership;
+  if (settings.kind !== 'power-pages' || !access || access.canWrite) return undefined;
+  return (
+    `certrotate's identity may not change app ${settings.appId} (${access.detail}), so it could not remove the old ` +
+    'key after Update key: make it an owner of the app (with Application.ReadWrite.OwnedBy) before rotating'
+  );
+}
+
 /** True when the key in service expires within `rotateBefore` (or `force` is set). */
 export function rotationDue(current: CurrentKey, now: number, settings: RotationInput): boolean {
   return settings.force === true || Date.parse(current.expiresOn) - now <= settings.rotateBeforeMs;
@@ -93,7 +116,51 @@ export function newKeyRef(context: RotationContext): KeyRef | undefined {
 
 /** True when the run changed something that a rollback would undo. */
 export function somethingToUndo(context: RotationContext): boolean {
+  // power-pages: the platform made the new key and the site runs on it; withdrawing it would take the site down.
+  if (context.settings.kind === 'power-pages') return false;
   return context.progress.generated || context.progress.attached || context.progress.installed;
+}
+
+/** The site and environment as a person finds them in the admin center (names when known, else ids). */
+function siteLabel(context: RotationContext): string {
+  const site = context.settings.site;
+  const name = context.site?.name || site?.websiteId || '?';
+  const env = context.site?.environmentName || site?.environmentId || '?';
+  return `site "${name}" in environment "${env}"`;
+}
+
+/**
+ * power-pages: what the operator must do in the admin center, exactly. The caller adds how to continue.
+ */
+export function updateKeyInstructions(context: RotationContext): string {
+  const current = context.current;
+  const unhealthy =
+    context.site && !context.site.healthy
+      ? ' The site is not healthy now; Update key is also how an expired key is recovered.'
+      : '';
+  return (
+    `In the Power Platform admin center (https://admin.powerplatform.microsoft.com): Manage → Power Pages → ` +
+    `${siteLabel(context)} → Security → Website Authentication Key → Update key → OK. ` +
+    `The current key ${current?.thumbprint ?? '?'} expires ${current?.expiresOn ?? '?'}. ` +
+    'The site restarts and is unavailable for 5–15 minutes. If the admin center reports that the update failed, ' +
+    'press Retry Authentication Key Update there (contact Microsoft support if it keeps failing).' +
+    unhealthy
+  );
+}
+
+/** power-pages: the PATCH the retire step will send, as a diff of the app's certificate credentials. */
+export function retirementDiff(context: RotationContext): string {
+  const oldKeyId = context.current?.keyId;
+  const keys = context.keySet ?? [];
+  const line = (k: { keyId: string; thumbprint: string; endDateTime: string }) => {
+    const role = k.keyId === oldKeyId ? 'old site key' : k.keyId === context.newKeyId ? 'new site key' : 'other';
+    return `${k.keyId === oldKeyId ? '-' : '='} ${k.thumbprint} expires ${k.endDateTime} (${role})`;
+  };
+  return (
+    `PATCH keyCredentials of app ${context.settings.appId} (re-read just before writing; every other credential ` +
+    `stays):\n  ${keys.map(line).join('\n  ')}\nThe admin center should show the site's key expiring ` +
+    `${context.newKey?.expiresOn ?? '?'}.`
+  );
 }
 
 /** A one-line summary of what the next mutating step will do, for the guided-mode prompt. */
@@ -108,7 +175,10 @@ export function confirmSummary(context: RotationContext, step: string): string {
       return `add key ${newTp} to app ${app} (key ${oldTp} stays)`;
     case 'installing':
       return `install key ${newTp} on the server of ${context.settings.target} (was ${oldTp})`;
+    case 'detectingPlatformKey':
+      return `${updateKeyInstructions(context)} Wait here until the new key appears and the site is healthy again?`;
     case 'retiring':
+      if (context.settings.kind === 'power-pages') return retirementDiff(context);
       return `remove old key ${oldTp} from app ${app} and disable its Key Vault version`;
     case 'rollingBack':
       return `put key ${oldTp} back on the server, remove ${newTp} from app ${app}, disable the new version`;

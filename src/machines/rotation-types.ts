@@ -3,6 +3,7 @@
  * JSON only, secret-free (I4): ids, thumbprints, times, counters and plain-JSON errors.
  */
 import type {
+  AppAccess,
   AppRegistration,
   CertificatePolicySpec,
   CertificateVersion,
@@ -11,6 +12,9 @@ import type {
   PendingCreate,
   PortError,
 } from '../adapters/ports.js';
+
+/** power-pages: how long `resume` (or a guided run) waits for the platform's new key when `resumeTimeout` is unset. */
+export const DEFAULT_RESUME_TIMEOUT_MS = 30 * 60_000;
 
 /** The two kinds of target (DESIGN §1). */
 export type TargetKind = 'keyvault' | 'power-pages';
@@ -35,6 +39,11 @@ export interface RotationInput {
   keyVault?: { certificate: string; policy: CertificatePolicySpec };
   /** `power-pages` targets. */
   site?: { environmentId: string; websiteId: string };
+  /**
+   * power-pages: how long one invocation waits for the admin center's Update key (and the site's restart) before it
+   * parks again (`resumeTimeout`, default {@link DEFAULT_RESUME_TIMEOUT_MS}).
+   */
+  resumeTimeoutMs?: number;
   /** Verification: the Dataverse environment whose WhoAmI the new key's token must pass. */
   dataverseUrl?: string;
   /** Rotate when the key in use expires within this many ms (`rotateBefore`). */
@@ -96,11 +105,18 @@ export type RotationOutcome =
   'succeeded' | 'noChange' | 'rolledBack' | 'failed' | 'awaitingOperator' | 'awaitingRetirement';
 
 /** Why a run is parked in `awaitingOperator`. */
-export type ParkReason = 'declined' | 'manualInstall' | 'manualRestore' | 'platformKeyUpdate' | 'retireFailed';
+export type ParkReason =
+  | 'declined'
+  | 'manualInstall'
+  | 'manualRestore'
+  | 'platformKeyUpdate'
+  | 'retireFailed'
+  /** power-pages: the platform's new key is on the app, but the site did not answer healthy in time. */
+  | 'siteUnhealthy';
 
 /** The states a parked run continues in on RESUME. */
 export type ResumeTarget =
-  'generating' | 'attaching' | 'installing' | 'detectingPlatformKey' | 'retiring' | 'rollingBack';
+  'generating' | 'attaching' | 'installing' | 'detectingPlatformKey' | 'verifying' | 'retiring' | 'rollingBack';
 
 export interface ParkInfo {
   reason: ParkReason;
@@ -116,6 +132,25 @@ export interface FailureInfo {
   message: string;
 }
 
+/** A power-pages site as preflight saw it: what the operator's instructions name. */
+export interface SiteFacts {
+  name: string;
+  environmentName?: string;
+  url?: string;
+  status: string;
+  healthy: boolean;
+  /** Where the facts came from: the Power Platform API, or the configuration when certrotate may not read it. */
+  source: 'api' | 'config';
+}
+
+/** A key credential of the app, public facts only: what the retirement diff shows. */
+export interface KeySummary {
+  keyId: string;
+  thumbprint: string;
+  /** ISO-8601 UTC. */
+  endDateTime: string;
+}
+
 /** The machine's context. Everything here is persisted. */
 export interface RotationContext {
   settings: RotationInput;
@@ -125,6 +160,12 @@ export interface RotationContext {
   serverManual: boolean;
   /** Key credentials present at preflight (power-pages detects the platform's new key against them). */
   observedKeyIds: string[];
+  /** power-pages: the site at preflight. */
+  site?: SiteFacts;
+  /** power-pages: the app's certificate credentials when the new key was found (the retirement diff's "before"). */
+  keySet?: KeySummary[];
+  /** power-pages: epoch ms until which this invocation waits for the platform's new key before parking again. */
+  waitDeadline?: number;
   oldThumbprint?: string;
   newThumbprint?: string;
   newKey?: NewKey;
@@ -188,7 +229,19 @@ export interface TargetObservation {
   versions: CertificateVersion[];
   pending?: PendingCreate;
   server: { manual: boolean; thumbprint?: string };
-  site?: { status: string; healthy: boolean };
+  site?: {
+    status: string;
+    healthy: boolean;
+    name?: string;
+    environmentName?: string;
+    url?: string;
+    source?: 'api' | 'config';
+  };
+  /**
+   * power-pages: whether certrotate's identity may PATCH the app's key credentials (owner, or a directory-wide write
+   * permission), which the retire step needs. Absent when it could not be determined.
+   */
+  ownership?: AppAccess;
 }
 
 export interface ObserveInput {
@@ -252,9 +305,12 @@ export interface DetectPlatformKeyInput {
   appId: string;
   observedKeyIds: string[];
   oldThumbprint?: string;
+  /** The old key's end: the platform's new key lasts longer. */
+  oldExpiresOn?: string;
 }
 export type DetectPlatformKeyResult =
-  { status: 'found'; keyId: string; thumbprint: string; expiresOn: string } | { status: 'notYet' };
+  | { status: 'found'; keyId: string; thumbprint: string; expiresOn: string; keySet: KeySummary[] }
+  | { status: 'notYet' };
 
 export interface VerifyInput {
   kind: TargetKind;
@@ -268,6 +324,8 @@ export interface VerifyResult {
   /** The Dataverse application user the token maps to. */
   userId?: string;
   siteHealthy?: boolean;
+  /** power-pages: healthy answers in a row. */
+  siteChecks?: number;
 }
 
 export interface RetireInput {
@@ -279,11 +337,17 @@ export interface RetireInput {
   newKey?: KeyRef;
   certificate?: string;
   oldVersion?: string;
+  /** power-pages: the platform's new key, which must stay (and be valid) for the old one to go. */
+  newKeyId?: string;
+  /** power-pages: the site, healthy before the old key goes. */
+  site?: { environmentId: string; websiteId: string };
 }
 export interface RetireResult {
   keyRemoved: 'removed' | 'alreadyGone';
   method?: 'removeKey' | 'patch';
   versionDisabled: 'disabled' | 'alreadyDisabled' | 'none';
+  /** power-pages: thumbprints the PATCH removed and kept (checked on a read after the write). */
+  diff?: { removed: string[]; kept: string[] };
 }
 
 export interface RollbackInput {

@@ -9,7 +9,7 @@
  * `power-pages` targets share the chart: preflight parks for the admin center's Update key, `detectingPlatformKey`
  * finds the platform's new key, verification checks the site, and retirement PATCHes the old key away.
  */
-import { assign, fromPromise, setup } from 'xstate';
+import { and, assign, fromPromise, setup } from 'xstate';
 import type { PortError } from '../adapters/ports.js';
 import { asStepFailed, shouldRetry } from './rotation-backoff.js';
 import {
@@ -20,7 +20,17 @@ import {
   outputOf,
   upsertStep,
 } from './rotation-context.js';
-import { currentKeyRef, newKeyRef, rotationDue, selectCurrentKey, somethingToUndo } from './rotation-policies.js';
+import {
+  cannotRetireReason,
+  currentKeyRef,
+  newKeyRef,
+  rotationDue,
+  selectCurrentKey,
+  somethingToUndo,
+  updateKeyInstructions,
+  usesPlatformIdentity,
+} from './rotation-policies.js';
+import { DEFAULT_RESUME_TIMEOUT_MS } from './rotation-types.js';
 import type {
   AttachInput,
   AttachResult,
@@ -56,7 +66,24 @@ import type {
 } from './rotation-types.js';
 
 /** Bump when states, actor names or context shape change: a snapshot of another version is refused on restore. */
-export const ROTATION_MACHINE_VERSION = 'rotation/3';
+export const ROTATION_MACHINE_VERSION = 'rotation/4';
+
+/** power-pages: between two looks at the app while waiting for the platform's new key. */
+export const PLATFORM_KEY_POLL_MS = 15_000;
+
+/** power-pages: how long one invocation waits for the platform's key (`resumeTimeout`). */
+function resumeTimeoutOf(context: RotationContext): number {
+  return context.settings.resumeTimeoutMs ?? DEFAULT_RESUME_TIMEOUT_MS;
+}
+
+/** power-pages: the end of this invocation's wait for the platform's key. */
+function waitDeadlineOf(context: RotationContext, startedAt: number): number {
+  return context.waitDeadline ?? startedAt + resumeTimeoutOf(context);
+}
+
+function describeWait(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;
+}
 
 /** An actor the driver must provide; running the bare machine without it fails the step, never the machine. */
 function requiredActor<TOutput, TInput>(name: string) {
@@ -109,8 +136,18 @@ const parkMessages = {
     reason: 'platformKeyUpdate',
     resumeTo: 'detectingPlatformKey',
     message:
-      `In the Power Platform admin center, open the site of ${c.settings.target} and press Update key; when the ` +
-      `site is back, run \`certrotate resume ${c.settings.runId}\`.`,
+      `${updateKeyInstructions(c)} Then run \`certrotate resume ${c.settings.runId}\`: it waits up to ` +
+      `${describeWait(resumeTimeoutOf(c))} for the new key and the site, and removes the old key once the site is ` +
+      'healthy on the new one.',
+  }),
+  siteUnhealthy: (c: RotationContext, why: string): ParkInfo => ({
+    reason: 'siteUnhealthy',
+    resumeTo: 'verifying',
+    message:
+      `The platform's new key ${c.newThumbprint ?? '?'} is on app ${c.settings.appId}, but the site is not healthy ` +
+      `(${why}), so the old key ${c.oldThumbprint ?? '?'} stays: certrotate never removes a key while the site is ` +
+      'unhealthy. Check the site in the admin center; if Update key failed there, press Retry Authentication Key ' +
+      `Update. Then run \`certrotate resume ${c.settings.runId}\`.`,
   }),
 };
 
@@ -120,7 +157,7 @@ export const rotationMachine = setup({
     context: {} as RotationContext,
     events: {} as RotationEvent,
     output: {} as RotationOutput,
-    tags: {} as 'step' | 'confirm' | 'backoff' | 'parked' | 'destructive' | 'final',
+    tags: {} as 'step' | 'confirm' | 'backoff' | 'waiting' | 'parked' | 'destructive' | 'final',
     meta: {} as { title: string },
   },
   actors: {
@@ -147,6 +184,13 @@ export const rotationMachine = setup({
       return selection.ok && !rotationDue(selection.key, params.observation.now, context.settings);
     },
     isPowerPages: ({ context }) => context.settings.kind === 'power-pages',
+    onPlatformIdentity: ({ context }, params: { observation: TargetObservation }) =>
+      context.settings.kind === 'power-pages' && usesPlatformIdentity(params.observation),
+    cannotRetire: ({ context }, params: { observation: TargetObservation }) =>
+      cannotRetireReason(params.observation, context.settings) !== undefined,
+    /** No platform key yet, and this invocation's `resumeTimeout` is used up. */
+    platformKeyWaitOver: ({ context }, params: { done: StepDone<DetectPlatformKeyResult> }) =>
+      params.done.result.status === 'notYet' && params.done.endedAt >= waitDeadlineOf(context, params.done.startedAt),
     versionReady: (_, params: { result: GenerateResult }) => params.result.status === 'ready',
     hasOperation: ({ context }) => context.operation !== undefined,
     keyAttached: ({ context }) => context.progress.attached,
@@ -208,12 +252,54 @@ export const rotationMachine = setup({
     recordObservation: assign(({ context }, params: { observation: TargetObservation }) => {
       const selection = selectCurrentKey(params.observation, context.settings);
       const current = selection.ok ? selection.key : undefined;
+      const site = params.observation.site;
       return {
         ...(current ? { current, oldThumbprint: current.thumbprint } : {}),
         serverManual: params.observation.server.manual,
         observedKeyIds: params.observation.app.keyCredentials.map((k) => k.keyId),
+        ...(site && context.settings.kind === 'power-pages'
+          ? {
+              site: {
+                name: site.name ?? '',
+                status: site.status,
+                healthy: site.healthy,
+                source: site.source ?? 'api',
+                ...(site.environmentName ? { environmentName: site.environmentName } : {}),
+                ...(site.url ? { url: site.url } : {}),
+              },
+            }
+          : {}),
       };
     }),
+    failCannotRetire: assign(({ context }, params: { observation: TargetObservation }) => {
+      const reason = cannotRetireReason(params.observation, context.settings) ?? 'unknown';
+      const error: PortError = { code: 'forbidden', message: reason, retryable: false };
+      return { failure: { step: 'observeTarget' as const, error, message: `cannot rotate: ${reason}` } };
+    }),
+    noteFederated: assign({
+      note: 'the site uses the platform-managed identity (federated credential, no key): nothing to rotate',
+    }),
+    startPlatformKeyWait: assign(({ context }, params: { at: number }) => ({
+      waitDeadline: params.at + resumeTimeoutOf(context),
+    })),
+    scheduleNextLook: assign(({ context }, params: { done: StepDone<DetectPlatformKeyResult> }) => {
+      const deadline = waitDeadlineOf(context, params.done.startedAt);
+      const at = params.done.endedAt + Math.min(PLATFORM_KEY_POLL_MS, Math.max(0, deadline - params.done.endedAt));
+      return {
+        waitDeadline: deadline,
+        retryAt: at,
+        steps: upsertStep(context.steps, 'detectPlatformKey', {
+          status: 'running',
+          startedAt: params.done.startedAt,
+          attempts: context.attempt,
+          detail: `no new key on the app yet; waiting until ${new Date(deadline).toISOString()}`,
+        }),
+      };
+    }),
+    /** power-pages: the site restarts for 5–15 minutes, so its verification waits at least as long as `resume`. */
+    startSiteClock: assign(({ context }, params: { at: number }) => ({
+      verifyDeadline: params.at + Math.max(context.settings.verifyTimeoutMs, resumeTimeoutOf(context)),
+    })),
     failPreflight: assign(({ context }, params: { observation: TargetObservation }) => {
       const selection = selectCurrentKey(params.observation, context.settings);
       const reason = selection.ok ? 'unknown' : selection.message;
@@ -250,6 +336,8 @@ export const rotationMachine = setup({
             newThumbprint: params.result.thumbprint,
             newKey: { thumbprint: params.result.thumbprint, expiresOn: params.result.expiresOn },
             attachMethod: 'platform',
+            keySet: params.result.keySet,
+            waitDeadline: undefined,
             progress: { ...context.progress, attached: true, installed: true },
           }
         : {},
@@ -269,6 +357,8 @@ export const rotationMachine = setup({
     park: assign(({ context }, params: { info: ParkInfo; step?: StepName; at?: number }) => ({
       park: params.info,
       operatorConfirmed: false,
+      // The next invocation waits its own resumeTimeout, counted from its RESUME.
+      waitDeadline: undefined,
       steps: params.step
         ? upsertStep(context.steps, params.step, {
             status: params.info.reason === 'declined' ? 'declined' : 'parked',
@@ -290,6 +380,7 @@ export const rotationMachine = setup({
       outcome: undefined,
     }),
     setOutcome: assign((_, params: { outcome: RotationOutcome }) => ({ outcome: params.outcome })),
+    resetAttempts: assign({ attempt: 1, retryAt: undefined }),
   },
 }).createMachine({
   id: 'rotation',
@@ -309,6 +400,18 @@ export const rotationMachine = setup({
             src: 'observeTarget',
             input: ({ context }) => observeInput(context),
             onDone: [
+              {
+                guard: { type: 'onPlatformIdentity', params: ({ event }) => ({ observation: event.output.result }) },
+                target: '#rotation.noChange',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  {
+                    type: 'stepSucceeded',
+                    params: ({ event }) => ({ step: 'observeTarget', done: event.output, detail: 'federated' }),
+                  },
+                  'noteFederated',
+                ],
+              },
               {
                 guard: { type: 'cannotRotateFrom', params: ({ event }) => ({ observation: event.output.result }) },
                 target: '#rotation.failed',
@@ -335,7 +438,25 @@ export const rotationMachine = setup({
                 ],
               },
               {
-                guard: 'isPowerPages',
+                // Checked before anyone presses Update key: afterwards the old key could not be removed.
+                guard: { type: 'cannotRetire', params: ({ event }) => ({ observation: event.output.result }) },
+                target: '#rotation.failed',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  {
+                    type: 'stepSucceeded',
+                    params: ({ event }) => ({
+                      step: 'observeTarget',
+                      done: event.output,
+                      detail: 'precondition failed',
+                    }),
+                  },
+                  { type: 'failCannotRetire', params: ({ event }) => ({ observation: event.output.result }) },
+                ],
+              },
+              {
+                // Unattended: nobody here can press the button, so hand the run over at once (exit 3).
+                guard: and(['isPowerPages', 'autoConfirm']),
                 target: '#rotation.awaitingOperator',
                 actions: [
                   { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
@@ -348,6 +469,16 @@ export const rotationMachine = setup({
                       at: event.output.endedAt,
                     }),
                   },
+                ],
+              },
+              {
+                // Guided: show the instructions and wait here while the operator presses the button.
+                guard: 'isPowerPages',
+                target: '#rotation.detectingPlatformKey',
+                actions: [
+                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
+                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
+                  { type: 'startPlatformKeyWait', params: ({ event }) => ({ at: event.output.endedAt }) },
                 ],
               },
               {
@@ -773,9 +904,28 @@ export const rotationMachine = setup({
     },
 
     detectingPlatformKey: {
-      meta: { title: 'Find the key the platform added to the app' },
-      initial: 'running',
+      meta: { title: 'Wait for the key the platform adds to the app after Update key' },
+      initial: 'confirming',
       states: {
+        confirming: {
+          tags: ['confirm'],
+          meta: { title: 'Showing the admin center steps; waiting for the operator to start the wait' },
+          always: { guard: 'autoConfirm', target: 'running' },
+          on: {
+            CONFIRM: 'running',
+            DECLINE: {
+              target: '#rotation.awaitingOperator',
+              actions: {
+                type: 'park',
+                params: ({ context, event }) => ({
+                  info: parkMessages.platformKeyUpdate(context),
+                  step: 'detectPlatformKey',
+                  ...(event.now !== undefined ? { at: event.now } : {}),
+                }),
+              },
+            },
+          },
+        },
         running: {
           tags: ['step'],
           meta: { title: 'Looking for the platform key' },
@@ -786,10 +936,12 @@ export const rotationMachine = setup({
               appId: context.settings.appId,
               observedKeyIds: context.observedKeyIds,
               ...(context.oldThumbprint ? { oldThumbprint: context.oldThumbprint } : {}),
+              ...(context.current ? { oldExpiresOn: context.current.expiresOn } : {}),
             }),
             onDone: [
               {
-                guard: { type: 'platformKeyNotYet', params: ({ event }) => ({ result: event.output.result }) },
+                guard: { type: 'platformKeyWaitOver', params: ({ event }) => ({ done: event.output }) },
+                // Nothing changed yet, so stopping here is always safe: the next resume looks again.
                 target: '#rotation.awaitingOperator',
                 actions: {
                   type: 'park',
@@ -801,11 +953,26 @@ export const rotationMachine = setup({
                 },
               },
               {
+                guard: { type: 'platformKeyNotYet', params: ({ event }) => ({ result: event.output.result }) },
+                target: 'waiting',
+                actions: { type: 'scheduleNextLook', params: ({ event }) => ({ done: event.output }) },
+              },
+              {
                 target: '#rotation.verifying',
                 actions: [
                   { type: 'recordPlatformKey', params: ({ event }) => ({ result: event.output.result }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'detectPlatformKey', done: event.output }) },
-                  { type: 'startVerifyClock', params: ({ event }) => ({ at: event.output.endedAt }) },
+                  {
+                    type: 'stepSucceeded',
+                    params: ({ event }) => ({
+                      step: 'detectPlatformKey',
+                      done: event.output,
+                      detail:
+                        event.output.result.status === 'found'
+                          ? `key ${event.output.result.thumbprint}, expires ${event.output.result.expiresOn}`
+                          : undefined,
+                    }),
+                  },
+                  { type: 'startSiteClock', params: ({ event }) => ({ at: event.output.endedAt }) },
                 ],
               },
             ],
@@ -829,6 +996,17 @@ export const rotationMachine = setup({
                 },
               },
             ],
+          },
+        },
+        waiting: {
+          tags: ['waiting'],
+          meta: { title: 'Waiting before looking at the app again' },
+          invoke: {
+            id: 'sleepUntil',
+            src: 'sleepUntil',
+            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
+            onDone: 'running',
+            onError: 'running',
           },
         },
         backingOff: {
@@ -893,6 +1071,26 @@ export const rotationMachine = setup({
                 },
               },
               {
+                // power-pages: the site runs on the platform's new key whatever its health, so nothing is undone; the
+                // old key stays (never removed while the site is unhealthy) and a person looks at the site.
+                guard: 'isPowerPages',
+                target: '#rotation.awaitingOperator',
+                actions: [
+                  {
+                    type: 'park',
+                    params: ({ context, event }) => {
+                      const failed = asStepFailed(event.error);
+                      return {
+                        info: parkMessages.siteUnhealthy(context, describeError(failed.error)),
+                        step: 'verifyNewKey',
+                        at: failed.endedAt,
+                      };
+                    },
+                  },
+                  'resetAttempts',
+                ],
+              },
+              {
                 // I2: the new key never produced a token, so the old key stays; undo the new one.
                 target: '#rotation.rollingBack',
                 actions: {
@@ -929,7 +1127,7 @@ export const rotationMachine = setup({
             actions: assign({ outcome: undefined }),
           },
         ],
-        ROLLBACK: { target: 'rollingBack', actions: assign({ outcome: undefined }) },
+        ROLLBACK: { guard: 'somethingToUndo', target: 'rollingBack', actions: assign({ outcome: undefined }) },
       },
     },
 
@@ -973,16 +1171,18 @@ export const rotationMachine = setup({
                 ...(newKey ? { newKey } : {}),
                 ...(context.settings.keyVault ? { certificate: context.settings.keyVault.certificate } : {}),
                 ...(current.version ? { oldVersion: current.version } : {}),
+                ...(context.newKeyId ? { newKeyId: context.newKeyId } : {}),
+                ...(context.settings.site ? { site: context.settings.site } : {}),
               };
             },
             onDone: {
               target: '#rotation.succeeded',
               actions: {
                 type: 'stepSucceeded',
-                params: ({ event }) => ({
+                params: ({ context, event }) => ({
                   step: 'retireOldKey',
                   done: event.output,
-                  detail: `key ${event.output.result.keyRemoved}, version ${event.output.result.versionDisabled}`,
+                  ...retirementRecord(context, event.output.result),
                 }),
               },
             },
@@ -1156,7 +1356,12 @@ export const rotationMachine = setup({
           {
             guard: { type: 'resumesTo', params: { target: 'detectingPlatformKey' } },
             target: 'detectingPlatformKey',
-            actions: 'unpark',
+            actions: ['unpark', { type: 'startPlatformKeyWait', params: ({ event }) => ({ at: event.now }) }],
+          },
+          {
+            guard: { type: 'resumesTo', params: { target: 'verifying' } },
+            target: 'verifying',
+            actions: ['unpark', { type: 'startSiteClock', params: ({ event }) => ({ at: event.now }) }],
           },
           { guard: { type: 'resumesTo', params: { target: 'retiring' } }, target: 'retiring', actions: 'unpark' },
           { guard: { type: 'resumesTo', params: { target: 'rollingBack' } }, target: 'rollingBack', actions: 'unpark' },
@@ -1191,6 +1396,18 @@ export const rotationMachine = setup({
     },
   },
 });
+
+/** How the retire step's record reads: power-pages says what the PATCH removed and kept, or that it had no work. */
+function retirementRecord(context: RotationContext, result: RetireResult): { detail: string; skipped?: boolean } {
+  if (context.settings.kind !== 'power-pages') {
+    return { detail: `key ${result.keyRemoved}, version ${result.versionDisabled}` };
+  }
+  if (result.keyRemoved === 'alreadyGone') {
+    return { detail: `noChange: old key ${context.oldThumbprint ?? '?'} already gone from the app`, skipped: true };
+  }
+  const kept = result.diff?.kept.join(', ') ?? '?';
+  return { detail: `removed ${result.diff?.removed.join(', ') ?? context.oldThumbprint ?? '?'}; kept ${kept}` };
+}
 
 function declined(context: RotationContext, resumeTo: ResumeTarget, reason?: string): ParkInfo {
   const what = resumeTo === 'rollingBack' ? 'roll back' : 'continue';

@@ -54,5 +54,6 @@ export function rotationInputFor(
     ...base,
     kind: 'power-pages',
     site: { environmentId: target.environmentId, websiteId: target.websiteId },
+    resumeTimeoutMs: target.resumeTimeout,
   };
 }

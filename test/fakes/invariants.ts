@@ -84,3 +84,27 @@ export function checkInvariants(world: FakeWorld, runId: string, oldThumbprint: 
     ...checkI3(world, runId, oldThumbprint),
   ];
 }
+
+/**
+ * I1 for power-pages: after every change to the app's keys or the site's key, the key the site uses is a credential
+ * of the app (the seeded key until Update key, the platform's key after). A platform that drops the old key itself
+ * is the platform's doing, so only removals by certrotate (`removeKey`, `patch`) of the site's key count.
+ */
+export function checkSiteI1(world: FakeWorld): string[] {
+  const problems: string[] = [];
+  let keys: KeySet | undefined;
+  let site: string | undefined = world.history.find((e) => e.kind === 'appKeys')?.keys[0]?.thumbprint;
+  for (const event of world.history) {
+    if (event.kind === 'appKeys') keys = event.keys;
+    else if (event.kind === 'siteKey') site = event.thumbprint;
+    else if (event.kind === 'keyRemoved' && event.via !== 'platform' && event.thumbprint === site) {
+      problems.push(`I1 at ${new Date(event.time).toISOString()}: certrotate removed the site's key ${site}`);
+      continue;
+    } else continue;
+    if (!keys || site === undefined || world.siteFederated) continue;
+    if (!keys.some((k) => k.thumbprint === site)) {
+      problems.push(`I1 at ${new Date(event.time).toISOString()}: the site's key ${site} is not on the app`);
+    }
+  }
+  return problems;
+}

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import {
   AdapterError,
   type AccessToken,
+  type AppAccess,
+  type AppOwnership,
   type AppRegistration,
   type AppRegistry,
   type CallOptions,
@@ -42,7 +44,8 @@ export type HistoryEvent =
   | { time: number; kind: 'versionCreated'; version: string; thumbprint: string; runId?: string }
   | { time: number; kind: 'versionEnabled'; version: string; enabled: boolean }
   | { time: number; kind: 'keyAdded'; keyId: string; thumbprint: string; via: 'addKey' | 'patch' }
-  | { time: number; kind: 'keyRemoved'; keyId: string; thumbprint: string; via: 'removeKey' | 'patch' };
+  | { time: number; kind: 'keyRemoved'; keyId: string; thumbprint: string; via: 'removeKey' | 'patch' | 'platform' }
+  | { time: number; kind: 'siteKey'; thumbprint: string };
 
 export interface WorldOptions {
   /** Days the seeded key has left (30 = due with the default 60-day rotateBefore). */
@@ -94,6 +97,18 @@ export class FakeWorld {
   onCrash: (() => void) | undefined;
   dead = false;
 
+  // ---- power-pages: one site whose key the platform holds ----------------------------------------------------------
+  /** The key the site uses (the seeded one until Update key). */
+  siteThumbprint: string;
+  /** Until this clock time the site restarts after Update key (unhealthy). */
+  siteRestartUntil = 0;
+  /** Forces the site unhealthy (e.g. a failed Update key). */
+  siteDown = false;
+  /** The app is on the platform-managed identity: federated credential, no key credential. */
+  siteFederated = false;
+  /** What certrotate's identity may do to the app (power-pages preflight). */
+  access: AppAccess = { owner: true, canWrite: true, detail: 'an owner of the app' };
+
   readonly options: Required<WorldOptions>;
   private versions: CertificateVersion[] = [];
   private pending: PendingOp | undefined;
@@ -124,6 +139,7 @@ export class FakeWorld {
     this.credentials.push({ ...this.credentialFor(seeded), addedAt: now - 700 * DAY });
     this.appWrites.push({ at: now - 700 * DAY, keys: [...this.credentials] });
     this.serverThumbprint = this.options.serverBroken ? this.thumbprintOf(0) : seeded.thumbprint;
+    this.siteThumbprint = seeded.thumbprint;
     this.recordAppKeys();
     this.history.push({ time: now, kind: 'serverKey', thumbprint: this.serverThumbprint });
   }
@@ -143,8 +159,19 @@ export class FakeWorld {
     return created;
   }
 
-  /** Plays the admin center's Update key for a power-pages site: the platform attaches its own new key. */
-  platformUpdateKey(): KeyCredential {
+  /** Turns the app into one on the platform-managed identity (no key credentials, a federated credential). */
+  useFederatedIdentity(): void {
+    this.siteFederated = true;
+    this.credentials = [];
+    this.appWrites.push({ at: this.clock.now() - this.options.readLagMs - 1, keys: [] });
+    this.recordAppKeys();
+  }
+
+  /**
+   * Plays the admin center's Update key for a power-pages site: the platform attaches its own new key and the site
+   * restarts onto it for `restartMs`; with `removesOldKey`, the platform also drops the key the site used before.
+   */
+  platformUpdateKey(opts: { restartMs?: number; removesOldKey?: boolean } = {}): KeyCredential {
     const now = this.clock.now();
     const n = ++this.counter;
     const credential: KeyCredential = {
@@ -164,7 +191,36 @@ export class FakeWorld {
       via: 'patch',
     });
     this.recordAppKeys();
+    const previous = this.siteThumbprint;
+    this.siteThumbprint = credential.thumbprint;
+    this.siteRestartUntil = now + (opts.restartMs ?? 0);
+    this.history.push({ time: now, kind: 'siteKey', thumbprint: credential.thumbprint });
+    if (opts.removesOldKey) {
+      const old = this.credentials.find((c) => c.thumbprint === previous);
+      if (old) {
+        this.credentials = this.credentials.filter((c) => c !== old);
+        this.history.push({
+          time: now,
+          kind: 'keyRemoved',
+          keyId: old.keyId,
+          thumbprint: old.thumbprint,
+          via: 'platform',
+        });
+        this.recordAppKeys();
+      }
+    }
     return credential;
+  }
+
+  /** Whether the site serves now: not restarting, not forced down, and its key a valid credential of the app. */
+  siteServes(): boolean {
+    if (this.siteFederated) return !this.siteDown;
+    const now = this.clock.now();
+    if (this.siteDown || now < this.siteRestartUntil) return false;
+    return this.credentials.some(
+      (c) =>
+        c.thumbprint === this.siteThumbprint && Date.parse(c.startDateTime) <= now && now < Date.parse(c.endDateTime),
+    );
   }
 
   /** The seeded key (the one in service at the start). */
@@ -201,6 +257,7 @@ export class FakeWorld {
       tokens: this.tokenVerifier(),
       dataverse: this.dataverseProbe(),
       sites: this.siteDirectory(),
+      ownership: this.appOwnership(),
       clock: this.clock,
       timing: { createPollMs: 2_000, readSettleMs: 20_000, readPollMs: 2_000, ...timing },
     };
@@ -457,7 +514,7 @@ export class FakeWorld {
             appId,
             displayName: 'contoso-api',
             keyCredentials: view.keys.map(({ addedAt: _a, ...c }) => ({ ...c })),
-            hasFederatedCredentials: false,
+            hasFederatedCredentials: this.siteFederated,
           };
         }),
       addKey: (appId, newKey, proofKey, options) =>
@@ -592,17 +649,26 @@ export class FakeWorld {
   }
 
   private siteDirectory(): SiteDirectory {
-    const site: SiteInfo = {
+    const site = (): SiteInfo => ({
       websiteId: 'site-1',
       environmentId: 'env-1',
+      environmentName: 'contoso-prod',
       name: 'contoso-portal',
       url: 'https://contoso.powerappsportals.com',
       appId: APP_ID,
-      status: 'running',
-    };
+      status: this.clock.now() < this.siteRestartUntil ? 'restarting' : 'running',
+      source: 'api',
+    });
     return {
-      getSite: (_e, _w, options) => this.call('sites.getSite', options, () => ({ ...site })),
-      siteHealthy: (_e, _w, options) => this.call('sites.siteHealthy', options, () => true),
+      getSite: (_e, _w, options) => this.call('sites.getSite', options, site),
+      siteHealthy: (_e, _w, options) => this.call('sites.siteHealthy', options, () => this.siteServes()),
+      listSites: (_e, options) => this.call('sites.listSites', options, () => [site()]),
+    };
+  }
+
+  private appOwnership(): AppOwnership {
+    return {
+      callerAccess: (_appId, options) => this.call('ownership.callerAccess', options, () => ({ ...this.access })),
     };
   }
 }

@@ -9,16 +9,22 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnyEventObject } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { rotationMachine } from '../../src/machines/rotation.js';
-import type { RotationInput, StepDone, StepFailed, TargetObservation } from '../../src/machines/rotation-types.js';
+import {
+  DEFAULT_RESUME_TIMEOUT_MS,
+  type RotationInput,
+  type StepDone,
+  type StepFailed,
+  type TargetObservation,
+} from '../../src/machines/rotation-types.js';
 import { driveRotation, flattenState } from '../../src/runs/driver.js';
 import { observeTarget } from '../../src/runs/steps/observe-target.js';
 import { UNAVAILABLE } from '../fakes/faults.js';
 import { rotationInput } from '../fakes/harness.js';
-import { checkI1, checkI2, checkI3, checkServerKeysUsable } from '../fakes/invariants.js';
+import { checkI1, checkI2, checkI3, checkServerKeysUsable, checkSiteI1 } from '../fakes/invariants.js';
 import { FakeWorld, type WorldOptions } from '../fakes/world.js';
 
 type Snapshot = ReturnType<typeof rotationMachine.getInitialSnapshot>;
-type ObservationKind = 'due' | 'dueManual' | 'notDue' | 'broken';
+type ObservationKind = 'due' | 'dueManual' | 'notDue' | 'broken' | 'federated' | 'notOwner';
 
 const MAX_ATTEMPTS = 2;
 const VERIFY_TIMEOUT = 10 * 60_000;
@@ -52,7 +58,25 @@ const variants: Variant[] = [
     }),
     observations: ['due', 'notDue'],
   },
+  {
+    name: 'power-pages, --yes',
+    input: rotationInput({
+      kind: 'power-pages',
+      keyVault: undefined,
+      site: { environmentId: 'env-1', websiteId: 'site-1' },
+      retry: { maxAttempts: MAX_ATTEMPTS },
+    }),
+    observations: ['due', 'federated', 'notOwner'],
+  },
 ];
+
+/** The world a path starts in: power-pages observations change the app or certrotate's access to it. */
+function makeWorld(kind: ObservationKind): FakeWorld {
+  const world = new FakeWorld(worldOptions(kind));
+  if (kind === 'federated') world.useFederatedIdentity();
+  if (kind === 'notOwner') world.access = { owner: false, canWrite: false, detail: 'not an owner of the app' };
+  return world;
+}
 
 function worldOptions(kind: ObservationKind): WorldOptions {
   return {
@@ -71,7 +95,7 @@ const T0 = new FakeWorld().clock.now();
 beforeAll(async () => {
   for (const variant of variants) {
     for (const kind of variant.observations) {
-      const world = new FakeWorld(worldOptions(kind));
+      const world = makeWorld(kind);
       const input = variant.input;
       const observation = await observeTarget(
         world.ports(),
@@ -107,6 +131,9 @@ const errors = (id: string, late = false) => [
   ...(late ? [error(id, 'late')] : []),
 ];
 
+/** A step result that ends after any wait this walk can have started (resumeTimeout after the latest RESUME). */
+const lateOutput = (result: unknown): StepDone<unknown> => ({ result, startedAt: T0, endedAt: T0 + 400 * 86_400_000 });
+
 const NEW_KEY = { version: 'new', thumbprint: 'NEW', secretId: 'sid-new', expiresOn: '2028-01-01T00:00:00.000Z' };
 
 function eventsFor(variant: Variant) {
@@ -115,7 +142,7 @@ function eventsFor(variant: Variant) {
     const c = snapshot.context;
     const [top, sub] = state.split('.');
     if (sub === 'confirming') return [{ type: 'CONFIRM' }, { type: 'DECLINE', now: T0 }];
-    if (sub === 'backingOff')
+    if (sub === 'backingOff' || sub === 'waiting')
       return [done('sleepUntil', undefined), { type: 'xstate.error.actor.sleepUntil', error: new Error('timer') }];
     switch (state) {
       case 'preflight.running':
@@ -149,8 +176,14 @@ function eventsFor(variant: Variant) {
         return [done('installServerKey', { status: 'installed' }), ...errors('installServerKey')];
       case 'detectingPlatformKey.running':
         return [
-          done('detectPlatformKey', { status: 'found', keyId: 'k-new', thumbprint: 'NEW', expiresOn: 'x' }, 'found'),
+          done(
+            'detectPlatformKey',
+            { status: 'found', keyId: 'k-new', thumbprint: 'NEW', expiresOn: 'x', keySet: [] },
+            'found',
+          ),
           done('detectPlatformKey', { status: 'notYet' }),
+          // resumeTimeout used up without a new key: the run parks again.
+          { ...done('detectPlatformKey', { status: 'notYet' }, 'late'), output: lateOutput({ status: 'notYet' }) },
           ...errors('detectPlatformKey'),
         ];
       case 'verifying.running':
@@ -216,13 +249,15 @@ function arrange(world: FakeWorld, event: AnyEventObject, runId: string): void {
     world.seedTaggedVersion(runId);
   } else if (type === 'xstate.done.actor.detectPlatformKey' && event.tag === 'found') {
     world.platformUpdateKey();
+  } else if (type === 'xstate.done.actor.detectPlatformKey' && event.tag === 'late') {
+    world.clock.advance(DEFAULT_RESUME_TIMEOUT_MS + 60_000);
   }
 }
 
 async function realise(variant: Variant, steps: Step[]) {
   const observed = steps.find((s) => s.event.type === 'xstate.done.actor.observeTarget')?.event.tag as
     ObservationKind | undefined;
-  const world = new FakeWorld(worldOptions(observed ?? 'due'));
+  const world = makeWorld(observed ?? 'due');
   const expected = steps.map((s) => flattenState(s.state.value));
   const seen: string[] = [];
   let snapshot: unknown;
@@ -319,6 +354,7 @@ describe.each(variants)('rotation model: $name', (variant) => {
         const old = world.seededVersion.thumbprint;
         const problems = [
           ...(variant.input.kind === 'keyvault' && !world.options.serverBroken ? checkI1(world) : []),
+          ...(variant.input.kind === 'power-pages' ? checkSiteI1(world) : []),
           ...checkServerKeysUsable(world),
           ...(variant.input.kind === 'keyvault' ? checkI2(world, old) : []),
           ...checkI3(world, variant.input.runId, old),

@@ -7,7 +7,16 @@ import type { TokenCredential } from '@azure/identity';
 import type { Logger } from 'pino';
 import type { Config, KeyVaultTargetConfig } from '../../config/schema.js';
 import { systemClock } from '../../runs/system-clock.js';
-import type { AppRegistry, CertificateStore, Clock, DataverseProbe, SiteDirectory, TokenVerifier } from '../ports.js';
+import type {
+  AppOwnership,
+  AppRegistry,
+  CertificateStore,
+  Clock,
+  DataverseProbe,
+  SiteDirectory,
+  TokenVerifier,
+} from '../ports.js';
+import { createAppOwnership } from './app-ownership.js';
 import { createAppRegistry } from './app-registry.js';
 import { createCertificateStore } from './certificate-store.js';
 import type { ConsistencyOptions } from './consistency.js';
@@ -44,6 +53,8 @@ export interface AzureAdapters {
   tokens: TokenVerifier;
   dataverse: DataverseProbe;
   sites: SiteDirectory;
+  /** Whether certrotate's identity may change an app (power-pages preflight). */
+  ownership: AppOwnership;
   keyMaterial: KeyMaterialLoader;
 }
 
@@ -110,6 +121,7 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
     }),
   );
   const dataverse = lazy(createDataverseProbe);
+  const ownership = lazy(() => createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
   return {
     certificates(target) {
       const url = target.keyVault.url.replace(/\/+$/, '');
@@ -136,6 +148,9 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
     },
     get sites() {
       return sites();
+    },
+    get ownership() {
+      return ownership();
     },
     keyMaterial: loader,
   };

@@ -4,8 +4,9 @@ import { sameThumbprint } from './step-ports.js';
 import type { RotationPorts, StepContext } from './step-ports.js';
 
 /**
- * power-pages: finds the key the platform attached after the admin pressed Update key: a certificate credential
- * that was not on the app at preflight. Read-only, so safe to re-run; "not yet" parks the run again.
+ * power-pages: finds the key the platform attached after the admin pressed Update key: a certificate credential that
+ * was not on the app at preflight, with another thumbprint than the old key and a later end. Read-only, so safe to
+ * re-run; "not yet" lets the machine poll again or park.
  */
 export async function detectPlatformKey(
   ports: RotationPorts,
@@ -13,11 +14,23 @@ export async function detectPlatformKey(
   step: StepContext,
 ): Promise<DetectPlatformKeyResult> {
   const app = await ports.apps.getApp(input.appId, { signal: step.signal });
-  const added = app.keyCredentials
-    .filter(isCertificateCredential)
+  const certificates = app.keyCredentials.filter(isCertificateCredential);
+  const oldEnd = input.oldExpiresOn ? Date.parse(input.oldExpiresOn) : -Infinity;
+  const added = certificates
     .filter((c) => !input.observedKeyIds.includes(c.keyId) && !sameThumbprint(c.thumbprint, input.oldThumbprint))
+    // A key that ends no later than the old one is not a renewal (someone else's credential, or a stale one).
+    .filter((c) => Date.parse(c.endDateTime) > oldEnd)
     .sort((a, b) => Date.parse(b.startDateTime) - Date.parse(a.startDateTime))[0];
-  return added
-    ? { status: 'found', keyId: added.keyId, thumbprint: added.thumbprint.toUpperCase(), expiresOn: added.endDateTime }
-    : { status: 'notYet' };
+  if (!added) return { status: 'notYet' };
+  return {
+    status: 'found',
+    keyId: added.keyId,
+    thumbprint: added.thumbprint.toUpperCase(),
+    expiresOn: added.endDateTime,
+    keySet: certificates.map((c) => ({
+      keyId: c.keyId,
+      thumbprint: c.thumbprint.toUpperCase(),
+      endDateTime: c.endDateTime,
+    })),
+  };
 }

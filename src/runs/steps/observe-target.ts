@@ -2,8 +2,9 @@ import type { ObserveInput, TargetObservation } from '../../machines/rotation-ty
 import type { RotationPorts, StepContext } from './step-ports.js';
 
 /**
- * Preflight: reads the app, the certificate's versions, a pending create, the server's key and the site. Read-only,
- * so re-running it is always safe (and its answer is what plan fingerprints).
+ * Preflight: reads the app, the certificate's versions, a pending create, the server's key and, for power-pages, the
+ * site (from the Power Platform API, else the configuration) and whether certrotate may PATCH the app. Read-only, so
+ * re-running it is always safe (and its answer is what plan fingerprints).
  */
 export async function observeTarget(
   ports: RotationPorts,
@@ -22,8 +23,20 @@ export async function observeTarget(
   if (input.site && ports.sites) {
     const info = await ports.sites.getSite(input.site.environmentId, input.site.websiteId, options);
     const healthy = await ports.sites.siteHealthy(input.site.environmentId, input.site.websiteId, options);
-    site = { status: info.status, healthy };
+    site = {
+      status: info.status,
+      healthy,
+      ...(info.name ? { name: info.name } : {}),
+      ...(info.environmentName ? { environmentName: info.environmentName } : {}),
+      ...(info.url ? { url: info.url } : {}),
+      ...(info.source ? { source: info.source } : {}),
+    };
   }
+  // A site on the platform-managed identity has nothing to retire, so who may write the app does not matter then.
+  const ownership =
+    input.kind === 'power-pages' && ports.ownership && !app.hasFederatedCredentials
+      ? await ports.ownership.callerAccess(input.appId, options)
+      : undefined;
   return {
     now: ports.clock.now(),
     app,
@@ -31,5 +44,6 @@ export async function observeTarget(
     ...(pending ? { pending } : {}),
     server,
     ...(site ? { site } : {}),
+    ...(ownership ? { ownership } : {}),
   };
 }

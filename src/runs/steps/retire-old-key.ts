@@ -1,4 +1,5 @@
-import { AdapterError, toPortError } from '../../adapters/ports.js';
+import { AdapterError, toPortError, type AppRegistration } from '../../adapters/ports.js';
+import { credentialValidAt, isCertificateCredential } from '../../machines/rotation-policies.js';
 import type { RetireInput, RetireResult } from '../../machines/rotation-types.js';
 import { sameThumbprint } from './step-ports.js';
 import type { RotationPorts, StepContext } from './step-ports.js';
@@ -14,6 +15,7 @@ import { disableVersion } from './disable-version.js';
  */
 export async function retireOldKey(ports: RotationPorts, input: RetireInput, step: StepContext): Promise<RetireResult> {
   const options = { signal: step.signal };
+  if (input.kind === 'power-pages') return retirePlatformKey(ports, input, step);
   if (input.kind === 'keyvault' && ports.server && !ports.server.manual) {
     const current = await ports.server.currentKey(options);
     if (sameThumbprint(current.thumbprint, input.oldThumbprint)) {
@@ -56,4 +58,73 @@ export async function retireOldKey(ports: RotationPorts, input: RetireInput, ste
       ? await disableVersion(ports, input.certificate, input.oldVersion, step)
       : 'none';
   return { keyRemoved, ...(method ? { method } : {}), versionDisabled };
+}
+
+function refuse(code: string, message: string, retryable = false): never {
+  throw new AdapterError({ code, message, retryable });
+}
+
+/**
+ * power-pages: PATCHes the old key credential away, keeping every other credential (the adapter merges by keyId from
+ * a read made just before the write and re-reads after it). certrotate cannot see which key the site holds, so it
+ * refuses unless the platform's new key is on the app and valid now and the site answers healthy now: the site
+ * restarts onto the new key, so a healthy site with the new key registered is the site on the new key (I1, I2).
+ *
+ * Safe to re-run: it re-reads the app first, and an old key that is gone (this run's earlier PATCH, or a platform
+ * that removes the old key itself) is `alreadyGone`, with nothing written.
+ */
+async function retirePlatformKey(ports: RotationPorts, input: RetireInput, step: StepContext): Promise<RetireResult> {
+  const options = { signal: step.signal };
+  const before = await ports.apps.getApp(input.appId, options);
+  const old = before.keyCredentials.find((c) => c.keyId === input.oldKeyId);
+  if (!old) return { keyRemoved: 'alreadyGone', versionDisabled: 'none', diff: diffOf(before, []) };
+
+  const now = ports.clock.now();
+  const replacement = before.keyCredentials.find((c) => c.keyId === input.newKeyId);
+  if (!input.newKeyId || input.newKeyId === input.oldKeyId || !replacement) {
+    refuse(
+      'newKeyMissing',
+      `the platform's new key ${input.newKeyId ?? '?'} is not on app ${input.appId}: the site may still use the old ` +
+        `key ${input.oldThumbprint}, which stays`,
+    );
+  }
+  if (!isCertificateCredential(replacement) || !credentialValidAt(replacement, now)) {
+    refuse('newKeyNotValid', `the platform's new key ${replacement.thumbprint} is not valid now; the old key stays`);
+  }
+  if (!input.site || !ports.sites) refuse('invalidRequest', 'power-pages target without site');
+  const healthy = await ports.sites.siteHealthy(input.site.environmentId, input.site.websiteId, options);
+  if (!healthy) {
+    // Retryable: a site between health checks may come back; the machine parks with this message if it does not.
+    refuse(
+      'siteUnhealthy',
+      `refusing to remove the old key ${input.oldThumbprint} while the site is unhealthy: it may still need it`,
+      true,
+    );
+  }
+
+  await ports.apps.patchKeyCredentials(input.appId, { removeKeyIds: [input.oldKeyId] }, options);
+  // Checked after: the old key gone, the new one (and every other) still there.
+  const after = await ports.apps.getApp(input.appId, options);
+  if (after.keyCredentials.some((c) => c.keyId === input.oldKeyId)) {
+    refuse('conflict', `after the PATCH, app ${input.appId} still holds the old key ${input.oldThumbprint}`, true);
+  }
+  const lost = before.keyCredentials.filter(
+    (c) => c.keyId !== input.oldKeyId && !after.keyCredentials.some((a) => a.keyId === c.keyId),
+  );
+  if (lost.length > 0) {
+    refuse(
+      'keyLost',
+      `after the PATCH, app ${input.appId} lacks key(s) ${lost.map((c) => c.thumbprint).join(', ')} that it should ` +
+        'have kept; someone else may be writing its keys',
+    );
+  }
+  return { keyRemoved: 'removed', method: 'patch', versionDisabled: 'none', diff: diffOf(before, [input.oldKeyId]) };
+}
+
+function diffOf(app: AppRegistration, removedKeyIds: string[]): { removed: string[]; kept: string[] } {
+  const upper = (ids: typeof app.keyCredentials) => ids.map((c) => c.thumbprint.toUpperCase());
+  return {
+    removed: upper(app.keyCredentials.filter((c) => removedKeyIds.includes(c.keyId))),
+    kept: upper(app.keyCredentials.filter((c) => !removedKeyIds.includes(c.keyId))),
+  };
 }

@@ -2,6 +2,7 @@
  * The ports the step activities run over, and the per-call context the driver gives them.
  */
 import type {
+  AppOwnership,
   AppRegistry,
   CertificateStore,
   Clock,
@@ -22,6 +23,8 @@ export interface RotationPorts {
   dataverse: DataverseProbe;
   /** Power Platform sites; needed by `power-pages` targets. */
   sites?: SiteDirectory;
+  /** Who may change the app; power-pages preflight asks (the retire step PATCHes). Absent: not checked. */
+  ownership?: AppOwnership;
   clock: Clock;
   timing?: Partial<StepTiming>;
 }
@@ -39,6 +42,10 @@ export interface StepTiming {
   readSettleMs: number;
   /** Between reads while settling. */
   readPollMs: number;
+  /** power-pages: healthy answers in a row before the site counts as healthy on its new key. */
+  siteHealthyChecks: number;
+  /** power-pages: between those health checks. */
+  siteCheckMs: number;
 }
 
 export const DEFAULT_STEP_TIMING: StepTiming = {
@@ -46,6 +53,8 @@ export const DEFAULT_STEP_TIMING: StepTiming = {
   createTimeoutMs: 10 * 60_000,
   readSettleMs: 2 * 60_000,
   readPollMs: 10_000,
+  siteHealthyChecks: 3,
+  siteCheckMs: 5_000,
 };
 
 /** What the driver passes each step besides its input. */

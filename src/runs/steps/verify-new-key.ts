@@ -1,6 +1,6 @@
 import { AdapterError } from '../../adapters/ports.js';
 import type { VerifyInput, VerifyResult } from '../../machines/rotation-types.js';
-import { requireServer, sameThumbprint } from './step-ports.js';
+import { requireServer, sameThumbprint, timingOf } from './step-ports.js';
 import type { RotationPorts, StepContext } from './step-ports.js';
 
 /** The Dataverse scope for an environment URL: `https://org.crm.dynamics.com/.default`. */
@@ -14,20 +14,11 @@ export function dataverseScope(dataverseUrl: string): string {
  * keyvault: a token with the new key (AADSTS700027 while Entra propagates it is a retryable `keyNotFound`; the
  * machine retries until verifyTimeout), then Dataverse WhoAmI with that token, then the server: it must report the
  * new key and, where it can tell, be healthy. The token never leaves this function (I4).
- * power-pages: the site answers healthy on the platform's new key.
+ * power-pages: the site answers healthy on the platform's new key, several times in a row.
  */
 export async function verifyNewKey(ports: RotationPorts, input: VerifyInput, step: StepContext): Promise<VerifyResult> {
   const options = { signal: step.signal };
-  if (input.kind === 'power-pages') {
-    if (!input.site || !ports.sites) {
-      throw new AdapterError({ code: 'invalidRequest', message: 'power-pages target without site', retryable: false });
-    }
-    const healthy = await ports.sites.siteHealthy(input.site.environmentId, input.site.websiteId, options);
-    if (!healthy) {
-      throw new AdapterError({ code: 'siteUnhealthy', message: 'the site is not healthy yet', retryable: true });
-    }
-    return { siteHealthy: true };
-  }
+  if (input.kind === 'power-pages') return verifySiteHealthy(ports, input, step);
 
   const scope = input.dataverseUrl ? dataverseScope(input.dataverseUrl) : 'https://graph.microsoft.com/.default';
   const token = await ports.tokens.acquireToken(input.appId, input.newKey, scope, options);
@@ -58,4 +49,32 @@ export async function verifyNewKey(ports: RotationPorts, input: VerifyInput, ste
     }
   }
   return result;
+}
+
+/**
+ * power-pages: the site must answer healthy `siteHealthyChecks` times in a row, `siteCheckMs` apart. One healthy answer
+ * can come from the old process in the middle of the restart; several in a row mean the restarted site serves on the
+ * new key. Any unhealthy answer is a retryable `siteUnhealthy` (the machine retries until its deadline, then parks).
+ */
+async function verifySiteHealthy(ports: RotationPorts, input: VerifyInput, step: StepContext): Promise<VerifyResult> {
+  if (!input.site || !ports.sites) {
+    throw new AdapterError({ code: 'invalidRequest', message: 'power-pages target without site', retryable: false });
+  }
+  const timing = timingOf(ports);
+  const { environmentId, websiteId } = input.site;
+  for (let check = 1; check <= timing.siteHealthyChecks; check++) {
+    if (check > 1) await ports.clock.sleep(timing.siteCheckMs, step.signal);
+    const healthy = await ports.sites.siteHealthy(environmentId, websiteId, { signal: step.signal });
+    if (!healthy) {
+      const site = await ports.sites.getSite(environmentId, websiteId, { signal: step.signal });
+      throw new AdapterError({
+        code: 'siteUnhealthy',
+        message:
+          `the site ${site.name || websiteId} is not healthy (status ${site.status}` +
+          `${check > 1 ? `, after ${check - 1} healthy answer(s)` : ''})`,
+        retryable: true,
+      });
+    }
+  }
+  return { siteHealthy: true, siteChecks: timing.siteHealthyChecks };
 }
