@@ -49,7 +49,11 @@ export function buildProgram(): Command {
     .command('scan')
     .description('every target: credential kind, thumbprint, expiry, days left, status (reads only)')
     .option('--detailed-exitcode', 'exit 2 when a target is due, expired or has no key')
-    .action((opts: { detailedExitcode?: boolean }) =>
+    .option(
+      '--environment <id>',
+      'also list every Power Pages site of this Power Platform environment, configured or not',
+    )
+    .action((opts: { detailedExitcode?: boolean; environment?: string }) =>
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 

@@ -7,6 +7,7 @@ import { table } from './runs.js';
 import type { CommandContext } from './context.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
+import { scanEnvironmentRows, sitesTable, type SiteScanRow } from './scan-environment.js';
 
 const DAY = 86_400_000;
 
@@ -53,7 +54,10 @@ export function scanRow(config: Config, target: TargetConfig, observation: Targe
 }
 
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
-export async function scanCommand(ctx: CommandContext, opts: { detailedExitcode?: boolean }): Promise<number> {
+export async function scanCommand(
+  ctx: CommandContext,
+  opts: { detailedExitcode?: boolean; environment?: string },
+): Promise<number> {
   const { config } = await ctx.config();
   const rows: ScanRow[] = [];
   let failures = 0;
@@ -81,8 +85,24 @@ export async function scanCommand(ctx: CommandContext, opts: { detailedExitcode?
       });
     }
   }
-  ctx.print({ formatVersion: 1, targets: rows }, () => {
-    if (rows.length === 0) return 'No targets configured.';
+  // `--environment`: the environment's sites too, configured or not (discovery before the admin center's emails).
+  let sites: SiteScanRow[] | undefined;
+  if (opts.environment) {
+    try {
+      sites = await scanEnvironmentRows(ctx, config, opts.environment);
+    } catch (err) {
+      failures++;
+      const error = toPortError(err);
+      ctx.logger.error(
+        { environment: opts.environment, code: error.code },
+        `cannot list the sites of environment ${opts.environment}: ${error.message}`,
+      );
+      sites = [];
+    }
+  }
+  ctx.print({ formatVersion: 1, targets: rows, ...(sites ? { sites } : {}) }, () => {
+    const siteText = sites && opts.environment ? `\n${sitesTable(opts.environment, sites, table)}` : '';
+    if (rows.length === 0) return `No targets configured.${siteText}`;
     const out = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS']];
     for (const r of rows) {
       out.push([
@@ -95,9 +115,11 @@ export async function scanCommand(ctx: CommandContext, opts: { detailedExitcode?
         r.status + (r.error ? ` (${r.error})` : ''),
       ]);
     }
-    return table(out);
+    return `${table(out)}${siteText}`;
   });
   if (failures > 0) return 1;
-  const pending = rows.some((r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey');
+  const pending = [...rows, ...(sites ?? [])].some(
+    (r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey',
+  );
   return opts.detailedExitcode && pending ? 2 : 0;
 }
