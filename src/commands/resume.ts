@@ -1,9 +1,9 @@
 import { UsageError } from '../errors.js';
-import { assertRunId, FileRunStore } from '../runs/file-run-store.js';
+import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
 import { resumeRun } from '../runs/runner.js';
 import { findTarget } from '../runs/target-input.js';
-import { guidedConfirm } from './confirm.js';
 import type { CommandContext } from './context.js';
+import { openGuidedResume, reportGuidedRun } from './guided-run.js';
 import { interruptSignal, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /**
@@ -31,17 +31,32 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
   }
   const deps = await runnerDeps(ctx, target);
   const interrupt = interruptSignal();
+  // Guided: where the run stopped first, a question before each change, a live step list (guided-*.ts).
+  const session = guided
+    ? openGuidedResume(
+        ctx,
+        mode,
+        {
+          runId,
+          target: target.name,
+          ...summarizeSnapshot(envelope.snapshot),
+          message: (envelope.snapshot as { context?: { park?: { message?: string } } }).context?.park?.message,
+        },
+        interrupt.signal,
+      )
+    : undefined;
   try {
     const doc = await resumeRun(deps, runId, {
       rollback: mode === 'rollback',
       signal: interrupt.signal,
-      onJournal: progressFor(ctx),
-      ...(guided ? { confirm: guidedConfirm() } : {}),
+      onJournal: session?.onJournal ?? progressFor(ctx),
+      ...(session ? { confirm: session.confirm } : {}),
     });
-    const code = reportRun(ctx, doc);
+    const code = session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);
     // For `rollback`, rolled back is the outcome the operator asked for, not a failed rotation.
     return mode === 'rollback' && doc.outcome === 'rolledBack' ? 0 : code;
   } finally {
+    session?.dispose();
     interrupt.dispose();
   }
 }

@@ -5,8 +5,8 @@ import type { RotationPlan } from '../machines/plan.js';
 import { planStaleness } from '../runs/plan-fingerprint.js';
 import { newRunId, startRun } from '../runs/runner.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
-import { guidedConfirm } from './confirm.js';
 import type { CommandContext } from './context.js';
+import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
 import { observeTarget } from './observe.js';
 import { interruptSignal, progressFor, reportRun, runnerDeps } from './run-support.js';
 
@@ -68,13 +68,19 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
   }
   const interrupt = interruptSignal();
   try {
-    const doc = await startRun(deps, input, {
-      plan,
-      signal: interrupt.signal,
-      onJournal: opts.onJournal ?? progressFor(ctx),
-      ...(guided ? { confirm: guidedConfirm() } : {}),
-    });
-    return reportRun(ctx, doc);
+    // Guided: the plan first, a question before each change, a live step list (src/commands/guided-*.ts).
+    const session = guided ? await openGuidedRotation(ctx, deps, input, interrupt.signal) : undefined;
+    try {
+      const doc = await startRun(deps, input, {
+        plan,
+        signal: interrupt.signal,
+        onJournal: opts.onJournal ?? session?.onJournal ?? progressFor(ctx),
+        ...(session ? { confirm: session.confirm } : {}),
+      });
+      return session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);
+    } finally {
+      session?.dispose();
+    }
   } finally {
     interrupt.dispose();
   }

@@ -1,0 +1,318 @@
+/**
+ * Guided mode on a terminal (a TTY, no `--yes`), drawn with @clack/prompts on stderr: the plan first, a question
+ * before each mutating step, a live step list with a spinner and elapsed time while certrotate waits for Key Vault,
+ * Entra or the server (attempts and the time to the next one included), and a summary with the next action.
+ *
+ * It only renders and asks: the run's state lives in its snapshot and journal, so whatever the operator does here
+ * (decline, Ctrl-C, close the terminal) leaves a run that `resume` continues.
+ */
+import { intro, log, note, outro, settings, spinner, type SpinnerResult } from '@clack/prompts';
+import type { JournalEntry } from '../adapters/ports.js';
+import type { RotationPlan } from '../machines/plan.js';
+import type { RunDocument } from '../runs/runner.js';
+import { askToProceed } from './confirm.js';
+import {
+  confirmQuestion,
+  nextAction,
+  outcomeHeadline,
+  parseRetry,
+  planChangeCount,
+  planNoteLines,
+  retryMessage,
+  stepWording,
+  summaryLines,
+  type PlanFacts,
+  type RetryInfo,
+} from './guided-text.js';
+
+/** Options of a {@link GuidedSession}. */
+export interface GuidedSessionOptions {
+  /** The operator's keys (default stdin). */
+  input?: NodeJS.ReadStream;
+  /** Where everything is drawn (default stderr: stdout stays for `--json` and the result). */
+  output?: NodeJS.WriteStream;
+  /** The run's Ctrl-C/SIGTERM signal (run-support `interruptSignal`). */
+  signal?: AbortSignal;
+  /** `false` for `--no-color`. Colour is only ever used on a TTY. */
+  color?: boolean;
+  /** Epoch ms, for the countdown to the next attempt. */
+  now?: () => number;
+}
+
+/** The step a spinner is showing. */
+interface ActiveStep {
+  step: string;
+  spinner: SpinnerResult;
+  attempts: number;
+  done: boolean;
+  failure?: string;
+  retry?: { info: RetryInfo; until: number };
+  ticker?: NodeJS.Timeout;
+  entry?: JournalEntry;
+}
+
+/** How long a question waits for the journal line of the step before it (journal lines are written asynchronously). */
+const JOURNAL_CATCH_UP_MS = 500;
+
+function detailText(detail: JournalEntry['detail']): string {
+  if (detail === undefined) return '';
+  if (typeof detail === 'string') return detail;
+  return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
+}
+
+function clip(text: string, max = 140): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * Ctrl-C read as a key (raw mode) handled as SIGINT: the same listeners run (run-support's interrupt, clack's spinner
+ * cancel), synchronously. Not `process.kill`: a signal is delivered on a later loop turn, and with nothing else
+ * pending Node would exit 0 first, leaving no word on how to resume.
+ */
+function raiseInterrupt(): void {
+  process.emit('SIGINT', 'SIGINT');
+}
+
+/** A key action of clack's settings (`cancel`, `up`, …). */
+type ClackAction = Parameters<typeof settings.aliases.set>[1];
+
+const STEP_EVENTS = new Set(['started', 'succeeded', 'failed', 'retrying']);
+
+/** One guided run (or resume) on a terminal. */
+export class GuidedSession {
+  private readonly input: NodeJS.ReadStream;
+  private readonly output: NodeJS.WriteStream;
+  private readonly now: () => number;
+  private active?: ActiveStep;
+  private readonly knownSteps = new Set<string>();
+  private removedAliases: [string, ClackAction][] = [];
+
+  constructor(private readonly opts: GuidedSessionOptions = {}) {
+    this.input = opts.input ?? process.stdin;
+    this.output = opts.output ?? process.stderr;
+    this.now = opts.now ?? Date.now;
+    // clack colours through util.styleText, which already drops colour off a TTY and honours NO_COLOR.
+    if (opts.color === false) process.env.NO_COLOR = '1';
+  }
+
+  /** Opens the session: `┌ title`. */
+  start(title: string): void {
+    intro(title, { output: this.output });
+  }
+
+  /** A line in the step list. */
+  info(message: string): void {
+    log.info(message, { output: this.output });
+  }
+
+  /** Shows the plan: the key in use and its expiry, then what will be created, changed and removed. */
+  showPlan(plan: RotationPlan, facts: PlanFacts): void {
+    const changes = planChangeCount(plan);
+    note(planNoteLines(plan, facts).join('\n'), `Plan for ${plan.target} (${plan.kind}): ${changes} change(s)`, {
+      output: this.output,
+      format: (line) => line,
+    });
+  }
+
+  /** Runs `work` under a spinner titled `title` (e.g. the reads a plan is made from). */
+  async during<T>(title: string, work: () => Promise<T>): Promise<T> {
+    const s = this.spin(title);
+    try {
+      const result = await work();
+      s.stop(title);
+      return result;
+    } catch (err) {
+      s.error(`${title}: ${clip((err as Error).message ?? String(err))}`);
+      throw err;
+    } finally {
+      this.releaseKeys();
+    }
+  }
+
+  /**
+   * The runner's `confirm` callback: settles the step list, then asks. A decline parks the run (the machine does
+   * that); Ctrl-C at the question raises SIGINT, and the answer waits for the run's signal so the driver sees the
+   * interruption before it could read the answer as a decline.
+   */
+  readonly confirm = async (state: string, summary: string): Promise<boolean> => {
+    await this.journalCaughtUp();
+    this.settle('ok');
+    const answer = await askToProceed(`${confirmQuestion(state)}\n${summary}`, {
+      input: this.input,
+      output: this.output,
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    });
+    if (answer === 'interrupt') {
+      if (!this.opts.signal?.aborted) raiseInterrupt();
+      return false;
+    }
+    if (answer === 'no') log.warn('Declined: the run parks here, nothing more is changed', { output: this.output });
+    return answer === 'yes';
+  };
+
+  /** The runner's `onJournal` callback: turns journal lines into the live step list. */
+  readonly onJournal = (entry: JournalEntry): void => {
+    const { step, event } = entry;
+    if (step === 'run') return;
+    const isStep = stepWording(step).title !== step;
+    if (isStep && STEP_EVENTS.has(event)) {
+      this.knownSteps.add(step);
+      this.stepEvent(entry);
+      return;
+    }
+    switch (event) {
+      case 'confirmed':
+      case 'declined':
+        return; // the question already shows the answer
+      case 'parked':
+        this.settle('ok');
+        log.warn(`Parked: ${detailText(entry.detail)}`, { output: this.output });
+        return;
+      case 'interrupted':
+        this.settle('cancel');
+        return;
+      default:
+        // The machine's last line: its outcome.
+        this.settle(event === 'failed' || event === 'rolledBack' ? 'error' : 'ok');
+    }
+  };
+
+  /** Closes the session: the summary, then the next action. */
+  finish(doc: RunDocument): void {
+    this.settle(doc.outcome === null ? 'cancel' : 'ok');
+    const headline = outcomeHeadline(doc);
+    note(summaryLines(doc).join('\n'), headline, { output: this.output, format: (line) => line });
+    const next = nextAction(doc);
+    if (doc.outcome === 'failed' || doc.outcome === 'rolledBack') log.error(headline, { output: this.output });
+    outro(next, { output: this.output });
+  }
+
+  /** Stops whatever is still spinning (an error thrown mid-run) and gives the keys back. */
+  dispose(): void {
+    this.settle('cancel');
+    this.releaseKeys();
+  }
+
+  private stepEvent(entry: JournalEntry): void {
+    const { step, event } = entry;
+    const wording = stepWording(step);
+    let a = this.active;
+    if (event === 'started') {
+      if (a && a.step === step) {
+        // The same step again: a retry after its wait, or its second half after a success (Key Vault's create, then
+        // the poll for the issued version), which is no new attempt.
+        if (!a.done) a.attempts++;
+        this.stopTicker(a);
+        a.retry = undefined;
+        a.done = false;
+        a.failure = undefined;
+        const attempt = a.attempts > 1 ? ` (attempt ${a.attempts})` : '';
+        a.spinner.message(`${wording.title}: waiting for ${wording.waitingFor}${attempt}`);
+        return;
+      }
+      this.settle('ok');
+      const rerun = detailText(entry.detail) ? ` (${detailText(entry.detail)})` : '';
+      this.active = a = {
+        step,
+        attempts: 1,
+        done: false,
+        spinner: this.spin(`${wording.title}: waiting for ${wording.waitingFor}${rerun}`),
+      };
+      return;
+    }
+    // A late line of a step already settled (the question before the next step came first): already drawn.
+    if (!a || a.step !== step) return;
+    a.entry = entry;
+    if (event === 'succeeded') {
+      a.done = true;
+      a.spinner.message(`${wording.title}: done`);
+    } else if (event === 'failed') {
+      a.failure = clip(detailText(entry.detail));
+      a.spinner.message(`${wording.title}: ${a.failure}`);
+    } else if (event === 'retrying') {
+      const info = parseRetry(entry.detail);
+      if (!info) return;
+      a.retry = { info, until: this.now() + info.waitMs };
+      const tick = () => {
+        if (!a?.retry) return;
+        a.spinner.message(retryMessage(step, a.retry.info, Math.max(0, a.retry.until - this.now())));
+      };
+      tick();
+      this.stopTicker(a);
+      a.ticker = setInterval(tick, 1000);
+      a.ticker.unref();
+    }
+  }
+
+  /** Ends the active spinner line: ✓ with its attempts and key, ✗ with why, or ■ when interrupted. */
+  private settle(kind: 'ok' | 'error' | 'cancel'): void {
+    const a = this.active;
+    if (!a) return;
+    this.active = undefined;
+    this.stopTicker(a);
+    const { title } = stepWording(a.step);
+    const attempts = a.attempts > 1 ? `, ${a.attempts} attempts` : '';
+    if (kind === 'cancel' && !a.done) a.spinner.cancel(`${title}: interrupted; the step re-runs on resume`);
+    else if (a.done || (kind === 'ok' && !a.failure)) a.spinner.stop(`${title}${this.keyNote(a)}${attempts}`);
+    else a.spinner.error(`${title}: ${a.failure ?? 'stopped'}${attempts}`);
+    this.releaseKeys();
+  }
+
+  private keyNote(a: ActiveStep): string {
+    const e = a.entry;
+    if (!e) return '';
+    if (['generateCertificate', 'attachKeyCredential', 'installServerKey', 'detectPlatformKey'].includes(a.step)) {
+      return e.newThumbprint ? ` — new key ${e.newThumbprint}` : '';
+    }
+    if (a.step === 'retireOldKey' && e.oldThumbprint) return ` — old key ${e.oldThumbprint} removed`;
+    return '';
+  }
+
+  private stopTicker(a: ActiveStep): void {
+    if (a.ticker) clearInterval(a.ticker);
+    a.ticker = undefined;
+  }
+
+  /**
+   * A clack spinner with elapsed time. While it spins, clack holds stdin in raw mode and would end the process with
+   * exit 0 on Ctrl-C or Esc; here Ctrl-C raises SIGINT instead (the run stops resumable and says how to resume) and
+   * Esc does nothing.
+   */
+  private spin(message: string): SpinnerResult {
+    this.releaseKeys();
+    for (const key of ['\u0003', 'escape']) {
+      const action = settings.aliases.get(key);
+      if (action === 'cancel') {
+        this.removedAliases.push([key, action]);
+        settings.aliases.delete(key);
+      }
+    }
+    const s = spinner({
+      indicator: 'timer',
+      output: this.output,
+      cancelMessage: 'Interrupted',
+      errorMessage: 'Failed',
+    });
+    s.start(message);
+    this.input.on('keypress', this.onSpinnerKey);
+    return s;
+  }
+
+  private readonly onSpinnerKey = (_: unknown, key?: { ctrl?: boolean; name?: string }): void => {
+    if (key?.ctrl && key.name === 'c') raiseInterrupt();
+  };
+
+  private releaseKeys(): void {
+    this.input.off('keypress', this.onSpinnerKey);
+    for (const [key, action] of this.removedAliases) settings.aliases.set(key, action);
+    this.removedAliases = [];
+  }
+
+  /** Resolves once the active step has its result line, or after a short bound (then it is drawn as it stands). */
+  private async journalCaughtUp(): Promise<void> {
+    const deadline = this.now() + JOURNAL_CATCH_UP_MS;
+    while (this.active && !this.active.done && !this.active.failure && this.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The words of guided mode: what each step does and waits for, the plan grouped by what it creates, changes and
+ * removes, retry lines, and the closing summary with the next action. Pure text, no terminal I/O, so the same words
+ * are unit-tested and reused by `show`.
+ */
+import type { RotationPlan, PlanStep } from '../machines/plan.js';
+import type { RunDocument } from '../runs/runner.js';
+
+/** A step as an operator reads it: a title and what its spinner waits for. */
+export interface StepWording {
+  title: string;
+  waitingFor: string;
+}
+
+const STEPS: Record<string, StepWording> = {
+  observeTarget: { title: 'Read the app, the vault and the server', waitingFor: 'Graph, Key Vault and the server' },
+  generateCertificate: {
+    title: 'Generate the new certificate',
+    waitingFor: 'Key Vault to issue the new certificate version',
+  },
+  attachKeyCredential: { title: 'Attach the new key to the app', waitingFor: 'Microsoft Graph to add the key' },
+  awaitPropagation: {
+    title: 'Wait for Entra ID to accept the new key',
+    waitingFor: 'Entra ID to propagate the new key (a token signed with it)',
+  },
+  installServerKey: { title: 'Install the new key on the server', waitingFor: 'the server to take the new key' },
+  detectPlatformKey: {
+    title: "Detect the platform's new key",
+    waitingFor: "the platform's new key credential on the app (Update key in the admin center)",
+  },
+  verifyNewKey: {
+    title: 'Verify the new key',
+    waitingFor: 'a token with the new key, Dataverse WhoAmI and the server’s health',
+  },
+  retireOldKey: {
+    title: 'Retire the old key',
+    waitingFor: 'Graph to remove the old key and Key Vault to disable its version',
+  },
+  rollBackRotation: {
+    title: 'Roll back',
+    waitingFor: 'the old key back on the server and the new one off the app',
+  },
+};
+
+/** The question asked before each mutating step, by the machine state that asks (`confirmSummary` says what). */
+const CONFIRM_TITLES: Record<string, string> = {
+  generating: 'Generate a new certificate?',
+  attaching: 'Attach the new key to the app registration?',
+  installing: 'Install the new key on the server?',
+  retiring: 'Retire the old key?',
+  rollingBack: 'Roll back this run?',
+};
+
+/** Title and wait description of a step (the step name itself when it is not one certrotate knows). */
+export function stepWording(step: string): StepWording {
+  return STEPS[step] ?? { title: step, waitingFor: step };
+}
+
+/** The question for a confirm state, e.g. `attaching` → `Attach the new key to the app registration?`. */
+export function confirmQuestion(state: string): string {
+  return CONFIRM_TITLES[state] ?? `Go ahead with ${state}?`;
+}
+
+/** A retry as the driver journals it: `attempt 2 in 10000 ms after keyNotFound`. */
+export interface RetryInfo {
+  attempt: number;
+  waitMs: number;
+  code: string;
+}
+
+/** Parses the driver's retry detail; undefined when it has another shape. */
+export function parseRetry(detail: unknown): RetryInfo | undefined {
+  if (typeof detail !== 'string') return undefined;
+  const m = /^attempt (\d+) in (\d+) ms after (.+)$/.exec(detail);
+  return m ? { attempt: Number(m[1]), waitMs: Number(m[2]), code: m[3]! } : undefined;
+}
+
+/** `950ms`, `12s`, `3m 5s`, `2h 10m`, `3d 4h`: short enough for a spinner line. */
+export function shortDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** The line a spinner shows while a step waits to retry, with the time left before the next attempt. */
+export function retryMessage(step: string, retry: RetryInfo, leftMs: number): string {
+  const { title, waitingFor } = stepWording(step);
+  return `${title}: waiting for ${waitingFor}; attempt ${retry.attempt} in ${shortDuration(leftMs)} (after ${retry.code})`;
+}
+
+/** The date part of an ISO time, the way the plan shows expiry dates. */
+function day(iso: string): string {
+  return iso.slice(0, 10);
+}
+
+function daysLeft(iso: string, now: number): number {
+  return Math.floor((Date.parse(iso) - now) / 86_400_000);
+}
+
+/** A plan step's before → after, reduced to the facts an operator checks: thumbprints, versions, expiry dates. */
+export function beforeAfter(step: Pick<PlanStep, 'before' | 'after'>): string | undefined {
+  const facts = (value: unknown): string | undefined => {
+    if (value === null || value === undefined) return undefined;
+    if (typeof value !== 'object') return String(value);
+    const v = value as Record<string, unknown>;
+    const parts: string[] = [];
+    if (typeof v.thumbprint === 'string') parts.push(v.thumbprint);
+    if (typeof v.version === 'string') parts.push(`version ${v.version}`);
+    if (typeof v.expiresOn === 'string') parts.push(`expires ${day(v.expiresOn)}`);
+    if (typeof v.enabled === 'boolean') parts.push(v.enabled ? 'enabled' : 'disabled');
+    if (Array.isArray(v.keyCredentials)) parts.push(`keys [${v.keyCredentials.join(', ')}]`);
+    if (typeof v.healthy === 'boolean') parts.push(v.healthy ? 'healthy' : 'unhealthy');
+    return parts.length ? parts.join(', ') : undefined;
+  };
+  const before = facts(step.before);
+  const after = facts(step.after);
+  if (!before && !after) return undefined;
+  return `${before ?? '(none)'} → ${after ?? '(removed)'}`;
+}
+
+const GROUPS: { action: PlanStep['action']; heading: string; sign: string }[] = [
+  { action: 'create', heading: 'Will create', sign: '+' },
+  { action: 'modify', heading: 'Will change', sign: '~' },
+  { action: 'delete', heading: 'Will remove', sign: '-' },
+  { action: 'manual', heading: 'Needs a person', sign: '!' },
+  { action: 'noChange', heading: 'Checks (no change)', sign: '=' },
+];
+
+/** What the plan note opens with: the key in use and when it expires, and what the new key will be. */
+export interface PlanFacts {
+  /** The key the server uses now. */
+  current?: { thumbprint: string; expiresOn: string };
+  /** When the new key would expire (keyvault: now + the policy's validity). */
+  newExpiresOn?: string;
+  now: number;
+}
+
+/**
+ * The plan as the lines of a note: the key in use with its expiry, then the steps grouped by what they create,
+ * change and remove, each with its before → after.
+ */
+export function planNoteLines(plan: RotationPlan, facts: PlanFacts): string[] {
+  const lines: string[] = [];
+  if (facts.current) {
+    const left = daysLeft(facts.current.expiresOn, facts.now);
+    lines.push(
+      `Key in use: ${facts.current.thumbprint}, expires ${day(facts.current.expiresOn)} ` +
+        (left < 0 ? `(expired ${-left} days ago)` : `(${left} days left)`),
+    );
+  }
+  if (facts.newExpiresOn) lines.push(`New key:    expires about ${day(facts.newExpiresOn)}`);
+  for (const group of GROUPS) {
+    const steps = plan.steps.filter((s) => s.action === group.action);
+    if (steps.length === 0) continue;
+    if (lines.length) lines.push('');
+    lines.push(`${group.heading}:`);
+    for (const s of steps) {
+      lines.push(`  ${group.sign} ${s.name}: ${s.summary}`);
+      const change = beforeAfter(s);
+      if (change && group.action !== 'noChange') lines.push(`      ${change}`);
+    }
+  }
+  return lines;
+}
+
+/** How many steps of the plan change something. */
+export function planChangeCount(plan: RotationPlan): number {
+  return plan.steps.filter((s) => s.action !== 'noChange').length;
+}
+
+/** The headline of a run's result. */
+export function outcomeHeadline(doc: RunDocument): string {
+  switch (doc.outcome) {
+    case 'succeeded':
+      return `Rotated ${doc.target}: the new key is in use and the old one is retired`;
+    case 'noChange':
+      return `Nothing to do for ${doc.target}`;
+    case 'awaitingOperator':
+      return `Parked: run ${doc.runId} waits for an operator`;
+    case 'awaitingRetirement':
+      return `Parked: run ${doc.runId} waits out the grace period before retiring the old key`;
+    case 'rolledBack':
+      return `Rolled back: ${doc.target} is back on its old key`;
+    case 'failed':
+      return `Failed: run ${doc.runId} stopped in ${doc.state}`;
+    default:
+      return `Interrupted in ${doc.state}: run ${doc.runId} can be resumed`;
+  }
+}
+
+/** What the operator does next, as a sentence with the command to type. */
+export function nextAction(doc: RunDocument): string {
+  const timeline = `certrotate show ${doc.runId}`;
+  switch (doc.outcome) {
+    case 'succeeded':
+    case 'noChange':
+      return `Nothing more to do. The timeline: ${timeline}`;
+    case 'rolledBack':
+      return `Find out why with ${timeline}, then rotate again when ready.`;
+    case 'awaitingOperator':
+      return (
+        `Continue with: ${doc.next ?? `certrotate resume ${doc.runId}`}` +
+        `  (or withdraw it: certrotate rollback ${doc.runId})`
+      );
+    case 'awaitingRetirement':
+      return `After the grace period, continue with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
+    case 'failed':
+      return doc.next ? `Fix the cause, then: ${doc.next}` : `See what happened: ${timeline}`;
+    default:
+      return `Resume with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
+  }
+}
+
+function stepDuration(startedAt: string, endedAt?: string): string {
+  return endedAt ? shortDuration(Date.parse(endedAt) - Date.parse(startedAt)) : '';
+}
+
+/** The summary note of a run: keys, each step with its status, time and attempts, and why it stopped. */
+export function summaryLines(doc: RunDocument): string[] {
+  const lines = [`Run:     ${doc.runId}`, `Old key: ${doc.oldThumbprint ?? '(none)'}`];
+  lines.push(`New key: ${doc.newThumbprint ?? '(none)'}`);
+  if (doc.steps.length) {
+    lines.push('');
+    const width = Math.max(...doc.steps.map((s) => stepWording(s.name).title.length));
+    for (const s of doc.steps) {
+      const attempts = s.attempts > 1 ? `, ${s.attempts} attempts` : '';
+      const mark = s.status === 'succeeded' ? '✓' : s.status === 'failed' ? '✗' : s.status === 'skipped' ? '–' : '•';
+      lines.push(
+        `${mark} ${stepWording(s.name).title.padEnd(width)}  ${s.status.padEnd(9)} ${stepDuration(s.startedAt, s.endedAt)}${attempts}`.trimEnd(),
+      );
+    }
+  }
+  if (doc.message) lines.push('', doc.message);
+  return lines;
+}
