@@ -91,6 +91,14 @@ async function retirePlatformKey(ports: RotationPorts, input: RetireInput, step:
   if (!isCertificateCredential(replacement) || !credentialValidAt(replacement, now)) {
     refuse('newKeyNotValid', `the platform's new key ${replacement.thumbprint} is not valid now; the old key stays`);
   }
+  // The site restarts onto the key the platform made last, which outlasts the one it replaced: never remove the
+  // longest-lived key, whatever the run recorded.
+  if (Date.parse(replacement.endDateTime) <= Date.parse(old.endDateTime)) {
+    refuse(
+      'wouldRemoveNewestKey',
+      `key ${old.thumbprint} outlasts ${replacement.thumbprint}, so it may be the key the site uses; the old key stays`,
+    );
+  }
   if (!input.site || !ports.sites) refuse('invalidRequest', 'power-pages target without site');
   const healthy = await ports.sites.siteHealthy(input.site.environmentId, input.site.websiteId, options);
   if (!healthy) {
