@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
+import { explainUnknownOptions } from './commands/unknown-option.js';
 
 /** Exit codes of DESIGN §5. */
 export const ExitCode = { ok: 0, error: 1, changesPending: 2, parked: 3, locked: 4 } as const;
@@ -132,6 +133,7 @@ export function buildProgram(): Command {
     .description('start a sandbox, scan, rotate its due keyvault target without prompts, summarise, stop')
     .action(() => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(ctx)));
 
+  explainUnknownOptions(program);
   return program;
 }
 

@@ -73,8 +73,13 @@ export class FileRunStore implements RunStore {
     const parsed = envelopeSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
+      // Name the value found as well as the field and what was expected (DESIGN §5: usage errors say all three).
+      const got = issue?.path.reduce<unknown>(
+        (v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined),
+        json,
+      );
       throw new RunStoreError(
-        `${path} is not a certrotate run snapshot: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown shape'}`,
+        `${path} is not a certrotate run snapshot: ${issue ? `${issue.path.join('.') || '(root)'}: got ${JSON.stringify(got) ?? 'nothing'}; ${issue.message}` : 'unknown shape'}`,
       );
     }
     return parsed.data as RunEnvelope;
