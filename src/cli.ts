@@ -54,7 +54,8 @@ export function buildProgram(): Command {
       '--environment <id>',
       'also list every Power Pages site of this Power Platform environment, configured or not',
     )
-    .action((opts: { detailedExitcode?: boolean; environment?: string }) =>
+    .option('--html <file>', 'also write a self-contained HTML page with an expiry timeline of all targets')
+    .action((opts: { detailedExitcode?: boolean; environment?: string; html?: string }) =>
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 

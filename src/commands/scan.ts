@@ -4,7 +4,7 @@ import { toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
 import { rotationInputFor } from '../runs/target-input.js';
 import { table } from './runs.js';
-import type { CommandContext } from './context.js';
+import { UsageError, type CommandContext } from './context.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
 import { scanEnvironmentRows, sitesTable, type SiteScanRow } from './scan-environment.js';
@@ -56,9 +56,9 @@ export function scanRow(config: Config, target: TargetConfig, observation: Targe
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
 export async function scanCommand(
   ctx: CommandContext,
-  opts: { detailedExitcode?: boolean; environment?: string },
+  opts: { detailedExitcode?: boolean; environment?: string; html?: string },
 ): Promise<number> {
-  const { config } = await ctx.config();
+  const { config, path: configPath } = await ctx.config();
   const rows: ScanRow[] = [];
   let failures = 0;
   for (const target of config.targets) {
@@ -100,6 +100,7 @@ export async function scanCommand(
       sites = [];
     }
   }
+  if (opts.html) await writeHtmlReport(opts.html, configPath, config, rows, sites);
   ctx.print({ formatVersion: 1, targets: rows, ...(sites ? { sites } : {}) }, () => {
     const siteText = sites && opts.environment ? `\n${sitesTable(opts.environment, sites, table)}` : '';
     if (rows.length === 0) return `No targets configured.${siteText}`;
@@ -122,4 +123,27 @@ export async function scanCommand(
     (r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey',
   );
   return opts.detailedExitcode && pending ? 2 : 0;
+}
+
+/** `--html FILE`: the expiry report page (src/report), written before stdout so a failed write prints no table. */
+async function writeHtmlReport(
+  file: string,
+  configPath: string,
+  config: Config,
+  rows: ScanRow[],
+  sites: SiteScanRow[] | undefined,
+): Promise<void> {
+  const { scanReportRows } = await import('../report/scan-rows.js');
+  const { writeScanReport } = await import('../report/scan-report.js');
+  let written: string;
+  try {
+    written = await writeScanReport(file, {
+      rows: scanReportRows(config, rows, sites),
+      generatedAt: Date.now(),
+      source: configPath,
+    });
+  } catch (err) {
+    throw new UsageError(`option --html: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  process.stderr.write(`Expiry report written to ${written}\n`);
 }
