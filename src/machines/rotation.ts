@@ -9,7 +9,7 @@
  * `power-pages` targets share the chart: preflight parks for the admin center's Update key, `detectingPlatformKey`
  * finds the platform's new key, verification checks the site, and retirement PATCHes the old key away.
  */
-import { and, assign, fromPromise, setup } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
 import type { PortError } from '../adapters/ports.js';
 import { asStepFailed, shouldRetry } from './rotation-backoff.js';
 import {
@@ -184,6 +184,8 @@ export const rotationMachine = setup({
       return selection.ok && !rotationDue(selection.key, params.observation.now, context.settings);
     },
     isPowerPages: ({ context }) => context.settings.kind === 'power-pages',
+    /** power-pages without anyone to ask (`--yes`, CI): the run hands over to a person at once. */
+    parksForUpdateKey: ({ context }) => context.settings.kind === 'power-pages' && context.settings.autoConfirm,
     onPlatformIdentity: ({ context }, params: { observation: TargetObservation }) =>
       context.settings.kind === 'power-pages' && usesPlatformIdentity(params.observation),
     cannotRetire: ({ context }, params: { observation: TargetObservation }) =>
@@ -456,7 +458,7 @@ export const rotationMachine = setup({
               },
               {
                 // Unattended: nobody here can press the button, so hand the run over at once (exit 3).
-                guard: and(['isPowerPages', 'autoConfirm']),
+                guard: 'parksForUpdateKey',
                 target: '#rotation.awaitingOperator',
                 actions: [
                   { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
@@ -909,7 +911,7 @@ export const rotationMachine = setup({
       states: {
         confirming: {
           tags: ['confirm'],
-          meta: { title: 'Showing the admin center steps; waiting for the operator to start the wait' },
+          meta: { title: 'Showing the admin center steps to the operator before waiting' },
           always: { guard: 'autoConfirm', target: 'running' },
           on: {
             CONFIRM: 'running',
