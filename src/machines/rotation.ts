@@ -383,6 +383,19 @@ export const rotationMachine = setup({
     }),
     setOutcome: assign((_, params: { outcome: RotationOutcome }) => ({ outcome: params.outcome })),
     resetAttempts: assign({ attempt: 1, retryAt: undefined }),
+    /** power-pages: the platform made the new key and the site runs on it, so there is nothing certrotate may undo. */
+    refuseRollback: assign(({ context }) => {
+      const refusal =
+        'Rollback refused: Power Pages made the new key and the site runs on it, so withdrawing it would take the ' +
+        'site down; the old key stays until this run retires it.';
+      const park = context.park;
+      return {
+        note: refusal,
+        ...(park && !park.message.startsWith(refusal)
+          ? { park: { ...park, message: `${refusal} ${park.message}` } }
+          : {}),
+      };
+    }),
   },
 }).createMachine({
   id: 'rotation',
@@ -1129,7 +1142,10 @@ export const rotationMachine = setup({
             actions: assign({ outcome: undefined }),
           },
         ],
-        ROLLBACK: { guard: 'somethingToUndo', target: 'rollingBack', actions: assign({ outcome: undefined }) },
+        ROLLBACK: [
+          { guard: 'isPowerPages', actions: 'refuseRollback' },
+          { guard: 'somethingToUndo', target: 'rollingBack', actions: assign({ outcome: undefined }) },
+        ],
       },
     },
 
@@ -1368,7 +1384,10 @@ export const rotationMachine = setup({
           { guard: { type: 'resumesTo', params: { target: 'retiring' } }, target: 'retiring', actions: 'unpark' },
           { guard: { type: 'resumesTo', params: { target: 'rollingBack' } }, target: 'rollingBack', actions: 'unpark' },
         ],
-        ROLLBACK: { guard: 'somethingToUndo', target: 'rollingBack', actions: 'unparkForRollback' },
+        ROLLBACK: [
+          { guard: 'isPowerPages', actions: 'refuseRollback' },
+          { guard: 'somethingToUndo', target: 'rollingBack', actions: 'unparkForRollback' },
+        ],
       },
     },
 

@@ -59,11 +59,12 @@ const variants: Variant[] = [
     observations: ['due', 'notDue'],
   },
   {
-    name: 'power-pages, --yes',
+    name: 'power-pages, --yes, retirement grace period',
     input: rotationInput({
       kind: 'power-pages',
       keyVault: undefined,
       site: { environmentId: 'env-1', websiteId: 'site-1' },
+      retireAfterMs: 3_600_000,
       retry: { maxAttempts: MAX_ATTEMPTS },
     }),
     observations: ['due', 'federated', 'notOwner'],

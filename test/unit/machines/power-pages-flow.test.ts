@@ -139,6 +139,8 @@ describe('power-pages flow', () => {
     // Rollback is refused: the platform's key is the site's, and withdrawing it would take the site down.
     const rollback = await driveInWorld(world, { snapshot: stuck.record.snapshot, rollbackEvent: true });
     expect(rollback.result).toMatchObject({ outcome: 'awaitingOperator', status: 'parked' });
+    expect(rollback.result.park?.message).toMatch(/^Rollback refused: Power Pages made the new key/);
+    expect(rollback.result.park).toMatchObject({ reason: 'siteUnhealthy', resumeTo: 'verifying' });
     expect(world.appKeys()).toHaveLength(2);
 
     world.siteDown = false; // Retry Authentication Key Update worked
