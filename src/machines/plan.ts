@@ -4,7 +4,7 @@
  * serialisation) is computed outside this pure folder (src/runs/plan-fingerprint.ts), so `rotate --plan` can refuse
  * a plan whose observed state has moved on.
  */
-import { rotationDue, selectCurrentKey } from './rotation-policies.js';
+import { cannotRetireReason, rotationDue, selectCurrentKey } from './rotation-policies.js';
 import type { RotationInput, TargetKind, TargetObservation } from './rotation-types.js';
 
 export type PlanAction = 'create' | 'modify' | 'delete' | 'noChange' | 'manual';
@@ -82,6 +82,7 @@ export function canonicalObservation(observation: TargetObservation, settings: R
     })),
     pending: observation.pending ? { runId: observation.pending.runId ?? null } : null,
     server: { manual: observation.server.manual, thumbprint: observation.server.thumbprint?.toUpperCase() ?? null },
+    ...(observation.ownership ? { canWrite: observation.ownership.canWrite } : {}),
     due,
   });
 }
@@ -148,6 +149,13 @@ export function planRotation(observation: TargetObservation, settings: RotationI
   });
 
   if (settings.kind === 'power-pages') {
+    // The rotation would stop at preflight, before anyone presses Update key: say so rather than list the steps.
+    const blocked = cannotRetireReason(observation, settings);
+    if (blocked) {
+      return plan([
+        { name: 'rotate', action: 'manual', summary: `cannot rotate: ${blocked}`, before: null, after: null },
+      ]);
+    }
     return plan([
       {
         name: 'updateKey',

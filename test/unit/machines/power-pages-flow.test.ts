@@ -163,3 +163,34 @@ describe('power-pages flow', () => {
     expect(world.calls).not.toContain('apps.patchKeyCredentials');
   });
 });
+
+describe('power-pages plan', () => {
+  it('says the rotation cannot go ahead when certrotate could not remove the old key', async () => {
+    const { observeTarget } = await import('../../../src/runs/steps/observe-target.js');
+    const { planRotation } = await import('../../../src/machines/plan.js');
+    const world = new FakeWorld();
+    const input = portalInput();
+    const observe = () =>
+      observeTarget(
+        world.ports(),
+        { runId: 'p', kind: 'power-pages', appId: input.appId, site: input.site! },
+        {
+          signal: new AbortController().signal,
+          rerun: false,
+        },
+      );
+    const allowed = planRotation(await observe(), input);
+    expect(allowed.plan.steps.map((s) => s.name)).toEqual([
+      'updateKey',
+      'detectPlatformKey',
+      'verifyNewKey',
+      'retireOldKey',
+    ]);
+
+    world.access = { owner: false, canWrite: false, detail: 'not an owner of the app' };
+    const blocked = planRotation(await observe(), input);
+    expect(blocked.plan.steps).toMatchObject([{ name: 'rotate', action: 'manual' }]);
+    expect(blocked.plan.steps[0]!.summary).toContain('not an owner of the app');
+    expect(blocked.canonical).not.toBe(allowed.canonical);
+  });
+});
