@@ -129,3 +129,36 @@ describe('rotate contoso-portal when the platform removes the old key itself', (
     expect(checkSiteI1(await getHistory(sb), portal(sb))).toEqual([]);
   });
 });
+
+describe('rotate contoso-portal when certrotate may not read the Power Platform websites API', () => {
+  let sb: Sandbox;
+
+  beforeAll(async () => {
+    sb = await startE2eSandbox({ siteRestartSeconds: 1 });
+    // The websites API documents delegated sign-in only: here it refuses certrotate's service principal (403).
+    sb.directory.appByAppId(sb.operator.clientId)!.powerPlatformReader = false;
+  });
+  afterAll(() => sb?.stop());
+
+  it('takes the site from the config (its siteUrl) and still finishes after Update key', async () => {
+    const { websiteId, environmentId } = portal(sb);
+    const parked = await cli(sb.configPath, ['rotate', 'contoso-portal', '--yes', '--json']);
+    expect(parked.code, parked.stderr).toBe(3);
+    const parkedDoc = parseJson<ParkedDocument>(parked);
+    // Without the API there are no display names: the instructions name the site and environment by id.
+    expect(parkedDoc.message).toContain(`site "${websiteId}" in environment "${environmentId}"`);
+
+    const platformKey = await pressUpdateKey(sb, websiteId);
+    const resumed = await cli(sb.configPath, ['resume', parkedDoc.runId, '--yes', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(parseJson<RunDocument>(resumed)).toMatchObject({
+      outcome: 'succeeded',
+      newThumbprint: platformKey.thumbprint,
+    });
+    const refused = (await getRequests(sb)).filter((r) => r.service === 'powerplatform');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((r) => r.status === 403)).toBe(true);
+    expect((await siteState(sb)).app.keyCredentials.map((k) => k.thumbprint)).toEqual([platformKey.thumbprint]);
+    expect(checkSiteI1(await getHistory(sb), portal(sb))).toEqual([]);
+  });
+});
