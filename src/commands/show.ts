@@ -1,6 +1,22 @@
+import { styleText } from 'node:util';
 import type { JournalEntry } from '../adapters/ports.js';
+import { buildTimeline, formatDuration, timelineText, type TimelinePaint } from '../report/run-timeline.js';
 import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
 import { UsageError, type CommandContext } from './context.js';
+
+/** Colours for the timeline: only when stdout is a terminal that takes them and `--no-color` is not set. */
+function paintFor(ctx: CommandContext): TimelinePaint | undefined {
+  if (!ctx.options.color || ctx.env.NO_COLOR) return undefined;
+  const style = (format: Parameters<typeof styleText>[0]) => (text: string) =>
+    styleText(format, text, { stream: process.stdout });
+  return {
+    working: style('green'),
+    failed: style('red'),
+    waiting: style('yellow'),
+    dim: style('dim'),
+    bold: style('bold'),
+  };
+}
 
 function detailText(detail: JournalEntry['detail']): string {
   if (detail === undefined) return '';
@@ -8,7 +24,7 @@ function detailText(detail: JournalEntry['detail']): string {
   return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
 }
 
-/** `show RUN_ID`: one run's timeline from its journal. */
+/** `show RUN_ID`: one run's timeline drawn from its journal, then the journal itself; `--json` is the journal. */
 export async function showCommand(ctx: CommandContext, runId: string): Promise<number> {
   try {
     assertRunId(runId);
@@ -25,6 +41,18 @@ export async function showCommand(ctx: CommandContext, runId: string): Promise<n
   const target = envelope?.target ?? journal[0]?.target ?? 'unknown';
   ctx.print({ formatVersion: 1, runId, target, ...summary, updatedAt: envelope?.updatedAt ?? null, journal }, () => {
     const lines = [`Run ${runId} — target ${target} — ${summary.outcome ?? `unfinished (${summary.state})`}`];
+    if (journal.length) {
+      const timeline = buildTimeline(journal);
+      const by = journal.find((e) => e.actor)?.actor;
+      lines.push(
+        `  ${new Date(timeline.start).toISOString()} to ${new Date(timeline.end).toISOString()}, ` +
+          `${formatDuration(timeline.end - timeline.start)}${by ? `, run by ${by}` : ''}`,
+        '',
+        ...timelineText(timeline, { paint: paintFor(ctx) }).map((l) => `  ${l}`),
+        '',
+        '  Journal:',
+      );
+    }
     for (const e of journal) {
       const thumbs = [e.oldThumbprint && `old ${e.oldThumbprint}`, e.newThumbprint && `new ${e.newThumbprint}`]
         .filter(Boolean)
