@@ -16,8 +16,10 @@ import {
   nextAction,
   outcomeHeadline,
   parseRetry,
+  pendingResult,
   planChangeCount,
   planNoteLines,
+  resultThumbprint,
   retryMessage,
   stepWording,
   summaryLines,
@@ -45,8 +47,12 @@ interface ActiveStep {
   spinner: SpinnerResult;
   attempts: number;
   done: boolean;
+  /** The last result said "not yet": the machine polls the step again. */
+  polling: boolean;
   failure?: string;
   retry?: { info: RetryInfo; until: number };
+  /** A key the step's result names (the platform's new key). */
+  found?: string;
   ticker?: NodeJS.Timeout;
   entry?: JournalEntry;
 }
@@ -201,8 +207,9 @@ export class GuidedSession {
       if (a && a.step === step) {
         // The same step again: a retry after its wait, or its second half after a success (Key Vault's create, then
         // the poll for the issued version), which is no new attempt.
-        if (!a.done) a.attempts++;
+        if (!a.done && !a.polling) a.attempts++;
         this.stopTicker(a);
+        a.polling = false;
         a.retry = undefined;
         a.done = false;
         a.failure = undefined;
@@ -216,6 +223,7 @@ export class GuidedSession {
         step,
         attempts: 1,
         done: false,
+        polling: false,
         spinner: this.spin(`${wording.title}: waiting for ${wording.waitingFor}${rerun}`),
       };
       return;
@@ -223,8 +231,12 @@ export class GuidedSession {
     // A late line of a step already settled (the question before the next step came first): already drawn.
     if (!a || a.step !== step) return;
     a.entry = entry;
-    if (event === 'succeeded') {
+    if (event === 'succeeded' && pendingResult(entry.detail)) {
+      a.polling = true;
+      a.spinner.message(`${wording.title}: not yet; still waiting for ${wording.waitingFor}`);
+    } else if (event === 'succeeded') {
       a.done = true;
+      a.found = resultThumbprint(entry.detail);
       a.spinner.message(`${wording.title}: done`);
     } else if (event === 'failed') {
       a.failure = clip(detailText(entry.detail));
@@ -262,7 +274,8 @@ export class GuidedSession {
     const e = a.entry;
     if (!e) return '';
     if (['generateCertificate', 'attachKeyCredential', 'installServerKey', 'detectPlatformKey'].includes(a.step)) {
-      return e.newThumbprint ? ` — new key ${e.newThumbprint}` : '';
+      const key = e.newThumbprint ?? a.found;
+      return key ? ` — new key ${key}` : '';
     }
     if (a.step === 'retireOldKey' && e.oldThumbprint) return ` — old key ${e.oldThumbprint} removed`;
     return '';

@@ -47,6 +47,7 @@ const CONFIRM_TITLES: Record<string, string> = {
   generating: 'Generate a new certificate?',
   attaching: 'Attach the new key to the app registration?',
   installing: 'Install the new key on the server?',
+  detectingPlatformKey: 'Update the site’s key in the admin center, then wait here?',
   retiring: 'Retire the old key?',
   rollingBack: 'Roll back this run?',
 };
@@ -59,6 +60,27 @@ export function stepWording(step: string): StepWording {
 /** The question for a confirm state, e.g. `attaching` → `Attach the new key to the app registration?`. */
 export function confirmQuestion(state: string): string {
   return CONFIRM_TITLES[state] ?? `Go ahead with ${state}?`;
+}
+
+/**
+ * Whether a step's result says "not there yet": a success that the machine follows with another poll of the same
+ * step (Key Vault's create still `pending`, the platform's key `notYet`), not the step's end.
+ */
+export function pendingResult(detail: unknown): boolean {
+  if (typeof detail !== 'string' || !detail.startsWith('{')) return false;
+  try {
+    const status = (JSON.parse(detail) as { status?: unknown }).status;
+    return status === 'pending' || status === 'notYet';
+  } catch {
+    // The journal clips long results; a clipped one is never a bare status.
+    return /^\{"status":"(pending|notYet)"/.test(detail);
+  }
+}
+
+/** A thumbprint a step's result names (`detectPlatformKey` finds the platform's key), if any. */
+export function resultThumbprint(detail: unknown): string | undefined {
+  if (typeof detail !== 'string') return undefined;
+  return /"thumbprint":"([0-9A-Fa-f]{40})"/.exec(detail)?.[1]?.toUpperCase();
 }
 
 /** A retry as the driver journals it: `attempt 2 in 10000 ms after keyNotFound`. */

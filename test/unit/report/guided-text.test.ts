@@ -1,0 +1,195 @@
+/**
+ * The words guided mode shows (src/commands/guided-text.ts): the plan note, retry lines, polls, the summary and the
+ * next action. (Kept with the report tests: both turn run data into what an operator reads.)
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  beforeAfter,
+  confirmQuestion,
+  nextAction,
+  outcomeHeadline,
+  parseRetry,
+  pendingResult,
+  planNoteLines,
+  resultThumbprint,
+  retryMessage,
+  shortDuration,
+  stepWording,
+  summaryLines,
+} from '../../../src/commands/guided-text.js';
+import type { RotationPlan } from '../../../src/machines/plan.js';
+import type { RunDocument } from '../../../src/runs/runner.js';
+
+const NOW = Date.parse('2026-11-28T08:00:00.000Z');
+const OLD = 'A'.repeat(40);
+const NEW = 'B'.repeat(40);
+
+const plan: RotationPlan = {
+  formatVersion: 1,
+  target: 'contoso-api',
+  kind: 'keyvault',
+  fingerprint: 'sha256:x',
+  steps: [
+    {
+      name: 'generateCertificate',
+      action: 'create',
+      summary: 'new version of Key Vault certificate contoso-s2s',
+      before: { version: 'v1', thumbprint: OLD },
+      after: { version: '(new)' },
+    },
+    {
+      name: 'awaitPropagation',
+      action: 'noChange',
+      summary: 'acquire a token with the new key',
+      before: null,
+      after: null,
+    },
+    {
+      name: 'installServerKey',
+      action: 'modify',
+      summary: 'install the new key on the server',
+      before: { thumbprint: OLD },
+      after: { thumbprint: '(new)' },
+    },
+    {
+      name: 'retireOldKey',
+      action: 'delete',
+      summary: `remove old key ${OLD}`,
+      before: { keyId: 'k1', thumbprint: OLD, expiresOn: '2026-12-28T08:00:00.000Z' },
+      after: null,
+    },
+  ],
+};
+
+const doc = (over: Partial<RunDocument>): RunDocument => ({
+  formatVersion: 1,
+  runId: 'r-1',
+  target: 'contoso-api',
+  outcome: 'succeeded',
+  oldThumbprint: OLD,
+  newThumbprint: NEW,
+  steps: [],
+  state: 'succeeded',
+  ...over,
+});
+
+describe('guided plan note', () => {
+  it('opens with the key in use and its expiry, then groups steps by what they create, change and remove', () => {
+    const lines = planNoteLines(plan, {
+      now: NOW,
+      current: { thumbprint: OLD, expiresOn: '2026-12-28T08:00:00.000Z' },
+      newExpiresOn: '2028-11-28T08:00:00.000Z',
+    });
+    expect(lines[0]).toBe(`Key in use: ${OLD}, expires 2026-12-28 (30 days left)`);
+    expect(lines[1]).toBe('New key:    expires about 2028-11-28');
+    const text = lines.join('\n');
+    const order = ['Will create:', 'Will change:', 'Will remove:', 'Checks (no change):'].map((h) => text.indexOf(h));
+    expect(order.every((i) => i > 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    expect(text).toContain(`+ generateCertificate: new version of Key Vault certificate contoso-s2s`);
+    expect(text).toContain(`      ${OLD}, version v1 → version (new)`);
+    expect(text).toContain(`      ${OLD}, expires 2026-12-28 → (removed)`);
+    expect(text).toContain('= awaitPropagation: acquire a token with the new key');
+  });
+
+  it('says how long ago an expired key expired, and leaves out empty groups', () => {
+    const lines = planNoteLines(
+      { ...plan, steps: [plan.steps[3]!] },
+      { now: NOW, current: { thumbprint: OLD, expiresOn: '2026-11-20T08:00:00.000Z' } },
+    );
+    expect(lines[0]).toContain('(expired 8 days ago)');
+    expect(lines.join('\n')).not.toContain('Will create');
+  });
+
+  it('reduces before and after to thumbprints, versions, dates and states', () => {
+    expect(beforeAfter({ before: { version: 'v1', enabled: true }, after: { version: 'v1', enabled: false } })).toBe(
+      'version v1, enabled → version v1, disabled',
+    );
+    expect(beforeAfter({ before: null, after: null })).toBeUndefined();
+  });
+});
+
+describe('guided progress words', () => {
+  it('reads the driver’s retry line and counts down to the next attempt', () => {
+    const retry = parseRetry('attempt 2 in 10000 ms after keyNotFound');
+    expect(retry).toEqual({ attempt: 2, waitMs: 10_000, code: 'keyNotFound' });
+    expect(retryMessage('awaitPropagation', retry!, 7_400)).toBe(
+      'Wait for Entra ID to accept the new key: waiting for Entra ID to propagate the new key (a token signed with ' +
+        'it); attempt 2 in 7s (after keyNotFound)',
+    );
+    expect(parseRetry('something else')).toBeUndefined();
+    expect(parseRetry({ message: 'x' })).toBeUndefined();
+  });
+
+  it('tells a poll that found nothing yet from a finished step', () => {
+    expect(pendingResult('{"status":"notYet"}')).toBe(true);
+    expect(pendingResult('{"status":"pending","operation":{"certificateName":"c","serialized":"{\\"sta...')).toBe(true);
+    expect(pendingResult('{"status":"found","keyId":"k","thumbprint":"' + NEW + '"}')).toBe(false);
+    expect(pendingResult('{"keyId":"k","method":"addKey"}')).toBe(false);
+    expect(resultThumbprint('{"status":"found","thumbprint":"' + NEW.toLowerCase() + '"}')).toBe(NEW);
+  });
+
+  it('names every step and question the machine has, and falls back to the raw name', () => {
+    for (const step of ['observeTarget', 'generateCertificate', 'attachKeyCredential', 'awaitPropagation']) {
+      expect(stepWording(step).title).not.toBe(step);
+    }
+    for (const step of ['installServerKey', 'detectPlatformKey', 'verifyNewKey', 'retireOldKey', 'rollBackRotation']) {
+      expect(stepWording(step).title).not.toBe(step);
+    }
+    for (const state of ['generating', 'attaching', 'installing', 'detectingPlatformKey', 'retiring', 'rollingBack']) {
+      expect(confirmQuestion(state)).toMatch(/\?$/);
+      expect(confirmQuestion(state)).not.toContain(state);
+    }
+    expect(stepWording('newStep')).toEqual({ title: 'newStep', waitingFor: 'newStep' });
+    expect(confirmQuestion('newState')).toBe('Go ahead with newState?');
+  });
+
+  it('formats durations for a spinner line', () => {
+    expect([400, 7_400, 65_000, 3_700_000, 90_000_000].map(shortDuration)).toEqual([
+      '400ms',
+      '7s',
+      '1m 5s',
+      '1h 1m',
+      '1d 1h',
+    ]);
+  });
+});
+
+describe('guided summary and next action', () => {
+  it('gives each outcome its headline and the command to type next', () => {
+    expect(outcomeHeadline(doc({}))).toContain('Rotated contoso-api');
+    expect(nextAction(doc({}))).toBe('Nothing more to do. The timeline: certrotate show r-1');
+    const parked = doc({ outcome: 'awaitingOperator', next: 'certrotate resume r-1' });
+    expect(outcomeHeadline(parked)).toBe('Parked: run r-1 waits for an operator');
+    expect(nextAction(parked)).toBe('Continue with: certrotate resume r-1  (or withdraw it: certrotate rollback r-1)');
+    const interrupted = doc({ outcome: null, state: 'attaching.running', next: 'certrotate resume r-1' });
+    expect(outcomeHeadline(interrupted)).toBe('Interrupted in attaching.running: run r-1 can be resumed');
+    expect(nextAction(interrupted)).toBe('Resume with: certrotate resume r-1');
+    expect(nextAction(doc({ outcome: 'failed' }))).toBe('See what happened: certrotate show r-1');
+    expect(nextAction(doc({ outcome: 'awaitingRetirement', next: 'certrotate resume r-1' }))).toContain(
+      'After the grace period',
+    );
+  });
+
+  it('lists the keys and each step with its status, time and attempts', () => {
+    const lines = summaryLines(
+      doc({
+        steps: [
+          {
+            name: 'awaitPropagation',
+            status: 'succeeded',
+            startedAt: '2026-11-28T08:00:00.000Z',
+            endedAt: '2026-11-28T08:00:12.000Z',
+            attempts: 2,
+          },
+          { name: 'verifyNewKey', status: 'failed', startedAt: '2026-11-28T08:00:12.000Z', attempts: 1 },
+        ],
+        message: 'verification failed',
+      }),
+    );
+    expect(lines.slice(0, 3)).toEqual(['Run:     r-1', `Old key: ${OLD}`, `New key: ${NEW}`]);
+    expect(lines).toContain('✓ Wait for Entra ID to accept the new key  succeeded 12s, 2 attempts');
+    expect(lines).toContain(`✗ ${'Verify the new key'.padEnd(39)}  failed`);
+    expect(lines.at(-1)).toBe('verification failed');
+  });
+});
