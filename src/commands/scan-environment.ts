@@ -5,10 +5,9 @@
 import type { Logger } from 'pino';
 import { toPortError, type AppRegistry, type SiteDirectory, type SiteInfo } from '../adapters/ports.js';
 import type { Config } from '../config/schema.js';
-import { rotationDue, selectCurrentKey, usesPlatformIdentity } from '../machines/rotation-policies.js';
+import { selectCurrentKey, usesPlatformIdentity } from '../machines/rotation-policies.js';
+import { certificateStatus } from './key-status.js';
 import type { RotationInput, TargetObservation } from '../machines/rotation-types.js';
-
-const DAY = 86_400_000;
 
 /** One site of `scan --environment` (the `sites` array of the scan JSON document). */
 export interface SiteScanRow {
@@ -69,16 +68,7 @@ export function siteScanRow(
   };
   const selection = selectCurrentKey(observation, settings);
   if (!selection.ok) return { ...base, credential: 'unknown', ...none, status: 'noKey', error: selection.message };
-  const key = selection.key;
-  const msLeft = Date.parse(key.expiresOn) - observation.now;
-  return {
-    ...base,
-    credential: 'certificate',
-    thumbprint: key.thumbprint,
-    expiresOn: key.expiresOn,
-    daysLeft: Math.floor(msLeft / DAY),
-    status: msLeft <= 0 ? 'expired' : rotationDue(key, observation.now, settings) ? 'due' : 'ok',
-  };
+  return { ...base, ...certificateStatus(selection.key, observation.now, settings) };
 }
 
 /**

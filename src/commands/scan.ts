@@ -1,4 +1,5 @@
-import { rotationDue, selectCurrentKey } from '../machines/rotation-policies.js';
+import { selectCurrentKey } from '../machines/rotation-policies.js';
+import { certificateStatus } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
 import { toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
@@ -8,8 +9,6 @@ import { UsageError, type CommandContext } from './context.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
 import { scanEnvironmentRows, sitesTable, type SiteScanRow } from './scan-environment.js';
-
-const DAY = 86_400_000;
 
 /** One row of the scan document (DESIGN §5). */
 export interface ScanRow {
@@ -41,16 +40,7 @@ export function scanRow(config: Config, target: TargetConfig, observation: Targe
       ...(federated ? {} : { error: selection.message }),
     };
   }
-  const key = selection.key;
-  const msLeft = Date.parse(key.expiresOn) - observation.now;
-  return {
-    ...base,
-    credential: 'certificate',
-    thumbprint: key.thumbprint,
-    expiresOn: key.expiresOn,
-    daysLeft: Math.floor(msLeft / DAY),
-    status: msLeft <= 0 ? 'expired' : rotationDue(key, observation.now, input) ? 'due' : 'ok',
-  };
+  return { ...base, ...certificateStatus(selection.key, observation.now, input) };
 }
 
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
