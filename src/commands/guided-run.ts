@@ -6,7 +6,7 @@ import type { RotationInput } from '../machines/rotation-types.js';
 import { rotationDue, selectCurrentKey } from '../machines/rotation-policies.js';
 import { buildPlan } from '../runs/plan-fingerprint.js';
 import { exitCodeFor, type RunDocument, type RunnerDeps } from '../runs/runner.js';
-import type { CommandContext } from './context.js';
+import { UsageError, type CommandContext } from './context.js';
 import { GuidedSession } from './guided-session.js';
 import { observeTarget } from './observe.js';
 import { runSummary } from './progress.js';
@@ -63,6 +63,8 @@ export async function openGuidedRotation(
     session.info(`Run ${input.runId}: each change is asked for first; Ctrl-C stops it resumable.`);
   } catch (err) {
     session.dispose();
+    // Ctrl-C while reading: no run exists yet, so there is nothing to resume and nothing was changed (reads only).
+    if (signal.aborted) throw new UsageError('stopped before the run started; nothing was changed');
     throw err;
   }
   return session;
@@ -79,7 +81,7 @@ export function openGuidedResume(
   session.start(`certrotate ${mode} ${run.runId}`);
   const where = run.outcome ? `parked (${run.outcome}) in ${run.state}` : `interrupted in ${run.state}`;
   session.info(
-    `Target ${run.target}: the run is ${where}${run.message ? ` — ${run.message}` : ''}. ` +
+    `Target ${run.target}: the run is ${where}${run.message ? ` — ${run.message.replace(/\.$/, '')}` : ''}. ` +
       (mode === 'rollback' ? 'Rolling back is asked for first.' : 'Each remaining change is asked for first.'),
   );
   return session;

@@ -97,8 +97,9 @@ export class GuidedSession {
     this.input = opts.input ?? process.stdin;
     this.output = opts.output ?? process.stderr;
     this.now = opts.now ?? Date.now;
-    // clack colours through util.styleText, which already drops colour off a TTY and honours NO_COLOR.
-    if (opts.color === false) process.env.NO_COLOR = '1';
+    // clack colours through util.styleText, which honours NO_COLOR but checks stdout, not the stream drawn on: with
+    // stderr redirected to a file, colour codes would land in it.
+    if (opts.color === false || !this.output.isTTY) process.env.NO_COLOR = '1';
   }
 
   /** Opens the session: `┌ title`. */

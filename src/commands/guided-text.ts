@@ -242,6 +242,8 @@ function stepDuration(startedAt: string, endedAt?: string): string {
   return endedAt ? shortDuration(Date.parse(endedAt) - Date.parse(startedAt)) : '';
 }
 
+const STATUS_MARKS: Record<string, string> = { succeeded: '✓', failed: '✗', declined: '✗', parked: '⏸', skipped: '–' };
+
 /** The summary note of a run: keys, each step with its status, time and attempts, and why it stopped. */
 export function summaryLines(doc: RunDocument): string[] {
   const lines = [`Run:     ${doc.runId}`, `Old key: ${doc.oldThumbprint ?? '(none)'}`];
@@ -251,7 +253,7 @@ export function summaryLines(doc: RunDocument): string[] {
     const width = Math.max(...doc.steps.map((s) => stepWording(s.name).title.length));
     for (const s of doc.steps) {
       const attempts = s.attempts > 1 ? `, ${s.attempts} attempts` : '';
-      const mark = s.status === 'succeeded' ? '✓' : s.status === 'failed' ? '✗' : s.status === 'skipped' ? '–' : '•';
+      const mark = STATUS_MARKS[s.status] ?? '•';
       lines.push(
         `${mark} ${stepWording(s.name).title.padEnd(width)}  ${s.status.padEnd(9)} ${stepDuration(s.startedAt, s.endedAt)}${attempts}`.trimEnd(),
       );
