@@ -19,6 +19,9 @@ import {
   type Sandbox,
 } from '../helpers/sandbox.js';
 
+/** Cases run side by side on 2 cores: each gets room beyond the default 60 s. */
+const CONCURRENT_TIMEOUT = 150_000;
+
 describe('two rotations of one target', () => {
   let sb: Sandbox;
   beforeAll(async () => {
@@ -26,55 +29,65 @@ describe('two rotations of one target', () => {
   });
   afterAll(() => sb?.stop());
 
-  it.each([
+  it.concurrent.each([
     ['started together', 'bench-0001', 0],
     ['the second started mid-run', 'bench-0002', 2500],
-  ])('%s: one exits 4 and names the other', async (_label, target, delayMs) => {
-    const first = spawnCli(sb.configPath, ['rotate', target, '--yes', '--json']);
-    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-    const second = spawnCli(sb.configPath, ['rotate', target, '--yes', '--json']);
-    const results = await Promise.all([first.done, second.done]);
-    const winner = results.find((r) => r.code === 0);
-    const loser = results.find((r) => r.code !== 0);
-    expect(winner, results.map((r) => `${r.code}: ${r.stderr}`).join('\n')).toBeDefined();
-    expect(loser?.code, loser?.stderr).toBe(4);
-    const doc = parseJson<RunDocument>(winner!);
-    expect(doc.outcome).toBe('succeeded');
-    expect(loser!.stderr).toContain(doc.runId);
-    expect(loser!.stderr).not.toMatch(/\n\s+at /);
-    // The refused run left no trace: one run on record, one new version, one new credential.
-    expect((await listRuns(sb.configPath)).filter((r) => r.target === target).map((r) => r.runId)).toEqual([doc.runId]);
-    const t = sandboxTarget(sb, target);
-    const [history, state] = await Promise.all([getHistory(sb), getState(sb)]);
-    expect(
-      checkI3(history, state, {
-        appId: t.appId,
-        server: target,
-        vaultUrl: t.vaultUrl!,
-        certificate: t.certificate!,
-        runIds: [doc.runId],
-      }),
-    ).toEqual([]);
-    expect((await targetState(sb, target)).app.keyCredentials.map((k) => k.thumbprint)).toEqual([doc.newThumbprint]);
-  });
+  ])(
+    '%s: one exits 4 and names the other',
+    async (_label, target, delayMs) => {
+      const first = spawnCli(sb.configPath, ['rotate', target, '--yes', '--json']);
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+      const second = spawnCli(sb.configPath, ['rotate', target, '--yes', '--json']);
+      const results = await Promise.all([first.done, second.done]);
+      const winner = results.find((r) => r.code === 0);
+      const loser = results.find((r) => r.code !== 0);
+      expect(winner, results.map((r) => `${r.code}: ${r.stderr}`).join('\n')).toBeDefined();
+      expect(loser?.code, loser?.stderr).toBe(4);
+      const doc = parseJson<RunDocument>(winner!);
+      expect(doc.outcome).toBe('succeeded');
+      expect(loser!.stderr).toContain(doc.runId);
+      expect(loser!.stderr).not.toMatch(/\n\s+at /);
+      // The refused run left no trace: one run on record, one new version, one new credential.
+      expect((await listRuns(sb.configPath)).filter((r) => r.target === target).map((r) => r.runId)).toEqual([
+        doc.runId,
+      ]);
+      const t = sandboxTarget(sb, target);
+      const [history, state] = await Promise.all([getHistory(sb), getState(sb)]);
+      expect(
+        checkI3(history, state, {
+          appId: t.appId,
+          server: target,
+          vaultUrl: t.vaultUrl!,
+          certificate: t.certificate!,
+          runIds: [doc.runId],
+        }),
+      ).toEqual([]);
+      expect((await targetState(sb, target)).app.keyCredentials.map((k) => k.thumbprint)).toEqual([doc.newThumbprint]);
+    },
+    CONCURRENT_TIMEOUT,
+  );
 
-  it('refuses a new rotation while a killed run is open, naming the run to resume', async () => {
-    const run = spawnCli(sb.configPath, ['rotate', 'contoso-api', '--yes', '--json']);
-    // Kill once the run has a snapshot on disk, i.e. once `runs` lists it.
-    let runId: string | undefined;
-    for (let i = 0; i < 100 && !runId; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      runId = (await listRuns(sb.configPath)).find((r) => r.target === 'contoso-api')?.runId;
-    }
-    run.child.kill('SIGKILL');
-    await run.done;
-    expect(runId).toBeDefined();
-    const refused = await cli(sb.configPath, ['rotate', 'contoso-api', '--yes', '--json']);
-    expect(refused.code, refused.stderr).toBe(4);
-    expect(refused.stderr).toContain(runId);
-    expect(refused.stderr).toContain(`certrotate resume ${runId}`);
-    const resumed = await cli(sb.configPath, ['resume', runId!, '--yes', '--json']);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(parseJson<RunDocument>(resumed).outcome).toBe('succeeded');
-  });
+  it.concurrent(
+    'refuses a new rotation while a killed run is open, naming the run to resume',
+    async () => {
+      const run = spawnCli(sb.configPath, ['rotate', 'contoso-api', '--yes', '--json']);
+      // Kill once the run has a snapshot on disk, i.e. once `runs` lists it.
+      let runId: string | undefined;
+      for (let i = 0; i < 100 && !runId; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        runId = (await listRuns(sb.configPath)).find((r) => r.target === 'contoso-api')?.runId;
+      }
+      run.child.kill('SIGKILL');
+      await run.done;
+      expect(runId).toBeDefined();
+      const refused = await cli(sb.configPath, ['rotate', 'contoso-api', '--yes', '--json']);
+      expect(refused.code, refused.stderr).toBe(4);
+      expect(refused.stderr).toContain(runId);
+      expect(refused.stderr).toContain(`certrotate resume ${runId}`);
+      const resumed = await cli(sb.configPath, ['resume', runId!, '--yes', '--json']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(parseJson<RunDocument>(resumed).outcome).toBe('succeeded');
+    },
+    CONCURRENT_TIMEOUT,
+  );
 });

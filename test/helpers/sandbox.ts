@@ -13,11 +13,13 @@ import {
   type HistoryEvent,
   type Sandbox,
   type SandboxOptions,
+  type SandboxTarget,
 } from '../../src/sandbox/index.js';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 import { cliPath, runCli, type CliResult } from './cli.js';
 
-export type { FaultRule, HistoryEvent, Sandbox };
+export type { FaultRule, HistoryEvent, Sandbox, SandboxTarget };
 
 /** Starts a sandbox sized for e2e tests: 1 s propagation and Key Vault create delays, a small key pool. */
 export function startE2eSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -312,3 +314,95 @@ export function checkI3(
   }
   return problems;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Crashes: kill a CLI child at a chosen moment, then resume and check convergence.
+
+/** mulberry32: a tiny seeded PRNG, so a failing seed reproduces. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * After a kill: resumes the target's run (or, when the kill came before its first snapshot, rotates again), then
+ * checks the end state, I1–I3 over the whole history, and that nothing is left to do. Returns where the kill landed.
+ */
+export async function resumeAndCheck(
+  sb: Sandbox,
+  target: string,
+  oldThumbprint: string,
+  context: string,
+): Promise<string> {
+  const t = sandboxTarget(sb, target);
+  const runIds: string[] = [];
+  const runs = (await listRuns(sb.configPath)).filter((r) => r.target === target);
+  let final: RunDocument;
+  let landed: string;
+  if (runs.length === 0) {
+    // Killed before the run's first snapshot: nothing is resumable, and nothing may have been changed either.
+    landed = '(no snapshot)';
+    expect((await targetState(sb, target)).versions, context).toHaveLength(1);
+    const again = await cli(sb.configPath, ['rotate', target, '--yes', '--json']);
+    expect(again.code, `${context}\n${again.stderr}`).toBe(0);
+    final = parseJson<RunDocument>(again);
+  } else {
+    expect(runs, context).toHaveLength(1);
+    landed = runs[0]!.outcome ?? runs[0]!.state;
+    runIds.push(runs[0]!.runId);
+    const resumed = await cli(sb.configPath, ['resume', runs[0]!.runId, '--yes', '--json']);
+    expect(resumed.code, `${context}\n${resumed.stderr}`).toBe(0);
+    final = parseJson<RunDocument>(resumed);
+    expect(final.runId).toBe(runs[0]!.runId);
+  }
+  runIds.push(final.runId);
+  expect(final.outcome, context).toBe('succeeded');
+  expect(final.oldThumbprint, context).toBe(oldThumbprint);
+
+  const { app, server, versions } = await targetState(sb, target);
+  expect(
+    app.keyCredentials.map((k) => k.thumbprint),
+    context,
+  ).toEqual([final.newThumbprint]);
+  expect(server!.thumbprint, context).toBe(final.newThumbprint);
+  expect(versions.find((v) => v.thumbprint === oldThumbprint)?.enabled, context).toBe(false);
+
+  const [history, state] = await Promise.all([getHistory(sb), getState(sb)]);
+  const ref = { appId: t.appId, server: target };
+  expect(checkI1(history, ref), context).toEqual([]);
+  expect(checkI2(history, { ...ref, oldThumbprint, newThumbprint: final.newThumbprint! }), context).toEqual([]);
+  expect(
+    checkI3(history, state, { ...ref, vaultUrl: t.vaultUrl!, certificate: t.certificate!, runIds }),
+    context,
+  ).toEqual([]);
+  // Nothing is left to do for the target: its new key is not due.
+  const plan = await cli(sb.configPath, ['plan', target, '--detailed-exitcode']);
+  expect(plan.code, `${context}\n${plan.stdout}${plan.stderr}`).toBe(0);
+  return landed;
+}
+
+/** Runs `args` and SIGKILLs the child `delayMs` after its stderr (progress and logs) first shows `marker`. */
+export async function killOn(sb: Sandbox, args: string[], marker: string, delayMs: number) {
+  const run = spawnCli(sb.configPath, args);
+  let seen = '';
+  let armed = false;
+  run.child.stderr!.on('data', (d: Buffer) => {
+    seen += d.toString();
+    if (armed || !seen.includes(marker)) return;
+    armed = true;
+    if (delayMs === 0) run.child.kill('SIGKILL');
+    else setTimeout(() => run.child.kill('SIGKILL'), delayMs);
+  });
+  const result = await run.done;
+  return { result, reached: seen.includes(marker) };
+}
+
+/** Runs `args` and SIGKILLs the child `delayMs` after its progress first shows `→ STEP started`. */
+export const killAtStep = (sb: Sandbox, args: string[], step: string, delayMs: number) =>
+  killOn(sb, args, `→ ${step} started`, delayMs);

@@ -1,0 +1,107 @@
+/**
+ * A rotation killed with SIGKILL at chosen points, then resumed: as each step starts, right after each write
+ * succeeded (before the step could record it — the answer is lost with the process), and a second time during the
+ * resume. Every case converges to one new Key Vault version and one new key credential with I1–I3 held.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  getRequests,
+  killAtStep,
+  killOn,
+  listRuns,
+  prng,
+  resumeAndCheck,
+  startE2eSandbox,
+  sandboxTarget,
+  targetState,
+  type RequestEntry,
+  type Sandbox,
+  type SandboxTarget,
+} from '../helpers/sandbox.js';
+
+/** Cases run side by side on 2 cores: each gets room beyond the default 60 s. */
+const CONCURRENT_TIMEOUT = 150_000;
+
+describe('rotation killed at a given step, then resumed', () => {
+  // attachKeyCredential is killed below only once its addKey is in flight: killed before it, a resumed attach cannot
+  // tell "never sent" from "sent, not yet readable" and rightly waits out Graph's read lag (2 min) before adding.
+  const STEPS = ['generateCertificate', 'awaitPropagation', 'installServerKey', 'verifyNewKey', 'retireOldKey'];
+  // The cases run side by side, each on its own bench target: rotations mostly wait, so this saves wall time, and the
+  // request log and history are always read for the case's own target.
+  /**
+   * Kills right after a write succeeded, before the step could record it: the log line the adapter writes once the
+   * service answered is the trigger. The resumed step must find the write done rather than do it again (I3).
+   */
+  const AFTER_WRITE: [string, string, (r: RequestEntry, t: SandboxTarget) => boolean][] = [
+    ['generateCertificate', 'Key Vault create started', (r, t) => r.path === `/certificates/${t.certificate}/create`],
+    [
+      'attachKeyCredential',
+      'Graph addKey attached a key',
+      (r, t) => r.path === `/v1.0/applications/${t.objectId}/addKey`,
+    ],
+    ['installServerKey', 'webhook accepted the key', (r, t) => r.instance === t.name && r.path === '/admin/s2s-key'],
+    [
+      'retireOldKey',
+      'Graph removeKey removed a key',
+      (r, t) => r.path === `/v1.0/applications/${t.objectId}/removeKey`,
+    ],
+  ];
+  let sb: Sandbox;
+  let next = 0;
+  const nextTarget = () => `bench-${String(++next).padStart(4, '0')}`;
+  beforeAll(async () => {
+    sb = await startE2eSandbox({ targets: STEPS.length + AFTER_WRITE.length + 1 });
+  });
+  afterAll(() => sb?.stop());
+
+  it.concurrent.each(STEPS.map((step, i) => [step, i]))(
+    'killed as %s starts converges',
+    async (step, i) => {
+      const target = nextTarget();
+      const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
+      // A seeded delay of 0–40 ms: the kill lands inside the step's first request more often than not.
+      const delay = Math.floor(prng(1000 + i)() * 40);
+      const { result, reached } = await killAtStep(sb, ['rotate', target, '--yes'], step, delay);
+      const context = `killed ${delay} ms into ${step} (${result.signal ?? `exit ${result.code}`})`;
+      expect(reached, `${context}\n${result.stderr}`).toBe(true);
+      expect(result.signal, context).toBe('SIGKILL');
+      await resumeAndCheck(sb, target, oldThumbprint, context);
+    },
+    CONCURRENT_TIMEOUT,
+  );
+
+  it.concurrent.each(AFTER_WRITE)(
+    'killed once the write of %s succeeded converges',
+    async (step, marker, isWrite) => {
+      const target = nextTarget();
+      const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
+      const before = (await getRequests(sb)).length;
+      const { result, reached } = await killOn(sb, ['--log-level', 'debug', 'rotate', target, '--yes'], marker, 0);
+      expect(reached, result.stderr).toBe(true);
+      expect(result.signal).toBe('SIGKILL');
+      // The write itself went through: its answer reached a process that died before it could record it.
+      const writes = (await getRequests(sb))
+        .slice(before)
+        .filter((r) => r.method === 'POST' && isWrite(r, sandboxTarget(sb, target)));
+      expect(writes.map((w) => w.status < 300)).toEqual([true]);
+      await resumeAndCheck(sb, target, oldThumbprint, `killed once the write of ${step} succeeded`);
+    },
+    CONCURRENT_TIMEOUT,
+  );
+
+  it.concurrent(
+    'converges after a second kill during the resume',
+    async () => {
+      const target = nextTarget();
+      const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
+      const first = await killAtStep(sb, ['rotate', target, '--yes'], 'installServerKey', 5);
+      expect(first.result.signal).toBe('SIGKILL');
+      const [run] = (await listRuns(sb.configPath)).filter((r) => r.target === target);
+      expect(run).toBeDefined();
+      const second = await killAtStep(sb, ['resume', run!.runId, '--yes'], 'retireOldKey', 5);
+      expect(second.result.signal, second.result.stderr).toBe('SIGKILL');
+      await resumeAndCheck(sb, target, oldThumbprint, 'killed in installServerKey, then in retireOldKey');
+    },
+    CONCURRENT_TIMEOUT,
+  );
+});
