@@ -11,6 +11,7 @@ import type { Clock, JournalEntry, RunStore, TargetLock } from '../adapters/port
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import type { RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
+import { flattenStateValue } from './file-run-store.js';
 
 /** Exit codes of DESIGN §5 that a run can end with. */
 export const RUN_EXIT = { ok: 0, error: 1, parked: 3, locked: 4 } as const;
@@ -114,9 +115,11 @@ async function assertNoOpenRun(store: RunStore, target: string): Promise<void> {
       (r.outcome === null || r.outcome === 'awaitingOperator' || r.outcome === 'awaitingRetirement'),
   );
   if (open) {
+    // Only a parked run can be rolled back (resumeRun refuses an interrupted one), so only then offer it.
+    const withdraw = open.outcome === null ? '' : ` or withdraw it with \`certrotate rollback ${open.runId}\``;
     throw new TargetBusyError(
       `target "${target}" has an unfinished run ${open.runId} (${open.outcome ?? `interrupted in ${open.state}`}); ` +
-        `continue it with \`certrotate resume ${open.runId}\` or withdraw it with \`certrotate rollback ${open.runId}\``,
+        `continue it with \`certrotate resume ${open.runId}\`${withdraw}`,
       open.runId,
     );
   }
@@ -257,7 +260,7 @@ export async function resumeRun(
   if (opts.rollback && !parked) {
     // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
     throw new RunRefusedError(
-      `run ${runId} is not parked (it stopped in ${JSON.stringify(snap.value)}); \`certrotate resume ${runId}\` ` +
+      `run ${runId} is not parked (it stopped in ${flattenStateValue(snap.value)}); \`certrotate resume ${runId}\` ` +
         `continues it, and it rolls back by itself if verification fails`,
     );
   }

@@ -84,6 +84,12 @@ describe('two rotations of one target', () => {
       expect(refused.code, refused.stderr).toBe(4);
       expect(refused.stderr).toContain(runId);
       expect(refused.stderr).toContain(`certrotate resume ${runId}`);
+      // An interrupted run cannot be rolled back (only a parked one can), so the message must not offer it.
+      expect(refused.stderr).not.toContain('certrotate rollback');
+      const rollback = await cli(sb.configPath, ['rollback', runId!, '--yes']);
+      expect(rollback.code).toBe(1);
+      expect(rollback.stderr).toMatch(/is not parked \(it stopped in [a-z]+(\.[a-z]+)*\)/i);
+      expect(rollback.stderr).toContain(`certrotate resume ${runId}`);
       const resumed = await cli(sb.configPath, ['resume', runId!, '--yes', '--json']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(parseJson<RunDocument>(resumed).outcome).toBe('succeeded');

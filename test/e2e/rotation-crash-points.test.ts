@@ -61,7 +61,7 @@ describe('rotation killed at a given step, then resumed', () => {
       const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
       // A seeded delay of 0–40 ms: the kill lands inside the step's first request more often than not.
       const delay = Math.floor(prng(1000 + i)() * 40);
-      const { result, reached } = await killAtStep(sb, ['rotate', target, '--yes'], step, delay);
+      const { result, reached } = await killAtStep(sb.configPath, ['rotate', target, '--yes'], step, delay);
       const context = `killed ${delay} ms into ${step} (${result.signal ?? `exit ${result.code}`})`;
       expect(reached, `${context}\n${result.stderr}`).toBe(true);
       expect(result.signal, context).toBe('SIGKILL');
@@ -76,7 +76,12 @@ describe('rotation killed at a given step, then resumed', () => {
       const target = nextTarget();
       const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
       const before = (await getRequests(sb)).length;
-      const { result, reached } = await killOn(sb, ['--log-level', 'debug', 'rotate', target, '--yes'], marker, 0);
+      const { result, reached } = await killOn(
+        sb.configPath,
+        ['--log-level', 'debug', 'rotate', target, '--yes'],
+        marker,
+        0,
+      );
       expect(reached, result.stderr).toBe(true);
       expect(result.signal).toBe('SIGKILL');
       // The write itself went through: its answer reached a process that died before it could record it.
@@ -94,11 +99,11 @@ describe('rotation killed at a given step, then resumed', () => {
     async () => {
       const target = nextTarget();
       const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
-      const first = await killAtStep(sb, ['rotate', target, '--yes'], 'installServerKey', 5);
+      const first = await killAtStep(sb.configPath, ['rotate', target, '--yes'], 'installServerKey', 5);
       expect(first.result.signal).toBe('SIGKILL');
       const [run] = (await listRuns(sb.configPath)).filter((r) => r.target === target);
       expect(run).toBeDefined();
-      const second = await killAtStep(sb, ['resume', run!.runId, '--yes'], 'retireOldKey', 5);
+      const second = await killAtStep(sb.configPath, ['resume', run!.runId, '--yes'], 'retireOldKey', 5);
       expect(second.result.signal, second.result.stderr).toBe('SIGKILL');
       await resumeAndCheck(sb, target, oldThumbprint, 'killed in installServerKey, then in retireOldKey');
     },

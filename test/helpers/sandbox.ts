@@ -388,8 +388,8 @@ export async function resumeAndCheck(
 }
 
 /** Runs `args` and SIGKILLs the child `delayMs` after its stderr (progress and logs) first shows `marker`. */
-export async function killOn(sb: Sandbox, args: string[], marker: string, delayMs: number) {
-  const run = spawnCli(sb.configPath, args);
+export async function killOn(config: string, args: string[], marker: string, delayMs: number) {
+  const run = spawnCli(config, args);
   let seen = '';
   let armed = false;
   run.child.stderr!.on('data', (d: Buffer) => {
@@ -404,5 +404,5 @@ export async function killOn(sb: Sandbox, args: string[], marker: string, delayM
 }
 
 /** Runs `args` and SIGKILLs the child `delayMs` after its progress first shows `→ STEP started`. */
-export const killAtStep = (sb: Sandbox, args: string[], step: string, delayMs: number) =>
-  killOn(sb, args, `→ ${step} started`, delayMs);
+export const killAtStep = (config: string, args: string[], step: string, delayMs: number) =>
+  killOn(config, args, `→ ${step} started`, delayMs);
