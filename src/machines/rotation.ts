@@ -11,7 +11,7 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type { PortError } from '../adapters/ports.js';
-import { asStepFailed, shouldRetry } from './rotation-backoff.js';
+import { shouldRetry } from './rotation-backoff.js';
 import {
   afterRetryableFailure,
   describeError,
@@ -30,6 +30,24 @@ import {
   updateKeyInstructions,
   usesPlatformIdentity,
 } from './rotation-policies.js';
+import {
+  backingOffState,
+  confirmingState,
+  doneOf,
+  endedAtOf,
+  failStep,
+  finalState,
+  nowOf,
+  parkAfterFailure,
+  parkAfterStep,
+  resultOf,
+  resumingTo,
+  retryAfterBackoff,
+  retryOrFail,
+  sleepingState,
+  statusOf,
+  stepSucceeded,
+} from './rotation-states.js';
 import { DEFAULT_RESUME_TIMEOUT_MS } from './rotation-types.js';
 import type {
   AttachInput,
@@ -140,6 +158,13 @@ const parkMessages = {
       `${describeWait(resumeTimeoutOf(c))} for the new key and the site, and removes the old key once the site is ` +
       'healthy on the new one.',
   }),
+  retireFailed: (c: RotationContext, why: string): ParkInfo => ({
+    reason: 'retireFailed',
+    resumeTo: 'retiring',
+    message:
+      `The new key ${c.newThumbprint ?? '?'} works and is in use, but removing the old key ${c.oldThumbprint ?? '?'} ` +
+      `failed (${why}). Fix the cause, then run \`certrotate resume ${c.settings.runId}\`.`,
+  }),
   siteUnhealthy: (c: RotationContext, why: string): ParkInfo => ({
     reason: 'siteUnhealthy',
     resumeTo: 'verifying',
@@ -150,6 +175,21 @@ const parkMessages = {
       `Update. Then run \`certrotate resume ${c.settings.runId}\`.`,
   }),
 };
+
+/** preflight: the observation a done `observeTarget` carries, as the params its guards and actions take. */
+function observationOf({ event }: { event: { output: StepDone<TargetObservation> } }) {
+  return { observation: event.output.result };
+}
+
+/** preflight: every branch records what it saw and closes observeTarget's record, whatever it decides next. */
+function observed(detail?: string) {
+  return [{ type: 'recordObservation', params: observationOf }, stepSucceeded('observeTarget', detail)] as const;
+}
+
+/** verifying: both done branches (grace period or not) record when the new key was verified. */
+function verified() {
+  return [{ type: 'recordVerified', params: endedAtOf }, stepSucceeded('verifyNewKey')] as const;
+}
 
 export const rotationMachine = setup({
   types: {
@@ -416,127 +456,44 @@ export const rotationMachine = setup({
             input: ({ context }) => observeInput(context),
             onDone: [
               {
-                guard: { type: 'onPlatformIdentity', params: ({ event }) => ({ observation: event.output.result }) },
+                guard: { type: 'onPlatformIdentity', params: observationOf },
                 target: '#rotation.noChange',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  {
-                    type: 'stepSucceeded',
-                    params: ({ event }) => ({ step: 'observeTarget', done: event.output, detail: 'federated' }),
-                  },
-                  'noteFederated',
-                ],
+                actions: [...observed('federated'), 'noteFederated'],
               },
               {
-                guard: { type: 'cannotRotateFrom', params: ({ event }) => ({ observation: event.output.result }) },
+                guard: { type: 'cannotRotateFrom', params: observationOf },
                 target: '#rotation.failed',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  {
-                    type: 'stepSucceeded',
-                    params: ({ event }) => ({
-                      step: 'observeTarget',
-                      done: event.output,
-                      detail: 'precondition failed',
-                    }),
-                  },
-                  { type: 'failPreflight', params: ({ event }) => ({ observation: event.output.result }) },
-                ],
+                actions: [...observed('precondition failed'), { type: 'failPreflight', params: observationOf }],
               },
               {
-                guard: { type: 'rotationNotDue', params: ({ event }) => ({ observation: event.output.result }) },
+                guard: { type: 'rotationNotDue', params: observationOf },
                 target: '#rotation.noChange',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
-                  'noteNotDue',
-                ],
+                actions: [...observed(), 'noteNotDue'],
               },
               {
                 // Checked before anyone presses Update key: afterwards the old key could not be removed.
-                guard: { type: 'cannotRetire', params: ({ event }) => ({ observation: event.output.result }) },
+                guard: { type: 'cannotRetire', params: observationOf },
                 target: '#rotation.failed',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  {
-                    type: 'stepSucceeded',
-                    params: ({ event }) => ({
-                      step: 'observeTarget',
-                      done: event.output,
-                      detail: 'precondition failed',
-                    }),
-                  },
-                  { type: 'failCannotRetire', params: ({ event }) => ({ observation: event.output.result }) },
-                ],
+                actions: [...observed('precondition failed'), { type: 'failCannotRetire', params: observationOf }],
               },
               {
                 // Unattended: nobody here can press the button, so hand the run over at once (exit 3).
                 guard: 'parksForUpdateKey',
                 target: '#rotation.awaitingOperator',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
-                  {
-                    type: 'park',
-                    params: ({ context, event }) => ({
-                      info: parkMessages.platformKeyUpdate(context),
-                      step: 'detectPlatformKey',
-                      at: event.output.endedAt,
-                    }),
-                  },
-                ],
+                actions: [...observed(), parkAfterStep('detectPlatformKey', parkMessages.platformKeyUpdate)],
               },
               {
                 // Guided: show the instructions and wait here while the operator presses the button.
                 guard: 'isPowerPages',
                 target: '#rotation.detectingPlatformKey',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
-                  { type: 'startPlatformKeyWait', params: ({ event }) => ({ at: event.output.endedAt }) },
-                ],
+                actions: [...observed(), { type: 'startPlatformKeyWait', params: endedAtOf }],
               },
-              {
-                target: '#rotation.generating',
-                actions: [
-                  { type: 'recordObservation', params: ({ event }) => ({ observation: event.output.result }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'observeTarget', done: event.output }) },
-                ],
-              },
+              { target: '#rotation.generating', actions: observed() },
             ],
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'observeTarget', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'observeTarget', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.failed',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'observeTarget', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onError: retryOrFail('observeTarget', '#rotation.failed'),
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before reading the target again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
+        backingOff: backingOffState('Waiting before reading the target again', 'running'),
       },
     },
 
@@ -544,25 +501,12 @@ export const rotationMachine = setup({
       meta: { title: 'Create a new Key Vault certificate version' },
       initial: 'confirming',
       states: {
-        confirming: {
-          tags: ['confirm'],
-          meta: { title: 'Waiting for confirmation to create a new version' },
-          always: { guard: 'autoConfirm', target: 'requesting' },
-          on: {
-            CONFIRM: 'requesting',
-            DECLINE: {
-              target: '#rotation.awaitingOperator',
-              actions: {
-                type: 'park',
-                params: ({ context, event }) => ({
-                  info: declined(context, 'generating', event.reason),
-                  step: 'generateCertificate',
-                  ...(event.now !== undefined ? { at: event.now } : {}),
-                }),
-              },
-            },
-          },
-        },
+        confirming: confirmingState({
+          title: 'Waiting for confirmation to create a new version',
+          next: 'requesting',
+          step: 'generateCertificate',
+          parkInfo: declinedTo('generating'),
+        }),
         requesting: {
           tags: ['step'],
           meta: { title: 'Creating the new version' },
@@ -577,10 +521,10 @@ export const rotationMachine = setup({
             }),
             onDone: [
               {
-                guard: { type: 'versionReady', params: ({ event }) => ({ result: event.output.result }) },
+                guard: { type: 'versionReady', params: resultOf },
                 target: '#rotation.attaching',
                 actions: [
-                  { type: 'recordGenerated', params: ({ event }) => ({ result: event.output.result }) },
+                  { type: 'recordGenerated', params: resultOf },
                   {
                     type: 'stepSucceeded',
                     params: ({ event }) => ({
@@ -594,7 +538,7 @@ export const rotationMachine = setup({
               {
                 target: 'polling',
                 actions: [
-                  { type: 'recordGenerated', params: ({ event }) => ({ result: event.output.result }) },
+                  { type: 'recordGenerated', params: resultOf },
                   {
                     type: 'stepProgressed',
                     params: ({ event }) => ({
@@ -606,26 +550,7 @@ export const rotationMachine = setup({
                 ],
               },
             ],
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.failed',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onError: retryOrFail('generateCertificate', '#rotation.failed'),
           },
         },
         polling: {
@@ -640,47 +565,15 @@ export const rotationMachine = setup({
             }),
             onDone: {
               target: '#rotation.attaching',
-              actions: [
-                { type: 'recordGenerated', params: ({ event }) => ({ result: event.output.result }) },
-                {
-                  type: 'stepSucceeded',
-                  params: ({ event }) => ({ step: 'generateCertificate', done: event.output, detail: 'created' }),
-                },
-              ],
+              actions: [{ type: 'recordGenerated', params: resultOf }, stepSucceeded('generateCertificate', 'created')],
             },
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.failed',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'generateCertificate', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onError: retryOrFail('generateCertificate', '#rotation.failed'),
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before trying Key Vault again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: [{ guard: 'hasOperation', target: 'polling' }, { target: 'requesting' }],
-            onError: [{ guard: 'hasOperation', target: 'polling' }, { target: 'requesting' }],
-          },
-        },
+        backingOff: backingOffState('Waiting before trying Key Vault again', [
+          { guard: 'hasOperation', target: 'polling' },
+          { target: 'requesting' },
+        ]),
       },
     },
 
@@ -688,25 +581,12 @@ export const rotationMachine = setup({
       meta: { title: 'Add the new key to the app registration' },
       initial: 'confirming',
       states: {
-        confirming: {
-          tags: ['confirm'],
-          meta: { title: 'Waiting for confirmation to add the new key to the app' },
-          always: { guard: 'autoConfirm', target: 'running' },
-          on: {
-            CONFIRM: 'running',
-            DECLINE: {
-              target: '#rotation.awaitingOperator',
-              actions: {
-                type: 'park',
-                params: ({ context, event }) => ({
-                  info: declined(context, 'attaching', event.reason),
-                  step: 'attachKeyCredential',
-                  ...(event.now !== undefined ? { at: event.now } : {}),
-                }),
-              },
-            },
-          },
-        },
+        confirming: confirmingState({
+          title: 'Waiting for confirmation to add the new key to the app',
+          next: 'running',
+          step: 'attachKeyCredential',
+          parkInfo: declinedTo('attaching'),
+        }),
         running: {
           tags: ['step'],
           meta: { title: 'Adding the new key to the app' },
@@ -725,8 +605,8 @@ export const rotationMachine = setup({
             onDone: {
               target: 'propagating',
               actions: [
-                { type: 'recordAttached', params: ({ event }) => ({ result: event.output.result }) },
-                { type: 'startVerifyClock', params: ({ event }) => ({ at: event.output.endedAt }) },
+                { type: 'recordAttached', params: resultOf },
+                { type: 'startVerifyClock', params: endedAtOf },
                 {
                   type: 'stepSucceeded',
                   params: ({ event }) => ({
@@ -739,25 +619,9 @@ export const rotationMachine = setup({
               ],
             },
             onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'attachKeyCredential', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'attachKeyCredential', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                // The key may or may not be on the app now: rollback observes and withdraws whatever is there.
-                target: '#rotation.rollingBack',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'attachKeyCredential', failed: asStepFailed(event.error) }),
-                },
-              },
+              retryAfterBackoff('attachKeyCredential'),
+              // The key may or may not be on the app now: rollback observes and withdraws whatever is there.
+              failStep('attachKeyCredential', '#rotation.rollingBack'),
             ],
           },
         },
@@ -774,46 +638,14 @@ export const rotationMachine = setup({
               newKey: requireNewKey(context),
               ...(context.settings.dataverseUrl ? { dataverseUrl: context.settings.dataverseUrl } : {}),
             }),
-            onDone: {
-              target: '#rotation.installing',
-              actions: {
-                type: 'stepSucceeded',
-                params: ({ event }) => ({ step: 'awaitPropagation', done: event.output }),
-              },
-            },
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'awaitPropagation', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'awaitPropagation', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.rollingBack',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'awaitPropagation', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onDone: { target: '#rotation.installing', actions: stepSucceeded('awaitPropagation') },
+            onError: retryOrFail('awaitPropagation', '#rotation.rollingBack'),
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before trying Graph or Entra again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: [{ guard: 'keyAttached', target: 'propagating' }, { target: 'running' }],
-            onError: [{ guard: 'keyAttached', target: 'propagating' }, { target: 'running' }],
-          },
-        },
+        backingOff: backingOffState('Waiting before trying Graph or Entra again', [
+          { guard: 'keyAttached', target: 'propagating' },
+          { target: 'running' },
+        ]),
       },
     },
 
@@ -821,25 +653,12 @@ export const rotationMachine = setup({
       meta: { title: 'Install the new key on the server' },
       initial: 'confirming',
       states: {
-        confirming: {
-          tags: ['confirm'],
-          meta: { title: 'Waiting for confirmation to install the new key on the server' },
-          always: { guard: 'autoConfirm', target: 'running' },
-          on: {
-            CONFIRM: 'running',
-            DECLINE: {
-              target: '#rotation.awaitingOperator',
-              actions: {
-                type: 'park',
-                params: ({ context, event }) => ({
-                  info: declined(context, 'installing', event.reason),
-                  step: 'installServerKey',
-                  ...(event.now !== undefined ? { at: event.now } : {}),
-                }),
-              },
-            },
-          },
-        },
+        confirming: confirmingState({
+          title: 'Waiting for confirmation to install the new key on the server',
+          next: 'running',
+          step: 'installServerKey',
+          parkInfo: declinedTo('installing'),
+        }),
         running: {
           tags: ['step'],
           meta: { title: 'Installing the new key on the server' },
@@ -849,17 +668,10 @@ export const rotationMachine = setup({
             input: ({ context }) => ({ newKey: requireNewKey(context), operatorConfirmed: context.operatorConfirmed }),
             onDone: [
               {
-                guard: { type: 'serverIsManual', params: ({ event }) => ({ status: event.output.result.status }) },
+                guard: { type: 'serverIsManual', params: statusOf },
                 target: '#rotation.awaitingOperator',
                 actions: [
-                  {
-                    type: 'park',
-                    params: ({ context, event }) => ({
-                      info: parkMessages.manualInstall(context),
-                      step: 'installServerKey',
-                      at: event.output.endedAt,
-                    }),
-                  },
+                  parkAfterStep('installServerKey', parkMessages.manualInstall),
                   // From here on a person may put the new key on the server at any moment: a rollback must ask
                   // them to put the old one back before the new key leaves the app (I1).
                   'markMayBeInstalled',
@@ -878,43 +690,14 @@ export const rotationMachine = setup({
                       skipped: event.output.result.status === 'alreadyInstalled',
                     }),
                   },
-                  { type: 'startVerifyClock', params: ({ event }) => ({ at: event.output.endedAt }) },
+                  { type: 'startVerifyClock', params: endedAtOf },
                 ],
               },
             ],
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'installServerKey', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'installServerKey', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.rollingBack',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'installServerKey', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onError: retryOrFail('installServerKey', '#rotation.rollingBack'),
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before trying the server again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
+        backingOff: backingOffState('Waiting before trying the server again', 'running'),
       },
     },
 
@@ -922,25 +705,12 @@ export const rotationMachine = setup({
       meta: { title: 'Wait for the key the platform adds to the app after Update key' },
       initial: 'confirming',
       states: {
-        confirming: {
-          tags: ['confirm'],
-          meta: { title: 'Showing the admin center steps to the operator before waiting' },
-          always: { guard: 'autoConfirm', target: 'running' },
-          on: {
-            CONFIRM: 'running',
-            DECLINE: {
-              target: '#rotation.awaitingOperator',
-              actions: {
-                type: 'park',
-                params: ({ context, event }) => ({
-                  info: parkMessages.platformKeyUpdate(context),
-                  step: 'detectPlatformKey',
-                  ...(event.now !== undefined ? { at: event.now } : {}),
-                }),
-              },
-            },
-          },
-        },
+        confirming: confirmingState({
+          title: 'Showing the admin center steps to the operator before waiting',
+          next: 'running',
+          step: 'detectPlatformKey',
+          parkInfo: parkMessages.platformKeyUpdate,
+        }),
         running: {
           tags: ['step'],
           meta: { title: 'Looking for the platform key' },
@@ -955,27 +725,20 @@ export const rotationMachine = setup({
             }),
             onDone: [
               {
-                guard: { type: 'platformKeyWaitOver', params: ({ event }) => ({ done: event.output }) },
+                guard: { type: 'platformKeyWaitOver', params: doneOf },
                 // Nothing changed yet, so stopping here is always safe: the next resume looks again.
                 target: '#rotation.awaitingOperator',
-                actions: {
-                  type: 'park',
-                  params: ({ context, event }) => ({
-                    info: parkMessages.platformKeyUpdate(context),
-                    step: 'detectPlatformKey',
-                    at: event.output.endedAt,
-                  }),
-                },
+                actions: parkAfterStep('detectPlatformKey', parkMessages.platformKeyUpdate),
               },
               {
-                guard: { type: 'platformKeyNotYet', params: ({ event }) => ({ result: event.output.result }) },
+                guard: { type: 'platformKeyNotYet', params: resultOf },
                 target: 'waiting',
-                actions: { type: 'scheduleNextLook', params: ({ event }) => ({ done: event.output }) },
+                actions: { type: 'scheduleNextLook', params: doneOf },
               },
               {
                 target: '#rotation.verifying',
                 actions: [
-                  { type: 'recordPlatformKey', params: ({ event }) => ({ result: event.output.result }) },
+                  { type: 'recordPlatformKey', params: resultOf },
                   {
                     type: 'stepSucceeded',
                     params: ({ event }) => ({
@@ -987,54 +750,15 @@ export const rotationMachine = setup({
                           : undefined,
                     }),
                   },
-                  { type: 'startSiteClock', params: ({ event }) => ({ at: event.output.endedAt }) },
+                  { type: 'startSiteClock', params: endedAtOf },
                 ],
               },
             ],
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'detectPlatformKey', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'detectPlatformKey', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.failed',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'detectPlatformKey', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onError: retryOrFail('detectPlatformKey', '#rotation.failed'),
           },
         },
-        waiting: {
-          tags: ['waiting'],
-          meta: { title: 'Waiting before looking at the app again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before reading the app again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
+        waiting: sleepingState('waiting', 'Waiting before looking at the app again', 'running'),
+        backingOff: backingOffState('Waiting before reading the app again', 'running'),
       },
     },
 
@@ -1057,76 +781,24 @@ export const rotationMachine = setup({
               ...(context.settings.site ? { site: context.settings.site } : {}),
             }),
             onDone: [
-              {
-                guard: 'retireGraceConfigured',
-                target: '#rotation.awaitingRetirement',
-                actions: [
-                  { type: 'recordVerified', params: ({ event }) => ({ at: event.output.endedAt }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'verifyNewKey', done: event.output }) },
-                ],
-              },
-              {
-                target: '#rotation.retiring',
-                actions: [
-                  { type: 'recordVerified', params: ({ event }) => ({ at: event.output.endedAt }) },
-                  { type: 'stepSucceeded', params: ({ event }) => ({ step: 'verifyNewKey', done: event.output }) },
-                ],
-              },
+              { guard: 'retireGraceConfigured', target: '#rotation.awaitingRetirement', actions: verified() },
+              { target: '#rotation.retiring', actions: verified() },
             ],
             onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'verifyNewKey', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'verifyNewKey', failed: asStepFailed(event.error) }),
-                },
-              },
+              retryAfterBackoff('verifyNewKey'),
               {
                 // power-pages: the site runs on the platform's new key whatever its health, so nothing is undone; the
                 // old key stays (never removed while the site is unhealthy) and a person looks at the site.
                 guard: 'isPowerPages',
                 target: '#rotation.awaitingOperator',
-                actions: [
-                  {
-                    type: 'park',
-                    params: ({ context, event }) => {
-                      const failed = asStepFailed(event.error);
-                      return {
-                        info: parkMessages.siteUnhealthy(context, describeError(failed.error)),
-                        step: 'verifyNewKey',
-                        at: failed.endedAt,
-                      };
-                    },
-                  },
-                  'resetAttempts',
-                ],
+                actions: [parkAfterFailure('verifyNewKey', parkMessages.siteUnhealthy), 'resetAttempts'],
               },
-              {
-                // I2: the new key never produced a token, so the old key stays; undo the new one.
-                target: '#rotation.rollingBack',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'verifyNewKey', failed: asStepFailed(event.error) }),
-                },
-              },
+              // I2: the new key never produced a token, so the old key stays; undo the new one.
+              failStep('verifyNewKey', '#rotation.rollingBack'),
             ],
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting for Entra to propagate the new key' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
+        backingOff: backingOffState('Waiting for Entra to propagate the new key', 'running'),
       },
     },
 
@@ -1153,25 +825,12 @@ export const rotationMachine = setup({
       meta: { title: 'Remove the old key from the app and disable its version' },
       initial: 'confirming',
       states: {
-        confirming: {
-          tags: ['confirm'],
-          meta: { title: 'Waiting for confirmation to remove the old key' },
-          always: { guard: 'autoConfirm', target: 'running' },
-          on: {
-            CONFIRM: 'running',
-            DECLINE: {
-              target: '#rotation.awaitingOperator',
-              actions: {
-                type: 'park',
-                params: ({ context, event }) => ({
-                  info: declined(context, 'retiring', event.reason),
-                  step: 'retireOldKey',
-                  ...(event.now !== undefined ? { at: event.now } : {}),
-                }),
-              },
-            },
-          },
-        },
+        confirming: confirmingState({
+          title: 'Waiting for confirmation to remove the old key',
+          next: 'running',
+          step: 'retireOldKey',
+          parkInfo: declinedTo('retiring'),
+        }),
         running: {
           tags: ['step', 'destructive'],
           meta: { title: 'Removing the old key' },
@@ -1205,53 +864,16 @@ export const rotationMachine = setup({
               },
             },
             onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'retireOldKey', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'retireOldKey', failed: asStepFailed(event.error) }),
-                },
-              },
+              retryAfterBackoff('retireOldKey'),
               {
                 // Safe to stop here: the new key works and is in use, the old one is merely still attached.
                 target: '#rotation.awaitingOperator',
-                actions: {
-                  type: 'park',
-                  params: ({ context, event }) => {
-                    const failed = asStepFailed(event.error);
-                    return {
-                      info: {
-                        reason: 'retireFailed',
-                        resumeTo: 'retiring',
-                        message:
-                          `The new key ${context.newThumbprint ?? '?'} works and is in use, but removing the old ` +
-                          `key ${context.oldThumbprint ?? '?'} failed (${describeError(failed.error)}). Fix the ` +
-                          `cause, then run \`certrotate resume ${context.settings.runId}\`.`,
-                      },
-                      step: 'retireOldKey',
-                      at: failed.endedAt,
-                    };
-                  },
-                },
+                actions: parkAfterFailure('retireOldKey', parkMessages.retireFailed),
               },
             ],
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before trying the removal again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
+        backingOff: backingOffState('Waiting before trying the removal again', 'running'),
       },
     },
 
@@ -1259,25 +881,12 @@ export const rotationMachine = setup({
       meta: { title: 'Put the old key back and withdraw the new one' },
       initial: 'confirming',
       states: {
-        confirming: {
-          tags: ['confirm'],
-          meta: { title: 'Waiting for confirmation to roll back' },
-          always: { guard: 'autoConfirm', target: 'running' },
-          on: {
-            CONFIRM: 'running',
-            DECLINE: {
-              target: '#rotation.awaitingOperator',
-              actions: {
-                type: 'park',
-                params: ({ context, event }) => ({
-                  info: declined(context, 'rollingBack', event.reason),
-                  step: 'rollBackRotation',
-                  ...(event.now !== undefined ? { at: event.now } : {}),
-                }),
-              },
-            },
-          },
-        },
+        confirming: confirmingState({
+          title: 'Waiting for confirmation to roll back',
+          next: 'running',
+          step: 'rollBackRotation',
+          parkInfo: declinedTo('rollingBack'),
+        }),
         running: {
           tags: ['step', 'destructive'],
           meta: { title: 'Rolling back' },
@@ -1301,16 +910,9 @@ export const rotationMachine = setup({
             },
             onDone: [
               {
-                guard: { type: 'serverIsManual', params: ({ event }) => ({ status: event.output.result.status }) },
+                guard: { type: 'serverIsManual', params: statusOf },
                 target: '#rotation.awaitingOperator',
-                actions: {
-                  type: 'park',
-                  params: ({ context, event }) => ({
-                    info: parkMessages.manualRestore(context),
-                    step: 'rollBackRotation',
-                    at: event.output.endedAt,
-                  }),
-                },
+                actions: parkAfterStep('rollBackRotation', parkMessages.manualRestore),
               },
               {
                 target: '#rotation.rolledBack',
@@ -1326,39 +928,10 @@ export const rotationMachine = setup({
                 },
               },
             ],
-            onError: [
-              {
-                guard: {
-                  type: 'shouldRetry',
-                  params: ({ event }) => ({ step: 'rollBackRotation', failed: asStepFailed(event.error) }),
-                },
-                target: 'backingOff',
-                actions: {
-                  type: 'scheduleRetry',
-                  params: ({ event }) => ({ step: 'rollBackRotation', failed: asStepFailed(event.error) }),
-                },
-              },
-              {
-                target: '#rotation.failed',
-                actions: {
-                  type: 'stepFailed',
-                  params: ({ event }) => ({ step: 'rollBackRotation', failed: asStepFailed(event.error) }),
-                },
-              },
-            ],
+            onError: retryOrFail('rollBackRotation', '#rotation.failed'),
           },
         },
-        backingOff: {
-          tags: ['backoff'],
-          meta: { title: 'Waiting before trying the rollback again' },
-          invoke: {
-            id: 'sleepUntil',
-            src: 'sleepUntil',
-            input: ({ context }) => ({ until: context.retryAt ?? 0 }),
-            onDone: 'running',
-            onError: 'running',
-          },
-        },
+        backingOff: backingOffState('Waiting before trying the rollback again', 'running'),
       },
     },
 
@@ -1368,21 +941,13 @@ export const rotationMachine = setup({
       entry: { type: 'setOutcome', params: { outcome: 'awaitingOperator' } },
       on: {
         RESUME: [
-          { guard: { type: 'resumesTo', params: { target: 'generating' } }, target: 'generating', actions: 'unpark' },
-          { guard: { type: 'resumesTo', params: { target: 'attaching' } }, target: 'attaching', actions: 'unpark' },
-          { guard: { type: 'resumesTo', params: { target: 'installing' } }, target: 'installing', actions: 'unpark' },
-          {
-            guard: { type: 'resumesTo', params: { target: 'detectingPlatformKey' } },
-            target: 'detectingPlatformKey',
-            actions: ['unpark', { type: 'startPlatformKeyWait', params: ({ event }) => ({ at: event.now }) }],
-          },
-          {
-            guard: { type: 'resumesTo', params: { target: 'verifying' } },
-            target: 'verifying',
-            actions: ['unpark', { type: 'startSiteClock', params: ({ event }) => ({ at: event.now }) }],
-          },
-          { guard: { type: 'resumesTo', params: { target: 'retiring' } }, target: 'retiring', actions: 'unpark' },
-          { guard: { type: 'resumesTo', params: { target: 'rollingBack' } }, target: 'rollingBack', actions: 'unpark' },
+          resumingTo('generating'),
+          resumingTo('attaching'),
+          resumingTo('installing'),
+          resumingTo('detectingPlatformKey', { type: 'startPlatformKeyWait', params: nowOf }),
+          resumingTo('verifying', { type: 'startSiteClock', params: nowOf }),
+          resumingTo('retiring'),
+          resumingTo('rollingBack'),
         ],
         ROLLBACK: [
           { guard: 'isPowerPages', actions: 'refuseRollback' },
@@ -1391,30 +956,10 @@ export const rotationMachine = setup({
       },
     },
 
-    succeeded: {
-      type: 'final',
-      tags: ['final'],
-      meta: { title: 'Rotated' },
-      entry: { type: 'setOutcome', params: { outcome: 'succeeded' } },
-    },
-    noChange: {
-      type: 'final',
-      tags: ['final'],
-      meta: { title: 'Nothing due' },
-      entry: { type: 'setOutcome', params: { outcome: 'noChange' } },
-    },
-    rolledBack: {
-      type: 'final',
-      tags: ['final'],
-      meta: { title: 'Rolled back: the old key is in service' },
-      entry: { type: 'setOutcome', params: { outcome: 'rolledBack' } },
-    },
-    failed: {
-      type: 'final',
-      tags: ['final'],
-      meta: { title: 'Failed: needs a person' },
-      entry: { type: 'setOutcome', params: { outcome: 'failed' } },
-    },
+    succeeded: finalState('succeeded', 'Rotated'),
+    noChange: finalState('noChange', 'Nothing due'),
+    rolledBack: finalState('rolledBack', 'Rolled back: the old key is in service'),
+    failed: finalState('failed', 'Failed: needs a person'),
   },
 });
 
@@ -1428,6 +973,11 @@ function retirementRecord(context: RotationContext, result: RetireResult): { det
   }
   const kept = result.diff?.kept.join(', ') ?? '?';
   return { detail: `removed ${result.diff?.removed.join(', ') ?? context.oldThumbprint ?? '?'}; kept ${kept}` };
+}
+
+/** A confirming gate's DECLINE park: the run resumes to `resumeTo` and asks again. */
+function declinedTo(resumeTo: ResumeTarget) {
+  return (context: RotationContext, reason: string | undefined) => declined(context, resumeTo, reason);
 }
 
 function declined(context: RotationContext, resumeTo: ResumeTarget, reason?: string): ParkInfo {
