@@ -5,6 +5,8 @@
  * finishes, and Ctrl-C — at a spinner or at a question — leaves a run that `resume` completes.
  */
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,10 +41,11 @@ class Terminal {
 
   private constructor(readonly name: string) {}
 
-  static async open(name: string, config: string, args: string[]): Promise<Terminal> {
+  static async open(name: string, config: string, args: string[], stdoutFile?: string): Promise<Terminal> {
     // CI unset: the machine running the tests may set it, and a set CI makes certrotate non-interactive.
     const command =
-      `env -u CI ${quote(NODE)} ${quote(CLI)} --config ${quote(config)} ${args.map(quote).join(' ')}; ` +
+      `env -u CI ${quote(NODE)} ${quote(CLI)} --config ${quote(config)} ${args.map(quote).join(' ')}` +
+      `${stdoutFile ? ` > ${quote(stdoutFile)}` : ''}; ` +
       `echo "EXIT=$?"; sleep 600`;
     await tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '60', '-c', ROOT, command);
     await tmux('set-option', '-t', name, 'history-limit', '5000');
@@ -83,17 +86,17 @@ class Terminal {
   }
 }
 
-/** A question of guided mode is on screen and waiting (clack's active prompt shows both choices). */
+/** A question of guided mode is on screen and waiting: clack's active prompt, No selected, below its summary lines. */
 const asking = (question: string) =>
-  new RegExp(`${question.replace(/[?.]/g, '\\$&')}\\n.*\\n.*Yes / .*No \\(park the run\\)`);
+  new RegExp(`${question.replace(/[?.]/g, '\\$&')}\\n(?:│.*\\n)*?│ {2}○ Yes / ● No \\(park the run\\)`);
 
 describe('guided rotate in a terminal', () => {
   let sb: Sandbox;
   let oldThumbprint: string;
   let parkedRunId: string;
   const terminals: Terminal[] = [];
-  const open = async (name: string, args: string[]) => {
-    const t = await Terminal.open(name, sb.configPath, args);
+  const open = async (name: string, args: string[], stdoutFile?: string) => {
+    const t = await Terminal.open(name, sb.configPath, args, stdoutFile);
     terminals.push(t);
     return t;
   };
@@ -207,5 +210,19 @@ describe('guided rotate in a terminal', () => {
     const { app, server } = await targetState(sb, 'fabrikam-api');
     expect(app.keyCredentials.map((k) => k.thumbprint)).toEqual([doc.newThumbprint]);
     expect(server!.thumbprint).toBe(doc.newThumbprint);
+  });
+
+  it('with --json asks on the terminal and leaves only the result document on stdout (a Power Pages target)', async () => {
+    const out = join(sb.dir, 'guided-portal.json');
+    const term = await open('portal-json', ['--json', 'rotate', 'contoso-portal'], out);
+    const question = await term.waitFor(asking('Update the site’s key in the admin center, then wait here?'));
+    expect(question).toMatch(/Plan for contoso-portal \(power-pages\)/);
+    expect(question).toMatch(/! updateKey: an admin presses Update key/);
+    expect(question).toContain('Update key → OK');
+    await term.keys('n');
+    expect(await term.exitCode()).toBe(3);
+    const doc = JSON.parse(await readFile(out, 'utf8')) as RunDocument;
+    expect(doc).toMatchObject({ formatVersion: 1, target: 'contoso-portal', outcome: 'awaitingOperator' });
+    expect(await term.screen()).toContain(`Continue with: certrotate resume ${doc.runId}`);
   });
 });
