@@ -5,7 +5,7 @@
 import type { JournalEntry } from '../adapters/ports.js';
 import { FileTargetLock } from '../runs/file-lock.js';
 import { FileRunStore } from '../runs/file-run-store.js';
-import { exitCodeFor, type RunDocument, type RunnerDeps } from '../runs/runner.js';
+import { exitCodeFor, runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { CommandContext } from './context.js';
@@ -53,6 +53,6 @@ export function progressFor(ctx: CommandContext): ((entry: JournalEntry) => void
 
 /** Prints a run's result and returns its exit code (DESIGN §5). */
 export function reportRun(ctx: CommandContext, doc: RunDocument): number {
-  ctx.print(doc, () => runSummary(doc));
+  ctx.print(runJsonDocument(doc), () => runSummary(doc));
   return exitCodeFor(doc.outcome);
 }

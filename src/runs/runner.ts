@@ -34,6 +34,34 @@ export interface RunDocument {
   next?: string;
 }
 
+/** One step as the JSON document shows it: every field present, `null` where there is nothing to say. */
+export interface StepDocument {
+  name: string;
+  status: StepRecord['status'];
+  startedAt: string;
+  endedAt: string | null;
+  attempts: number;
+  detail: string | null;
+}
+
+/**
+ * The run document as printed with `--json`: the same fields, with each step's `endedAt` and `detail` always present
+ * (DESIGN §5 lists them), so a pipeline can read `steps[i].detail` without testing whether the key exists.
+ */
+export function runJsonDocument(doc: RunDocument): Omit<RunDocument, 'steps'> & { steps: StepDocument[] } {
+  return {
+    ...doc,
+    steps: doc.steps.map((s) => ({
+      name: s.name,
+      status: s.status,
+      startedAt: s.startedAt,
+      endedAt: s.endedAt ?? null,
+      attempts: s.attempts,
+      detail: s.detail ?? null,
+    })),
+  };
+}
+
 /** A run that could not start because another run holds the target (exit 4). */
 export class TargetBusyError extends Error {
   override readonly name = 'TargetBusyError';

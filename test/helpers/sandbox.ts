@@ -143,7 +143,14 @@ export interface RunDocument {
   outcome: string | null;
   oldThumbprint: string | null;
   newThumbprint: string | null;
-  steps: { name: string; status: string; startedAt: string; endedAt?: string; attempts: number; detail?: unknown }[];
+  steps: {
+    name: string;
+    status: string;
+    startedAt: string;
+    endedAt: string | null;
+    attempts: number;
+    detail: string | null;
+  }[];
 }
 
 /** Parses a command's `--json` stdout, failing with the whole output when it is not one JSON document. */
