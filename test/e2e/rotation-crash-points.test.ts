@@ -3,18 +3,22 @@
  * succeeded (before the step could record it — the answer is lost with the process), and a second time during the
  * resume. Every case converges to one new Key Vault version and one new key credential with I1–I3 held.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   getRequests,
   killAtStep,
   killOn,
   listRuns,
+  parseJson,
   prng,
   resumeAndCheck,
   startE2eSandbox,
   sandboxTarget,
   targetState,
   type RequestEntry,
+  type RunDocument,
   type Sandbox,
   type SandboxTarget,
 } from '../helpers/sandbox.js';
@@ -50,7 +54,7 @@ describe('rotation killed at a given step, then resumed', () => {
   let next = 0;
   const nextTarget = () => `bench-${String(++next).padStart(4, '0')}`;
   beforeAll(async () => {
-    sb = await startE2eSandbox({ targets: STEPS.length + AFTER_WRITE.length + 1 });
+    sb = await startE2eSandbox({ targets: STEPS.length + AFTER_WRITE.length + 2 });
   });
   afterAll(() => sb?.stop());
 
@@ -106,6 +110,27 @@ describe('rotation killed at a given step, then resumed', () => {
       const second = await killAtStep(sb.configPath, ['resume', run!.runId, '--yes'], 'retireOldKey', 5);
       expect(second.result.signal, second.result.stderr).toBe('SIGKILL');
       await resumeAndCheck(sb, target, oldThumbprint, 'killed in installServerKey, then in retireOldKey');
+    },
+    CONCURRENT_TIMEOUT,
+  );
+
+  it.concurrent(
+    'stops resumable on SIGTERM, releases the lock, and converges on resume',
+    async () => {
+      const target = nextTarget();
+      const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
+      const args = ['rotate', target, '--yes', '--json'];
+      const { result, reached } = await killOn(sb.configPath, args, 'Graph addKey attached a key', 0, 'SIGTERM');
+      expect(reached, result.stderr).toBe(true);
+      // It exits on its own, after writing its last snapshot and releasing the lock.
+      expect(result.signal, result.stderr).toBeNull();
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/SIGTERM: stopping; the run can be resumed/);
+      const doc = parseJson<RunDocument>(result);
+      expect(doc.outcome).toBeNull();
+      expect(doc.next).toBe(`certrotate resume ${doc.runId}`);
+      expect(existsSync(join(sb.dir, '.certrotate', 'locks', `${target}.json`))).toBe(false);
+      expect(await resumeAndCheck(sb, target, oldThumbprint, 'SIGTERM after addKey')).not.toBe('(no snapshot)');
     },
     CONCURRENT_TIMEOUT,
   );

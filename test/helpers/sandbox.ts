@@ -151,6 +151,10 @@ export interface RunDocument {
     attempts: number;
     detail: string | null;
   }[];
+  /** Where the run stopped, why, and the command that continues it (when it can be continued). */
+  state?: string;
+  message?: string;
+  next?: string;
 }
 
 /** Parses a command's `--json` stdout, failing with the whole output when it is not one JSON document. */
@@ -394,8 +398,14 @@ export async function resumeAndCheck(
   return landed;
 }
 
-/** Runs `args` and SIGKILLs the child `delayMs` after its stderr (progress and logs) first shows `marker`. */
-export async function killOn(config: string, args: string[], marker: string, delayMs: number) {
+/** Runs `args` and SIGKILLs (or `signal`s) the child `delayMs` after its stderr (progress, logs) first shows `marker`. */
+export async function killOn(
+  config: string,
+  args: string[],
+  marker: string,
+  delayMs: number,
+  signal: NodeJS.Signals = 'SIGKILL',
+) {
   const run = spawnCli(config, args);
   let seen = '';
   let armed = false;
@@ -403,8 +413,8 @@ export async function killOn(config: string, args: string[], marker: string, del
     seen += d.toString();
     if (armed || !seen.includes(marker)) return;
     armed = true;
-    if (delayMs === 0) run.child.kill('SIGKILL');
-    else setTimeout(() => run.child.kill('SIGKILL'), delayMs);
+    if (delayMs === 0) run.child.kill(signal);
+    else setTimeout(() => run.child.kill(signal), delayMs);
   });
   const result = await run.done;
   return { result, reached: seen.includes(marker) };
