@@ -90,7 +90,6 @@ export class GuidedSession {
   private readonly output: NodeJS.WriteStream;
   private readonly now: () => number;
   private active?: ActiveStep;
-  private readonly knownSteps = new Set<string>();
   private removedAliases: [string, ClackAction][] = [];
 
   constructor(private readonly opts: GuidedSessionOptions = {}) {
@@ -138,8 +137,8 @@ export class GuidedSession {
 
   /**
    * The runner's `confirm` callback: settles the step list, then asks. A decline parks the run (the machine does
-   * that); Ctrl-C at the question raises SIGINT, and the answer waits for the run's signal so the driver sees the
-   * interruption before it could read the answer as a decline.
+   * that). Ctrl-C at the question runs the SIGINT listeners before this returns, so the run's signal has fired and
+   * the driver, already stopped, never reads the `false` as a decline.
    */
   readonly confirm = async (state: string, summary: string): Promise<boolean> => {
     await this.journalCaughtUp();
@@ -163,7 +162,6 @@ export class GuidedSession {
     if (step === 'run') return;
     const isStep = stepWording(step).title !== step;
     if (isStep && STEP_EVENTS.has(event)) {
-      this.knownSteps.add(step);
       this.stepEvent(entry);
       return;
     }
