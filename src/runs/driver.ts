@@ -79,6 +79,13 @@ export function flattenState(value: unknown): string {
 
 type RotationSnapshot = SnapshotFrom<typeof rotationMachine>;
 
+/** True when a persisted snapshot holds an active step actor (not a backoff sleep): the process died mid-step. */
+export function stepInFlight(snapshot: unknown): boolean {
+  const children = (snapshot as { children?: Record<string, { src?: unknown; snapshot?: { status?: unknown } }> })
+    .children;
+  return Object.values(children ?? {}).some((c) => c.src !== 'sleepUntil' && c.snapshot?.status === 'active');
+}
+
 /** Runs (or resumes) a rotation until it ends, parks, or is interrupted. */
 export async function driveRotation(opts: DriveOptions): Promise<RotationResult> {
   const { ports } = opts;
@@ -89,8 +96,10 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   let journaled: Promise<void> = Promise.resolve();
   let stopped = false;
   let persistError: unknown;
-  // The first step that runs after a restore may be repeating work whose result never reached the snapshot.
-  let rerunPending = opts.snapshot !== undefined;
+  // The first step that runs after a restore may be repeating work whose result never reached the snapshot — but
+  // only when the snapshot shows that step in flight. A run restored from a park or a confirmation starts its next
+  // step afresh (retries after a backoff sleep are known to the steps by their attempt number).
+  let rerunPending = opts.snapshot !== undefined && stepInFlight(opts.snapshot);
   let thumbprints: { oldThumbprint?: string; newThumbprint?: string } = {};
 
   const journal = (entry: Omit<JournalEntry, 'runId' | 'target' | 'time'>) => {
