@@ -84,7 +84,7 @@ import type {
 } from './rotation-types.js';
 
 /** Bump when states, actor names or context shape change: a snapshot of another version is refused on restore. */
-export const ROTATION_MACHINE_VERSION = 'rotation/4';
+export const ROTATION_MACHINE_VERSION = 'rotation/5';
 
 /** power-pages: between two looks at the app while waiting for the platform's new key. */
 export const PLATFORM_KEY_POLL_MS = 15_000;
@@ -952,6 +952,15 @@ export const rotationMachine = setup({
         ROLLBACK: [
           { guard: 'isPowerPages', actions: 'refuseRollback' },
           { guard: 'somethingToUndo', target: 'rollingBack', actions: 'unparkForRollback' },
+          // Declined before anything changed: there is nothing to undo, so rolling back closes the run (it would
+          // otherwise stay open and keep every later rotation of the target waiting on it).
+          {
+            target: 'rolledBack',
+            actions: [
+              'unparkForRollback',
+              assign({ note: 'Nothing had changed yet; the run is closed and the old key stays in service.' }),
+            ],
+          },
         ],
       },
     },

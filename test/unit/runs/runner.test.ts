@@ -103,6 +103,20 @@ describe('runner', () => {
     );
   });
 
+  it('closes a run declined before anything changed when it is rolled back, so the target is free again', async () => {
+    const parked = await startRun(deps, rotationInput({ runId: 'run-g', autoConfirm: false }), {
+      confirm: async () => false,
+    });
+    expect(parked.outcome).toBe('awaitingOperator');
+    const closed = await resumeRun(deps, 'run-g', { rollback: true });
+    expect(closed.outcome).toBe('rolledBack');
+    expect(closed.message).toMatch(/Nothing had changed yet/);
+    expect(world.allVersions()).toHaveLength(1);
+    expect(world.appKeys()).toHaveLength(1);
+    // The target is free: a new rotation starts and finishes.
+    expect((await startRun(deps, rotationInput({ runId: 'run-h' }))).outcome).toBe('succeeded');
+  });
+
   it('refuses to roll back a run that is not parked', async () => {
     const envelope = {
       formatVersion: 1 as const,
