@@ -34,31 +34,31 @@ const FAULTS: Record<string, FaultRule[]> = {
     { service: 'entra', method: 'POST', path: TOKEN, status: 429, retryAfter: 1, count: 2 },
     { service: 'entra', method: 'POST', path: TOKEN, status: 503, count: 1 },
     { service: 'entra', method: 'GET', status: 500, count: 1 },
-    { service: 'entra', latencyMs: 1000, count: 2 },
+    { service: 'entra', latencyMs: 500, count: 2 },
   ],
   graph: [
     { service: 'graph', method: 'POST', path: '*/addKey', status: 429, retryAfter: 1, count: 1 },
     { service: 'graph', method: 'POST', path: '*/removeKey', status: 503, count: 1 },
     { service: 'graph', method: 'GET', status: 500, count: 1 },
-    { service: 'graph', latencyMs: 1000, count: 2 },
+    { service: 'graph', latencyMs: 500, count: 2 },
   ],
   keyvault: [
     { service: 'keyvault', method: 'POST', path: '/certificates/*/create', status: 429, retryAfter: 1, count: 1 },
     { service: 'keyvault', method: 'GET', path: '/certificates/*/pending', status: 503, count: 1 },
     { service: 'keyvault', method: 'PATCH', status: 500, count: 1 },
-    { service: 'keyvault', latencyMs: 1000, count: 2 },
+    { service: 'keyvault', latencyMs: 500, count: 2 },
   ],
   dataverse: [
     { service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 429, retryAfter: 1, count: 1 },
     { service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 503, count: 1 },
     { service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 500, count: 1 },
-    { service: 'dataverse', latencyMs: 1000, count: 1 },
+    { service: 'dataverse', latencyMs: 500, count: 1 },
   ],
   server: [
     { service: 'server', method: 'POST', path: '/admin/s2s-key', status: 503, count: 1 },
     { service: 'server', method: 'POST', path: '/admin/s2s-key', status: 429, retryAfter: 1, count: 1 },
     { service: 'server', method: 'GET', path: '/health', status: 500, count: 1 },
-    { service: 'server', latencyMs: 1000, count: 1 },
+    { service: 'server', latencyMs: 500, count: 1 },
   ],
 };
 

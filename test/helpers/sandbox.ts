@@ -367,7 +367,9 @@ export async function resumeAndCheck(
     expect(runs, context).toHaveLength(1);
     landed = runs[0]!.outcome ?? runs[0]!.state;
     runIds.push(runs[0]!.runId);
-    const resumed = await cli(sb.configPath, ['resume', runs[0]!.runId, '--yes', '--json']);
+    // A run killed inside attachKeyCredential before its addKey left cannot tell "never sent" from "sent, not yet
+    // readable", so its resume rightly reads for Graph's read-lag window (2 min) before adding: allow for it.
+    const resumed = await cli(sb.configPath, ['resume', runs[0]!.runId, '--yes', '--json'], { timeoutMs: 200_000 });
     expect(resumed.code, `${context}\n${resumed.stderr}`).toBe(0);
     final = parseJson<RunDocument>(resumed);
     expect(final.runId).toBe(runs[0]!.runId);
