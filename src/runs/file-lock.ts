@@ -87,8 +87,10 @@ export class FileTargetLock implements TargetLock {
       // The holder released between our create and our read: try once more, as a fresh start.
       return (await this.createExclusive(path, this.me(runId))) ? { acquired: true } : this.acquire(target, runId);
     }
-    if (holder.runId === runId) {
-      // Re-acquiring our own run's lock (a resume of the same run) is idempotent: renew the lease.
+    if (holder.runId === runId && holder.pid === this.pid && holder.host === this.host) {
+      // Re-acquiring a lock this very process holds is idempotent: renew the lease. The same run held by another
+      // live process (a `resume` while the rotation still runs) is refused below like any other holder, or taken
+      // over when that process is gone: two processes must never drive one run at once (I5).
       await writeFileAtomic(path, JSON.stringify(this.me(runId)));
       return { acquired: true };
     }

@@ -25,7 +25,7 @@ const CONCURRENT_TIMEOUT = 150_000;
 describe('two rotations of one target', () => {
   let sb: Sandbox;
   beforeAll(async () => {
-    sb = await startE2eSandbox({ targets: 2 });
+    sb = await startE2eSandbox({ targets: 3 });
   });
   afterAll(() => sb?.stop());
 
@@ -93,6 +93,33 @@ describe('two rotations of one target', () => {
       const resumed = await cli(sb.configPath, ['resume', runId!, '--yes', '--json']);
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(parseJson<RunDocument>(resumed).outcome).toBe('succeeded');
+    },
+    CONCURRENT_TIMEOUT,
+  );
+
+  it.concurrent(
+    'refuses to resume a run whose own process is still driving it',
+    async () => {
+      const target = 'bench-0003';
+      const run = spawnCli(sb.configPath, ['rotate', target, '--yes', '--json']);
+      let runId: string | undefined;
+      for (let i = 0; i < 100 && !runId; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        runId = (await listRuns(sb.configPath)).find((r) => r.target === target)?.runId;
+      }
+      expect(runId).toBeDefined();
+      // The rotation is still running: a resume of the same run would make two processes drive it at once.
+      const resumed = await cli(sb.configPath, ['resume', runId!, '--yes', '--json']);
+      const first = await run.done;
+      expect(resumed.code, resumed.stderr).toBe(4);
+      expect(resumed.stderr).toContain(`locked by run ${runId}`);
+      expect(first.code, first.stderr).toBe(0);
+      const doc = parseJson<RunDocument>(first);
+      expect(doc.outcome).toBe('succeeded');
+      const t = sandboxTarget(sb, target);
+      const [history, state] = await Promise.all([getHistory(sb), getState(sb)]);
+      const ref = { appId: t.appId, server: target, vaultUrl: t.vaultUrl!, certificate: t.certificate! };
+      expect(checkI3(history, state, { ...ref, runIds: [doc.runId] })).toEqual([]);
     },
     CONCURRENT_TIMEOUT,
   );
