@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { Logger } from 'pino';
-import type { Clock, JournalEntry, RunStore, TargetLock } from '../adapters/ports.js';
+import type { Clock, JournalEntry, RunEnvelope, RunStore, TargetLock } from '../adapters/ports.js';
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import type { RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
@@ -265,42 +265,35 @@ export async function resumeRun(
   runId: string,
   opts: RunOptions & { rollback?: boolean } = {},
 ): Promise<RunDocument> {
-  const envelope = await deps.store.loadSnapshot(runId);
-  if (!envelope) throw new RunRefusedError(`run "${runId}" has no snapshot; \`certrotate runs\` lists the runs`);
-  if (envelope.machineVersion !== ROTATION_MACHINE_VERSION) {
-    throw new RunRefusedError(
-      `run ${runId} was written by rotation machine ${envelope.machineVersion}, but this certrotate runs ` +
-        `${ROTATION_MACHINE_VERSION}; resume it with the certrotate version that started it (its journal shows what ` +
-        `it did: \`certrotate show ${runId}\`)`,
-    );
-  }
-  const snap = envelope.snapshot as { status?: string; value?: unknown; context?: { outcome?: string } };
-  const parked = snap.context?.outcome === 'awaitingOperator' || snap.context?.outcome === 'awaitingRetirement';
-  if (snap.status === 'done') {
-    const doc = await finishedDocument(deps.store, runId);
-    if (opts.rollback) {
-      throw new RunRefusedError(
-        `run ${runId} already ended (${doc.outcome}); there is nothing it can roll back any more`,
-      );
+  const first = await deps.store.loadSnapshot(runId);
+  if (!first) throw new RunRefusedError(`run "${runId}" has no snapshot; \`certrotate runs\` lists the runs`);
+  const before = await judgeResumable(deps.store, runId, first, opts);
+  if ('ended' in before) return before.ended;
+  await takeLock(deps, first.target, runId);
+  let envelope: RunEnvelope;
+  let parked: boolean;
+  try {
+    // Read it again under the lock: the run's own process may have moved it on, or ended it, between the read above
+    // and the lock; driving it from the older snapshot would repeat its steps after its end.
+    envelope = (await deps.store.loadSnapshot(runId)) ?? first;
+    const now = await judgeResumable(deps.store, runId, envelope, opts);
+    if ('ended' in now) {
+      await deps.lock.release(first.target, runId);
+      return now.ended;
     }
-    return doc;
+    parked = now.parked;
+    await deps.store.appendJournal({
+      time: new Date(deps.clock.now()).toISOString(),
+      runId,
+      target: envelope.target,
+      step: 'run',
+      event: opts.rollback ? 'rollbackRequested' : 'resumed',
+      actor: deps.actor ?? whoAmI(),
+    });
+  } catch (err) {
+    await deps.lock.release(first.target, runId);
+    throw err;
   }
-  if (opts.rollback && !parked) {
-    // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
-    throw new RunRefusedError(
-      `run ${runId} is not parked (it stopped in ${flattenStateValue(snap.value)}); \`certrotate resume ${runId}\` ` +
-        `continues it, and it rolls back by itself if verification fails`,
-    );
-  }
-  await takeLock(deps, envelope.target, runId);
-  await deps.store.appendJournal({
-    time: new Date(deps.clock.now()).toISOString(),
-    runId,
-    target: envelope.target,
-    step: 'run',
-    event: opts.rollback ? 'rollbackRequested' : 'resumed',
-    actor: deps.actor ?? whoAmI(),
-  });
   return drive(
     deps,
     runId,
@@ -312,6 +305,44 @@ export async function resumeRun(
     },
     opts,
   );
+}
+
+/**
+ * Whether a snapshot can be resumed as asked: refuses another machine version, and a rollback of a run that is not
+ * parked; a run that already ended yields its document instead (resume of a finished run is a no-op).
+ */
+async function judgeResumable(
+  store: RunStore,
+  runId: string,
+  envelope: RunEnvelope,
+  opts: { rollback?: boolean },
+): Promise<{ parked: boolean } | { ended: RunDocument }> {
+  if (envelope.machineVersion !== ROTATION_MACHINE_VERSION) {
+    throw new RunRefusedError(
+      `run ${runId} was written by rotation machine ${envelope.machineVersion}, but this certrotate runs ` +
+        `${ROTATION_MACHINE_VERSION}; resume it with the certrotate version that started it (its journal shows what ` +
+        `it did: \`certrotate show ${runId}\`)`,
+    );
+  }
+  const snap = envelope.snapshot as { status?: string; value?: unknown; context?: { outcome?: string } };
+  const parked = snap.context?.outcome === 'awaitingOperator' || snap.context?.outcome === 'awaitingRetirement';
+  if (snap.status === 'done') {
+    const doc = await finishedDocument(store, runId);
+    if (opts.rollback) {
+      throw new RunRefusedError(
+        `run ${runId} already ended (${doc.outcome}); there is nothing it can roll back any more`,
+      );
+    }
+    return { ended: doc };
+  }
+  if (opts.rollback && !parked) {
+    // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
+    throw new RunRefusedError(
+      `run ${runId} is not parked (it stopped in ${flattenStateValue(snap.value)}); \`certrotate resume ${runId}\` ` +
+        `continues it, and it rolls back by itself if verification fails`,
+    );
+  }
+  return { parked };
 }
 
 /** The document of a run that already ended, read from its snapshot (resume of a finished run is a no-op). */
