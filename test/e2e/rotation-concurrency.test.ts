@@ -9,6 +9,7 @@ import {
   cli,
   getHistory,
   getState,
+  killAtStep,
   listRuns,
   parseJson,
   sandboxTarget,
@@ -70,15 +71,10 @@ describe('two rotations of one target', () => {
   it.concurrent(
     'refuses a new rotation while a killed run is open, naming the run to resume',
     async () => {
-      const run = spawnCli(sb.configPath, ['rotate', 'contoso-api', '--yes', '--json']);
-      // Kill once the run has a snapshot on disk, i.e. once `runs` lists it.
-      let runId: string | undefined;
-      for (let i = 0; i < 100 && !runId; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        runId = (await listRuns(sb.configPath)).find((r) => r.target === 'contoso-api')?.runId;
-      }
-      run.child.kill('SIGKILL');
-      await run.done;
+      // Killed early in generateCertificate: well before attachKeyCredential, whose resume would wait out Graph's read lag.
+      const killed = await killAtStep(sb.configPath, ['rotate', 'contoso-api', '--yes'], 'generateCertificate', 50);
+      expect(killed.result.signal, killed.result.stderr).toBe('SIGKILL');
+      const runId = (await listRuns(sb.configPath)).find((r) => r.target === 'contoso-api')?.runId;
       expect(runId).toBeDefined();
       const refused = await cli(sb.configPath, ['rotate', 'contoso-api', '--yes', '--json']);
       expect(refused.code, refused.stderr).toBe(4);
