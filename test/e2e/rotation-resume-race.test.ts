@@ -4,7 +4,7 @@
  * finished and released it. It must read the snapshot again under the lock and see the run ended, rather than drive
  * it a second time from the older state.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,5 +53,6 @@ describe('resume racing the end of the run', () => {
     expect(world.history.length).toBe(historyBefore);
     expect(await files.readJournal('run-r')).toEqual(journalBefore);
     expect(await deps.lock.holder('contoso-api')).toBeUndefined();
+    await rm(dir, { recursive: true, force: true });
   });
 });

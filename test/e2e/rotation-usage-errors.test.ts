@@ -3,10 +3,10 @@
  * option, the value given and what was expected, and never a stack trace (DESIGN §5). None of them needs a service:
  * every one is refused before certrotate talks to Azure.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 const valid = `tenantId: 72f988bf-86f1-41af-91ab-2d7cd011db47
@@ -78,6 +78,8 @@ describe('broken configuration and arguments', () => {
     };
     await writeFile(join(dir, '.certrotate', 'runs', 'r-parked', 'snapshot.json'), JSON.stringify(envelope));
   });
+
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it.each(BROKEN_CONFIGS)('config with %s: exit 1 naming the field, value and expectation', async (name, _e, says) => {
     const r = await runCli(['--config', join(dir, `${name.replace(/ /g, '-')}.yaml`), 'plan', 'contoso-api']);

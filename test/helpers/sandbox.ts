@@ -3,7 +3,7 @@
  * (what the tests assert on), config edits for the CLI child, and the safety invariants of DESIGN §2 as checks over
  * the sandbox's `/history` and `/state`. The CLI always runs as a child process (`runCli`), never in-process.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -21,9 +21,18 @@ import { cliPath, runCli, type CliResult } from './cli.js';
 
 export type { FaultRule, HistoryEvent, Sandbox, SandboxTarget };
 
-/** Starts a sandbox sized for e2e tests: 1 s propagation and Key Vault create delays, a small key pool. */
-export function startE2eSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  return startSandbox({ propagationDelaySeconds: 1, kvCreateDelaySeconds: 1, keyPoolSize: 2, ...options });
+/**
+ * Starts a sandbox sized for e2e tests: 1 s propagation and Key Vault create delays, a small key pool. Its `stop`
+ * also removes the sandbox's directory (config, CA, the runs' state), which holds nothing worth keeping.
+ */
+export async function startE2eSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const sb = await startSandbox({ propagationDelaySeconds: 1, kvCreateDelaySeconds: 1, keyPoolSize: 2, ...options });
+  const stop = sb.stop.bind(sb);
+  sb.stop = async () => {
+    await stop();
+    if (!options.dir) await rm(sb.dir, { recursive: true, force: true });
+  };
+  return sb;
 }
 
 /** One call to the sandbox's admin API, trusting the sandbox CA for this request only. */
