@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -27,6 +27,16 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/** A file's text, or undefined when it does not exist (any other read error is thrown). */
+export async function readFileIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** Appends one line and flushes it to disk before resolving, so an audit line is never lost to a later crash. */

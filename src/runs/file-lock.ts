@@ -1,8 +1,8 @@
-import { mkdir, open, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open, rm, rmdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Clock, LockAcquisition, LockHolder, TargetLock } from '../adapters/ports.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 
 /** Options of {@link FileTargetLock}. */
 export interface FileTargetLockOptions {
@@ -163,13 +163,8 @@ export class FileTargetLock implements TargetLock {
   }
 
   async holder(target: string): Promise<LockHolder | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path(target), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await readFileIfExists(this.path(target));
+    if (text === undefined) return undefined;
     try {
       return JSON.parse(text) as LockHolder;
     } catch {

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KeyVaultTargetConfig } from '../../config/schema.js';
-import { writeFileAtomic } from '../../runs/atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '../../runs/atomic-file.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
 import { parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
 
@@ -21,13 +21,8 @@ export interface FileTargetOptions {
 
 /** The thumbprint of the first certificate in a PEM file, or undefined when the file does not exist. */
 export async function thumbprintOfFile(path: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readFileIfExists(path);
+  if (text === undefined) return undefined;
   const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
   if (!cert) return undefined;
   return new X509Certificate(cert).fingerprint.replace(/:/g, '').toUpperCase();
