@@ -1,12 +1,13 @@
-import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startSandbox } from '../../src/sandbox/index.js';
-import { cliPath } from '../helpers/cli.js';
+import { bash, certrotateOnPath } from '../helpers/shell.js';
+
+// The shell GitHub-hosted and Azure DevOps Linux agents use for bash steps: errexit and pipefail.
+const PIPELINE_SHELL = ['--noprofile', '--norc', '-eo', 'pipefail'];
 
 const dir = fileURLToPath(new URL('../../runbooks/pipelines/', import.meta.url));
 
@@ -21,25 +22,6 @@ interface GhJob {
   environment?: string;
   steps: GhStep[];
   strategy?: { matrix?: Record<string, unknown> };
-}
-
-async function certrotateOnPath(): Promise<string> {
-  const bin = await mkdtemp(join(tmpdir(), 'certrotate-bin-'));
-  await writeFile(join(bin, 'certrotate'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
-  await chmod(join(bin, 'certrotate'), 0o755);
-  return bin;
-}
-
-function bash(script: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    // The shell GitHub-hosted and Azure DevOps Linux agents use for bash steps: errexit and pipefail.
-    const child = spawn('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script], { env, cwd });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
 }
 
 /** Runs pipeline scripts against a fresh sandbox, `certrotate` on PATH as `npm install -g` would put it. */
@@ -92,7 +74,7 @@ describe('GitHub Actions template', () => {
       await writeFile(output, '');
       const ghEnv = { ...env, GITHUB_OUTPUT: output, GITHUB_STEP_SUMMARY: join(cwd, 'summary.md') };
       for (const script of scripts('scan')) {
-        const r = await bash(script, ghEnv, cwd);
+        const r = await bash(script, ghEnv, cwd, PIPELINE_SHELL);
         expect(r.code, r.output).toBe(0);
       }
       const outputs = Object.fromEntries(
@@ -106,7 +88,7 @@ describe('GitHub Actions template', () => {
       expect(targets).toEqual(['contoso-api']);
       for (const job of ['plan', 'rotate']) {
         for (const script of scripts(job)) {
-          const r = await bash(script.replaceAll('${{ matrix.target }}', targets[0]!), ghEnv, cwd);
+          const r = await bash(script.replaceAll('${{ matrix.target }}', targets[0]!), ghEnv, cwd, PIPELINE_SHELL);
           expect(r.code, r.output).toBe(0);
         }
       }
@@ -170,7 +152,7 @@ describe('Azure DevOps template', () => {
     await withSandbox(async (env, cwd) => {
       let targets = '';
       for (const script of scripts('Scan')) {
-        const r = await bash(script, env, cwd);
+        const r = await bash(script, env, cwd, PIPELINE_SHELL);
         expect(r.code, r.output).toBe(0);
         targets = /##vso\[task\.setvariable variable=targets;isOutput=true\](.*)/.exec(r.output)?.[1]?.trim() ?? '';
         expect(r.output).toContain('##vso[task.setvariable variable=due;isOutput=true]true');
@@ -182,6 +164,7 @@ describe('Azure DevOps template', () => {
             script.replaceAll('$(targets)', targets).replaceAll('$(Pipeline.Workspace)', cwd),
             env,
             cwd,
+            PIPELINE_SHELL,
           );
           expect(r.code, r.output).toBe(0);
         }

@@ -1,11 +1,9 @@
-import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/index.js';
-import { cliPath } from '../helpers/cli.js';
+import { bash, certrotateOnPath } from '../helpers/shell.js';
 import { runnableBlocks } from '../helpers/runbook-blocks.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,26 +17,6 @@ async function markdownFiles(dir: string): Promise<string[]> {
     else if (entry.name.endsWith('.md')) out.push(path);
   }
   return out.sort();
-}
-
-/** A `certrotate` on PATH that runs this checkout's CLI with the test's Node (24), as `npx certrotate` would. */
-async function certrotateOnPath(): Promise<string> {
-  const bin = await mkdtemp(join(tmpdir(), 'certrotate-bin-'));
-  const wrapper = join(bin, 'certrotate');
-  await writeFile(wrapper, `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
-  await chmod(wrapper, 0o755);
-  return bin;
-}
-
-function bash(script: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
 }
 
 const files = await markdownFiles(runbookDir);

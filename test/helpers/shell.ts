@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliPath } from './cli.js';
+
+/** A directory holding a `certrotate` that runs this checkout's CLI with the test's Node, as `npm i -g` would. */
+export async function certrotateOnPath(): Promise<string> {
+  const bin = await mkdtemp(join(tmpdir(), 'certrotate-bin-'));
+  await writeFile(join(bin, 'certrotate'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
+  await chmod(join(bin, 'certrotate'), 0o755);
+  return bin;
+}
+
+/** Runs a bash script with the given shell flags, stdout and stderr interleaved as a person would see them. */
+export function bash(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  flags: string[] = [],
+): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [...flags, '-c', script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
