@@ -26,7 +26,14 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
     say(`Sandbox ready: config ${sandbox.configPath}\n`);
     const sub = (stdout: Capture) =>
       new CommandContext(
-        { ...ctx.options, config: sandbox.configPath, json: true, yes: true },
+        {
+          ...ctx.options,
+          config: sandbox.configPath,
+          json: true,
+          yes: true,
+          // The progress lines tell the story; adapter info logs would interleave with them. --log-level debug shows all.
+          logLevel: ctx.options.logLevel === 'info' ? 'warn' : ctx.options.logLevel,
+        },
         { ...ctx.env, CI: 'true' },
         stdout as unknown as NodeJS.WritableStream,
       );
