@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+describe('certrotate demo', () => {
+  it(
+    'starts a sandbox, scans, rotates contoso-api with visible progress, scans again and exits 0',
+    { timeout: 120_000 },
+    async () => {
+      const r = await runCli(['demo'], { timeoutMs: 110_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const out = r.stdout;
+      // The steps are shown as they happen, in order, then the summary and the second scan.
+      const order = [
+        '$ certrotate scan',
+        '→ generateCertificate started',
+        '✓ attachKeyCredential succeeded',
+        '✓ retireOldKey succeeded',
+        '— succeeded',
+        'old key:',
+        'new key:',
+        'total:',
+      ];
+      let at = 0;
+      for (const marker of order) {
+        const i = out.indexOf(marker, at);
+        expect(i, `"${marker}" after position ${at}`).toBeGreaterThanOrEqual(0);
+        at = i;
+      }
+      const scans = out.split('$ certrotate scan');
+      expect(scans).toHaveLength(3);
+      expect(scans[1]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+29\s+due/);
+      expect(scans[2]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+\d{3}\s+ok/);
+      expect(out).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\./);
+    },
+  );
+
+  it('prints one JSON document with --json', { timeout: 120_000 }, async () => {
+    const r = await runCli(['--json', 'demo'], { timeoutMs: 110_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { rotation: { outcome: string; oldThumbprint: string; newThumbprint: string } };
+    expect(doc.rotation.outcome).toBe('succeeded');
+    expect(doc.rotation.newThumbprint).not.toBe(doc.rotation.oldThumbprint);
+  });
+});
