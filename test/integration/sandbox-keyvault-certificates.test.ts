@@ -4,9 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import type { RestError } from '@azure/core-rest-pipeline';
 import type { CertificatePolicy } from '@azure/keyvault-certificates';
-import { startKeyVaultHarness, type KeyVaultHarness } from './helpers/keyvault-harness.js';
+import { startKeyVaultHarness, type KeyVaultHarness, expectRestError } from './helpers/keyvault-harness.js';
 
 const policy = (subject: string, extra: Partial<CertificatePolicy> = {}): CertificatePolicy => ({
   issuerName: 'Self',
@@ -16,15 +15,6 @@ const policy = (subject: string, extra: Partial<CertificatePolicy> = {}): Certif
   keySize: 2048,
   ...extra,
 });
-
-async function expectRestError(p: Promise<unknown>): Promise<RestError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as RestError;
-  }
-  throw new Error('expected the SDK call to fail');
-}
 
 describe('sandbox Key Vault certificates (real SDK over HTTPS)', () => {
   let h: KeyVaultHarness;

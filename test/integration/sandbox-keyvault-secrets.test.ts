@@ -6,18 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import tls from 'node:tls';
 import forge from 'node-forge';
-import type { RestError } from '@azure/core-rest-pipeline';
 import type { KeyVaultCertificateWithPolicy } from '@azure/keyvault-certificates';
-import { startKeyVaultHarness, type KeyVaultHarness } from './helpers/keyvault-harness.js';
-
-async function expectRestError(p: Promise<unknown>): Promise<RestError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as RestError;
-  }
-  throw new Error('expected the SDK call to fail');
-}
+import { startKeyVaultHarness, type KeyVaultHarness, expectRestError } from './helpers/keyvault-harness.js';
 
 describe('sandbox Key Vault secrets (real SDK over HTTPS)', () => {
   let h: KeyVaultHarness;

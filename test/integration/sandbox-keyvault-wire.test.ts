@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import forge from 'node-forge';
-import type { RestError } from '@azure/core-rest-pipeline';
 import { CertificateClient } from '@azure/keyvault-certificates';
 import {
   AUTHORIZATION_URI,
@@ -14,6 +13,7 @@ import {
   TENANT_ID,
   startKeyVaultHarness,
   type KeyVaultHarness,
+  expectRestError,
 } from './helpers/keyvault-harness.js';
 
 const API = 'api-version=2025-07-01';
@@ -27,15 +27,6 @@ const createBody = JSON.stringify({
   },
   attributes: {},
 });
-
-async function expectRestError(p: Promise<unknown>): Promise<RestError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as RestError;
-  }
-  throw new Error('expected the SDK call to fail');
-}
 
 describe('sandbox Key Vault on the wire', () => {
   let h: KeyVaultHarness;

@@ -8,6 +8,7 @@ import * as x509 from '@peculiar/x509';
 import { CertificateClient, type CertificateClientOptions } from '@azure/keyvault-certificates';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import type { AccessToken, TokenCredential } from '@azure/identity';
+import type { RestError } from '@azure/core-rest-pipeline';
 import Fastify, { type FastifyInstance } from 'fastify';
 import https from 'node:https';
 import { webcrypto } from 'node:crypto';
@@ -80,6 +81,16 @@ export async function makeTlsMaterial(): Promise<{ caPem: string; keyPem: string
 }
 
 /** The sandbox clock: real time plus an offset that tests move forward. */
+/** The RestError an SDK call rejects with; fails the test when the call succeeds. */
+export async function expectRestError(p: Promise<unknown>): Promise<RestError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as RestError;
+  }
+  throw new Error('expected the SDK call to fail');
+}
+
 export class TestClock {
   offsetMs = 0;
   now = (): number => Date.now() + this.offsetMs;
