@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startSandbox } from '../../src/sandbox/index.js';
-import { bash, certrotateOnPath } from '../helpers/shell.js';
+import { bash, certrotateShellEnv } from '../helpers/shell.js';
 
 // The shell GitHub-hosted and Azure DevOps Linux agents use for bash steps: errexit and pipefail.
 const PIPELINE_SHELL = ['--noprofile', '--norc', '-eo', 'pipefail'];
@@ -28,13 +28,7 @@ interface GhJob {
 async function withSandbox(fn: (env: NodeJS.ProcessEnv, cwd: string) => Promise<void>): Promise<void> {
   const sandbox = await startSandbox({ propagationDelaySeconds: 1, kvCreateDelaySeconds: 1 });
   try {
-    const bin = await certrotateOnPath();
-    const env = {
-      ...process.env,
-      PATH: `${bin}:${process.env.PATH ?? ''}`,
-      CI: 'true',
-      CERTROTATE_CONFIG: sandbox.configPath,
-    };
+    const env = await certrotateShellEnv({ CERTROTATE_CONFIG: sandbox.configPath });
     await fn(env, sandbox.dir);
   } finally {
     await sandbox.stop();

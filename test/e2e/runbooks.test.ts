@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startSandbox } from '../../src/sandbox/index.js';
-import { bash, certrotateOnPath } from '../helpers/shell.js';
+import { bash, certrotateShellEnv } from '../helpers/shell.js';
 import { runnableBlocks } from '../helpers/runbook-blocks.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -38,17 +38,13 @@ describe('runbooks: every ```sh runnable block runs against a fresh sandbox', ()
         siteRestartSeconds: 2,
       });
       try {
-        const bin = await certrotateOnPath();
-        const env = {
-          ...process.env,
-          PATH: `${bin}:${process.env.PATH ?? ''}`,
-          CI: 'true',
+        const env = await certrotateShellEnv({
           CONFIG: sandbox.configPath,
           CERTROTATE_CONFIG: sandbox.configPath,
           ADMIN: sandbox.adminUrl,
           CA: join(sandbox.dir, 'ca.pem'),
           WORK: sandbox.dir,
-        };
+        });
         // One shell for the whole runbook, as an operator would type it: variables carry from block to block.
         const script = [
           'set -euo pipefail',

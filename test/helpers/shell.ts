@@ -12,6 +12,15 @@ export async function certrotateOnPath(): Promise<string> {
   return bin;
 }
 
+/**
+ * The environment a pipeline agent or an operator's shell has: `certrotate` on PATH, non-interactive (CI=true),
+ * plus `extra` (config path and the like).
+ */
+export async function certrotateShellEnv(extra: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  const bin = await certrotateOnPath();
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, CI: 'true', ...extra };
+}
+
 /** Runs a bash script with the given shell flags, stdout and stderr interleaved as a person would see them. */
 export function bash(
   script: string,
