@@ -42,7 +42,11 @@ export class CommandContext {
 
   /** The configuration, loaded once. */
   config(): Promise<LoadedConfig> {
-    this.loaded ??= loadConfig(resolveConfigPath(this.options.config, this.env));
+    // Warnings are said once per invocation, on stderr, so they never enter a --json document on stdout.
+    this.loaded ??= loadConfig(resolveConfigPath(this.options.config, this.env)).then((loaded) => {
+      for (const warning of loaded.warnings) process.stderr.write(`warning: ${warning}\n`);
+      return loaded;
+    });
     return this.loaded;
   }
 

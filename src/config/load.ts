@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { checkConfigSanity } from './sanity.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A configuration that cannot be used. The message names the file, each field, its value and what was expected. */
@@ -23,6 +24,8 @@ export interface LoadedConfig {
   path: string;
   /** Absolute state directory. */
   stateDir: string;
+  /** Settings that are allowed but probably not meant, one line each (`line 8, defaults.rotateBefore: …`). */
+  warnings: string[];
 }
 
 /** Which file to read: the `--config` option, else `CERTROTATE_CONFIG`, else `./certrotate.yaml`. */
@@ -93,6 +96,15 @@ export function describeIssues(
  * `auth.certificatePath`, file targets) are resolved against `baseDir`.
  */
 export function parseConfig(text: string, source: string, baseDir: string): Config {
+  return parseConfigWithWarnings(text, source, baseDir).config;
+}
+
+/** {@link parseConfig}, also returning the warnings of settings that are valid but probably not meant. */
+export function parseConfigWithWarnings(
+  text: string,
+  source: string,
+  baseDir: string,
+): { config: Config; warnings: string[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -108,21 +120,28 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
     const problem = 'expected a mapping with tenantId, targets and the other settings at the top level';
     throw new ConfigError(`${source} is not valid: ${problem}`, [problem]);
   }
+  const lineOf = (path: PropertyKey[]): number | undefined => {
+    // Point at the deepest node of the path that exists in the document.
+    for (let n = path.length; n > 0; n--) {
+      const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
+      const range = isScalar(node) || isMap(node) ? node.range : (node as { range?: [number] } | undefined)?.range;
+      if (range) return lineCounter.linePos(range[0]).line;
+    }
+    return undefined;
+  };
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const lineOf = (path: PropertyKey[]): number | undefined => {
-      // Point at the deepest node of the path that exists in the document.
-      for (let n = path.length; n > 0; n--) {
-        const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
-        const range = isScalar(node) || isMap(node) ? node.range : (node as { range?: [number] } | undefined)?.range;
-        if (range) return lineCounter.linePos(range[0]).line;
-      }
-      return undefined;
-    };
     const problems = describeIssues(result.error.issues, raw, lineOf);
     throw new ConfigError(`${source} is not valid:\n  ${problems.join('\n  ')}`, problems);
   }
   const cfg = result.data;
+  const findings = checkConfigSanity(cfg).map((f) => {
+    const line = lineOf(f.path);
+    return { ...f, text: `${line ? `line ${line}, ` : ''}${renderPath(f.path)}: ${f.message}` };
+  });
+  const errors = findings.filter((f) => f.severity === 'error').map((f) => f.text);
+  if (errors.length > 0) throw new ConfigError(`${source} is not valid:\n  ${errors.join('\n  ')}`, errors);
+  const warnings = findings.filter((f) => f.severity === 'warning').map((f) => f.text);
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.state.dir = abs(cfg.state.dir);
   if (cfg.cloud.caFile) cfg.cloud.caFile = abs(cfg.cloud.caFile);
@@ -130,7 +149,7 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
   for (const t of cfg.targets) {
     if (t.kind === 'keyvault' && t.server.kind === 'file') t.server.path = abs(t.server.path);
   }
-  return cfg;
+  return { config: cfg, warnings };
 }
 
 /** Reads and validates the configuration file; throws {@link ConfigError} with readable problems. */
@@ -147,6 +166,6 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
     }
     throw new ConfigError(`config file ${path} cannot be read: ${(err as Error).message}`);
   }
-  const config = parseConfig(text, path, dirname(path));
-  return { config, path, stateDir: config.state.dir };
+  const { config, warnings } = parseConfigWithWarnings(text, path, dirname(path));
+  return { config, path, stateDir: config.state.dir, warnings: warnings.map((w) => `${path}: ${w}`) };
 }

@@ -10,10 +10,17 @@ const httpsUrl = z
   .url({ error: 'expected an https:// URL' })
   .refine((u) => u.startsWith('https://'), { error: 'expected an https:// URL' });
 
+/** No timing of a rotation is longer than a certificate may live: ten years (Key Vault's longest validity). */
+const MAX_DURATION_DAYS = 3650;
+const MAX_DURATION_MS = MAX_DURATION_DAYS * 86_400_000;
+
 /** A duration such as `30s`, `10m`, `12h`, `60d`, parsed to milliseconds. */
 export const duration = z
   .string({ error: 'expected a duration such as 30s, 10m, 12h or 60d' })
   .regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 12h or 60d' })
+  .refine((s) => parseDuration(s)! <= MAX_DURATION_MS, {
+    error: `expected a duration of at most ${MAX_DURATION_DAYS}d (ten years)`,
+  })
   .transform((s) => parseDuration(s)!);
 
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
@@ -109,18 +116,21 @@ const keyVaultTargetSchema = z.strictObject({
   name: targetName,
   kind: z.literal('keyvault'),
   app: z.strictObject({ appId: guid }),
-  keyVault: z.strictObject({
-    url: httpsUrl,
-    certificate: z
-      .string()
-      .regex(/^[0-9a-zA-Z-]{1,127}$/, { error: 'expected a Key Vault certificate name (letters, digits and -)' }),
-    subject: z.string().regex(/^CN=/i, { error: 'expected an X.500 subject starting with CN=' }),
-    validityMonths: z.number().int().min(1).max(120).default(12),
-    keyType: z.literal('RSA', { error: 'expected RSA (Entra certificate credentials are RSA)' }).default('RSA'),
-    keySize: z
-      .union([z.literal(2048), z.literal(3072), z.literal(4096)], { error: 'expected 2048, 3072 or 4096' })
-      .default(2048),
-  }),
+  keyVault: z
+    .strictObject({
+      url: httpsUrl,
+      certificate: z
+        .string()
+        .regex(/^[0-9a-zA-Z-]{1,127}$/, { error: 'expected a Key Vault certificate name (letters, digits and -)' }),
+      /** Default: `CN=<certificate>`. */
+      subject: z.string().regex(/^CN=/i, { error: 'expected an X.500 subject starting with CN=' }).optional(),
+      validityMonths: z.number().int().min(1).max(120).default(12),
+      keyType: z.literal('RSA', { error: 'expected RSA (Entra certificate credentials are RSA)' }).default('RSA'),
+      keySize: z
+        .union([z.literal(2048), z.literal(3072), z.literal(4096)], { error: 'expected 2048, 3072 or 4096' })
+        .default(2048),
+    })
+    .transform((kv) => ({ ...kv, subject: kv.subject ?? `CN=${kv.certificate}` })),
   server: serverSchema,
   verify: z.strictObject({ dataverseUrl: httpsUrl }),
   ...timingOverrides,
