@@ -109,8 +109,8 @@ type RotationSnapshot = SnapshotFrom<typeof rotationMachine>;
 
 /** What the last step invocation ended with, until the machine's next snapshot says what it means. */
 type Landed =
-  | { kind: 'done'; step: StepName; result: unknown }
-  | { kind: 'failed'; step: StepName; attempt: number; error: PortError };
+  | { kind: 'done'; step: StepName; endedAt: number; result: unknown }
+  | { kind: 'failed'; step: StepName; endedAt: number; attempt: number; error: PortError };
 
 /** Runs (or resumes) a rotation until it ends, parks, or is interrupted. */
 export async function driveRotation(opts: DriveOptions): Promise<RotationResult> {
@@ -137,8 +137,9 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       ? Omit<E, 'at' | keyof typeof thumbprints>
       : never
     : never;
-  const emit = (event: EventBody) => {
-    observers.onEvent({ at: clock.now(), ...thumbprints, ...event } as RunEvent);
+  /** Tells the observers; `at` is now unless the event happened earlier (a step's end, reported once the machine took it). */
+  const emit = (event: EventBody, at = clock.now()) => {
+    observers.onEvent({ at, ...thumbprints, ...event } as RunEvent);
   };
 
   // Assigned below; the step activities only run once the actor exists.
@@ -166,12 +167,14 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       const startedAt = clock.now();
       try {
         const result = await activity(ports, input, { signal, rerun });
-        landed = { kind: 'done', step: name, result };
-        return { result, startedAt, endedAt: clock.now() };
+        const endedAt = clock.now();
+        landed = { kind: 'done', step: name, endedAt, result };
+        return { result, startedAt, endedAt };
       } catch (thrown) {
         const error = toPortError(thrown);
-        landed = { kind: 'failed', step: name, attempt, error };
-        const failed: StepFailed = { error, startedAt, endedAt: clock.now() };
+        const endedAt = clock.now();
+        landed = { kind: 'failed', step: name, endedAt, attempt, error };
+        const failed: StepFailed = { error, startedAt, endedAt };
         throw failed;
       }
     });
@@ -203,46 +206,58 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   });
   currentAttempt = () => actor.getSnapshot().context.attempt;
 
-  /** Says what the step invocation that just ended means, now that the machine has taken its result. */
+  /**
+   * Says what the step invocation that just ended means, now that the machine has taken its result. Dated at the
+   * step's end: the machine may already be sleeping toward its next look or attempt.
+   */
   const report = (l: Landed, snapshot: RotationSnapshot) => {
     const ctx = snapshot.context;
     const record = ctx.steps.findLast((s) => s.name === l.step);
     if (l.kind === 'done' && saysNotYet(l.result)) {
       open = { step: l.step, phase: 'waiting' };
       const parked = snapshot.hasTag('parked');
-      emit({
-        type: 'waiting',
-        step: l.step,
-        for: WAITING_FOR[l.step] ?? `${l.step} to finish`,
-        ...(!parked && ctx.waitDeadline !== undefined ? { until: ctx.waitDeadline } : {}),
-        ...(!parked && ctx.retryAt !== undefined ? { nextAt: ctx.retryAt } : {}),
-        result: l.result,
-      });
+      emit(
+        {
+          type: 'waiting',
+          step: l.step,
+          for: WAITING_FOR[l.step] ?? `${l.step} to finish`,
+          ...(!parked && ctx.waitDeadline !== undefined ? { until: ctx.waitDeadline } : {}),
+          ...(!parked && ctx.retryAt !== undefined ? { nextAt: ctx.retryAt } : {}),
+          result: l.result,
+        },
+        l.endedAt,
+      );
     } else if (l.kind === 'done') {
       open = undefined;
-      emit({
-        type: 'stepDone',
-        step: l.step,
-        result: l.result,
-        attempts: record?.attempts ?? 1,
-        skipped: record?.status === 'skipped',
-      });
+      emit(
+        {
+          type: 'stepDone',
+          step: l.step,
+          result: l.result,
+          attempts: record?.attempts ?? 1,
+          skipped: record?.status === 'skipped',
+        },
+        l.endedAt,
+      );
     } else if (snapshot.hasTag('backoff')) {
       open = { step: l.step, phase: 'retrying' };
-      const until = ctx.retryAt ?? clock.now();
-      emit({
-        type: 'retrying',
-        step: l.step,
-        failedAttempt: l.attempt,
-        attempt: ctx.attempt,
-        waitMs: Math.max(0, until - clock.now()),
-        until,
-        code: l.error.code,
-        error: l.error,
-      });
+      const until = ctx.retryAt ?? l.endedAt;
+      emit(
+        {
+          type: 'retrying',
+          step: l.step,
+          failedAttempt: l.attempt,
+          attempt: ctx.attempt,
+          waitMs: Math.max(0, until - l.endedAt),
+          until,
+          code: l.error.code,
+          error: l.error,
+        },
+        l.endedAt,
+      );
     } else {
       open = undefined;
-      emit({ type: 'stepFailed', step: l.step, attempts: record?.attempts ?? l.attempt, error: l.error });
+      emit({ type: 'stepFailed', step: l.step, attempts: record?.attempts ?? l.attempt, error: l.error }, l.endedAt);
     }
   };
 
