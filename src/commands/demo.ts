@@ -51,9 +51,9 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
     const rotation = new Capture();
     const rotateCtx = sub(rotation);
     const started = Date.now();
-    // Progress goes to the demo's own stdout as each journal line is written.
+    // Progress goes to the demo's own stdout as each step happens.
     const progress = progressWriter(ctx.options.json ? process.stderr : process.stdout);
-    const code = await rotateCommand(rotateCtx, 'contoso-api', { onJournal: progress });
+    const code = await rotateCommand(rotateCtx, 'contoso-api', { progress });
     const doc = JSON.parse(rotation.text) as Parameters<typeof runSummary>[0];
     say('');
     say(runSummary(doc));

@@ -5,7 +5,8 @@
 import type { RotationInput } from '../machines/rotation-types.js';
 import { rotationDue, selectCurrentKey } from '../machines/rotation-policies.js';
 import { buildPlan } from '../runs/plan-fingerprint.js';
-import { exitCodeFor, type RunDocument, type RunnerDeps } from '../runs/runner.js';
+import { exitCodeFor } from '../exit-codes.js';
+import type { RunDocument, RunnerDeps } from '../runs/runner.js';
 import { UsageError, type CommandContext } from './context.js';
 import { GuidedSession } from './guided-session.js';
 import { observeTarget } from './observe.js';

@@ -7,19 +7,16 @@
  * (decline, Ctrl-C, close the terminal) leaves a run that `resume` continues.
  */
 import { intro, log, note, outro, settings, spinner, type SpinnerResult } from '@clack/prompts';
-import type { JournalEntry } from '../adapters/ports.js';
 import type { RotationPlan } from '../machines/plan.js';
+import type { RunEvent, RunObserver } from '../runs/events.js';
 import type { RunDocument } from '../runs/runner.js';
 import { askToProceed } from './confirm.js';
 import {
   confirmQuestion,
   nextAction,
   outcomeHeadline,
-  parseRetry,
-  pendingResult,
   planChangeCount,
   planNoteLines,
-  resultThumbprint,
   retryMessage,
   stepWording,
   summaryLines,
@@ -51,19 +48,9 @@ interface ActiveStep {
   polling: boolean;
   failure?: string;
   retry?: { info: RetryInfo; until: number };
-  /** A key the step's result names (the platform's new key). */
-  found?: string;
   ticker?: NodeJS.Timeout;
-  entry?: JournalEntry;
-}
-
-/** How long a question waits for the journal line of the step before it (journal lines are written asynchronously). */
-const JOURNAL_CATCH_UP_MS = 500;
-
-function detailText(detail: JournalEntry['detail']): string {
-  if (detail === undefined) return '';
-  if (typeof detail === 'string') return detail;
-  return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
+  /** The run's keys as the step's last event knew them. */
+  keys?: { oldThumbprint?: string; newThumbprint?: string };
 }
 
 function clip(text: string, max = 140): string {
@@ -81,8 +68,6 @@ function raiseInterrupt(): void {
 
 /** A key action of clack's settings (`cancel`, `up`, …). */
 type ClackAction = Parameters<typeof settings.aliases.set>[1];
-
-const STEP_EVENTS = new Set(['started', 'succeeded', 'failed', 'retrying']);
 
 /** One guided run (or resume) on a terminal. */
 export class GuidedSession {
@@ -141,7 +126,7 @@ export class GuidedSession {
    * the driver, already stopped, never reads the `false` as a decline.
    */
   readonly confirm = async (state: string, summary: string): Promise<boolean> => {
-    await this.journalCaughtUp();
+    // The run's events reach the observer before the driver asks: the step before the question has its result.
     this.settle('ok');
     const answer = await askToProceed(`${confirmQuestion(state)}\n${summary}`, {
       input: this.input,
@@ -156,31 +141,34 @@ export class GuidedSession {
     return answer === 'yes';
   };
 
-  /** The runner's `onJournal` callback: turns journal lines into the live step list. */
-  readonly onJournal = (entry: JournalEntry): void => {
-    const { step, event } = entry;
-    if (step === 'run') return;
-    const isStep = stepWording(step).title !== step;
-    if (isStep && STEP_EVENTS.has(event)) {
-      this.stepEvent(entry);
-      return;
-    }
-    switch (event) {
-      case 'confirmed':
-      case 'declined':
-        return; // the question already shows the answer
+  /** The session as a run observer: the run's events drive the live step list. */
+  readonly observer: RunObserver = { onEvent: (event) => this.onEvent(event) };
+
+  private onEvent(event: RunEvent): void {
+    switch (event.type) {
+      case 'stepStarted':
+      case 'attemptStarted':
+      case 'waiting':
+      case 'retrying':
+      case 'stepDone':
+      case 'stepFailed':
+        this.stepEvent(event);
+        return;
       case 'parked':
         this.settle('ok');
-        log.warn(`Parked: ${detailText(entry.detail)}`, { output: this.output });
+        log.warn(`Parked: ${event.message}`, { output: this.output });
         return;
       case 'interrupted':
         this.settle('cancel');
         return;
+      case 'ended':
+        this.settle(event.outcome === 'failed' || event.outcome === 'rolledBack' ? 'error' : 'ok');
+        return;
       default:
-        // The machine's last line: its outcome.
-        this.settle(event === 'failed' || event === 'rolledBack' ? 'error' : 'ok');
+        // The question already shows the answer; a run's start or resume is in the intro.
+        return;
     }
-  };
+  }
 
   /** Closes the session: the summary, then the next action. */
   finish(doc: RunDocument): void {
@@ -198,60 +186,69 @@ export class GuidedSession {
     this.releaseKeys();
   }
 
-  private stepEvent(entry: JournalEntry): void {
-    const { step, event } = entry;
+  private stepEvent(
+    event: Extract<
+      RunEvent,
+      { type: 'stepStarted' | 'attemptStarted' | 'waiting' | 'retrying' | 'stepDone' | 'stepFailed' }
+    >,
+  ): void {
+    const { step } = event;
     const wording = stepWording(step);
     let a = this.active;
-    if (event === 'started') {
-      if (a && a.step === step) {
-        // The same step again: a retry after its wait, or its second half after a success (Key Vault's create, then
-        // the poll for the issued version), which is no new attempt.
-        if (!a.done && !a.polling) a.attempts++;
-        this.stopTicker(a);
-        a.polling = false;
-        a.retry = undefined;
-        a.done = false;
-        a.failure = undefined;
-        const attempt = a.attempts > 1 ? ` (attempt ${a.attempts})` : '';
-        a.spinner.message(`${wording.title}: waiting for ${wording.waitingFor}${attempt}`);
-        return;
-      }
+    if (event.type === 'stepStarted') {
       this.settle('ok');
-      const rerun = detailText(entry.detail) ? ` (${detailText(entry.detail)})` : '';
+      const rerun = event.rerun ? ' (re-run after restore)' : '';
       this.active = a = {
         step,
-        attempts: 1,
+        attempts: event.attempt,
         done: false,
         polling: false,
         spinner: this.spin(`${wording.title}: waiting for ${wording.waitingFor}${rerun}`),
       };
       return;
     }
-    // A late line of a step already settled (the question before the next step came first): already drawn.
+    // A late event of a step already settled: already drawn.
     if (!a || a.step !== step) return;
-    a.entry = entry;
-    if (event === 'succeeded' && pendingResult(entry.detail)) {
-      a.polling = true;
-      a.spinner.message(`${wording.title}: not yet; still waiting for ${wording.waitingFor}`);
-    } else if (event === 'succeeded') {
-      a.done = true;
-      a.found = resultThumbprint(entry.detail);
-      a.spinner.message(`${wording.title}: done`);
-    } else if (event === 'failed') {
-      a.failure = clip(detailText(entry.detail));
-      a.spinner.message(`${wording.title}: ${a.failure}`);
-    } else if (event === 'retrying') {
-      const info = parseRetry(entry.detail);
-      if (!info) return;
-      a.retry = { info, until: this.now() + info.waitMs };
-      const tick = () => {
-        if (!a?.retry) return;
-        a.spinner.message(retryMessage(step, a.retry.info, Math.max(0, a.retry.until - this.now())));
-      };
-      tick();
-      this.stopTicker(a);
-      a.ticker = setInterval(tick, 1000);
-      a.ticker.unref();
+    a.keys = { oldThumbprint: event.oldThumbprint, newThumbprint: event.newThumbprint };
+    switch (event.type) {
+      case 'attemptStarted': {
+        // Another attempt after a retry wait, or another look after "not yet", which is no new attempt.
+        a.attempts = Math.max(a.attempts, event.attempt);
+        this.stopTicker(a);
+        a.polling = false;
+        a.retry = undefined;
+        a.failure = undefined;
+        const attempt = a.attempts > 1 ? ` (attempt ${a.attempts})` : '';
+        a.spinner.message(`${wording.title}: waiting for ${wording.waitingFor}${attempt}`);
+        return;
+      }
+      case 'waiting':
+        a.polling = true;
+        a.spinner.message(`${wording.title}: not yet; still waiting for ${wording.waitingFor}`);
+        return;
+      case 'stepDone':
+        a.done = true;
+        a.attempts = event.attempts;
+        a.spinner.message(`${wording.title}: done`);
+        return;
+      case 'stepFailed':
+        a.failure = clip(`${event.error.code}: ${event.error.message}`);
+        a.spinner.message(`${wording.title}: ${a.failure}`);
+        return;
+      case 'retrying': {
+        const info: RetryInfo = { attempt: event.attempt, waitMs: event.waitMs, code: event.code };
+        a.failure = clip(`${event.error.code}: ${event.error.message}`);
+        a.retry = { info, until: this.now() + info.waitMs };
+        const tick = () => {
+          if (!a?.retry) return;
+          a.spinner.message(retryMessage(step, a.retry.info, Math.max(0, a.retry.until - this.now())));
+        };
+        tick();
+        this.stopTicker(a);
+        a.ticker = setInterval(tick, 1000);
+        a.ticker.unref();
+        return;
+      }
     }
   }
 
@@ -270,13 +267,12 @@ export class GuidedSession {
   }
 
   private keyNote(a: ActiveStep): string {
-    const e = a.entry;
-    if (!e) return '';
+    const keys = a.keys;
+    if (!keys || !a.done) return '';
     if (['generateCertificate', 'attachKeyCredential', 'installServerKey', 'detectPlatformKey'].includes(a.step)) {
-      const key = e.newThumbprint ?? a.found;
-      return key ? ` — new key ${key}` : '';
+      return keys.newThumbprint ? ` — new key ${keys.newThumbprint}` : '';
     }
-    if (a.step === 'retireOldKey' && e.oldThumbprint) return ` — old key ${e.oldThumbprint} removed`;
+    if (a.step === 'retireOldKey' && keys.oldThumbprint) return ` — old key ${keys.oldThumbprint} removed`;
     return '';
   }
 
@@ -318,13 +314,5 @@ export class GuidedSession {
     this.input.off('keypress', this.onSpinnerKey);
     for (const [key, action] of this.removedAliases) settings.aliases.set(key, action);
     this.removedAliases = [];
-  }
-
-  /** Resolves once the active step has its result line, or after a short bound (then it is drawn as it stands). */
-  private async journalCaughtUp(): Promise<void> {
-    const deadline = this.now() + JOURNAL_CATCH_UP_MS;
-    while (this.active && !this.active.done && !this.active.failure && this.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
 }

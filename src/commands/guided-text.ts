@@ -62,39 +62,11 @@ export function confirmQuestion(state: string): string {
   return CONFIRM_TITLES[state] ?? `Go ahead with ${state}?`;
 }
 
-/**
- * Whether a step's result says "not there yet": a success that the machine follows with another poll of the same
- * step (Key Vault's create still `pending`, the platform's key `notYet`), not the step's end.
- */
-export function pendingResult(detail: unknown): boolean {
-  if (typeof detail !== 'string' || !detail.startsWith('{')) return false;
-  try {
-    const status = (JSON.parse(detail) as { status?: unknown }).status;
-    return status === 'pending' || status === 'notYet';
-  } catch {
-    // The journal clips long results; a clipped one is never a bare status.
-    return /^\{"status":"(pending|notYet)"/.test(detail);
-  }
-}
-
-/** A thumbprint a step's result names (`detectPlatformKey` finds the platform's key), if any. */
-export function resultThumbprint(detail: unknown): string | undefined {
-  if (typeof detail !== 'string') return undefined;
-  return /"thumbprint":"([0-9A-Fa-f]{40})"/.exec(detail)?.[1]?.toUpperCase();
-}
-
-/** A retry as the driver journals it: `attempt 2 in 10000 ms after keyNotFound`. */
+/** A retry as the run's `retrying` event gives it: the next attempt, its wait and the failure's code. */
 export interface RetryInfo {
   attempt: number;
   waitMs: number;
   code: string;
-}
-
-/** Parses the driver's retry detail; undefined when it has another shape. */
-export function parseRetry(detail: unknown): RetryInfo | undefined {
-  if (typeof detail !== 'string') return undefined;
-  const m = /^attempt (\d+) in (\d+) ms after (.+)$/.exec(detail);
-  return m ? { attempt: Number(m[1]), waitMs: Number(m[2]), code: m[3]! } : undefined;
 }
 
 /** `950ms`, `12s`, `3m 5s`, `2h 10m`, `3d 4h`: short enough for a spinner line. */

@@ -1,51 +1,69 @@
 /**
- * Progress for people: one line on stderr per journal event as it happens (stdout stays free for `--json`), and a
- * closing summary. Pipelines get the same lines as plain text; colour only on a TTY.
+ * Progress for people: lines on stderr as the run's events happen (stdout stays free for `--json`), and a closing
+ * summary. Pipelines get the same lines as plain text; colour only on a TTY.
  */
-import type { JournalEntry } from '../adapters/ports.js';
+import type { RunEvent, RunObserver } from '../runs/events.js';
 import type { RunDocument } from '../runs/runner.js';
 
-const MARK: Record<string, string> = {
-  started: '→',
-  succeeded: '✓',
-  failed: '✗',
-  retrying: '↻',
-  parked: '⏸',
-  confirmed: '✓',
-  declined: '✗',
-  interrupted: '■',
-  resumed: '▶',
-};
-
-function detailText(detail: JournalEntry['detail']): string {
-  if (detail === undefined) return '';
-  if (typeof detail === 'string') return detail;
-  return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
+function clip(text: string, max = 160): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
-function detailSuffix(detail: JournalEntry['detail']): string {
-  const text = detailText(detail);
-  return text ? ` — ${text}` : '';
+function suffix(text: string | undefined): string {
+  return text ? ` — ${clip(text)}` : '';
 }
 
-/** A journal line as one progress line, or undefined for lines people need not see live. */
-export function progressLine(entry: JournalEntry): string | undefined {
-  if (entry.step === 'run') return `▶ run ${entry.runId} ${entry.event}${detailSuffix(entry.detail)}`;
-  // The machine's last line names its final state; say it as the run's outcome.
-  if (entry.step === entry.event) return `■ run ${entry.runId} ${entry.event}${detailSuffix(entry.detail)}`;
-  const mark = MARK[entry.event] ?? '•';
-  let detail = detailText(entry.detail);
-  // Step results are JSON for the journal; live, the thumbprints say enough.
-  if (entry.event === 'succeeded' && detail.startsWith('{')) detail = '';
-  if (detail.length > 160) detail = `${detail.slice(0, 157)}...`;
-  return `${mark} ${entry.step} ${entry.event}${detail ? ` — ${detail}` : ''}`;
+/**
+ * Turns run events into progress lines: one `→ started` and one `✓ succeeded` (or `✗ failed`) per step, a `↻` per
+ * retry with its wait and cause, the first "not yet" of a step with what it waits for, answers, parks and the outcome.
+ * A further look or attempt of the same step adds no line: the step is still the one on screen.
+ */
+export class ProgressLines {
+  private waitingShown = new Set<string>();
+
+  /** The line for one event, or undefined for events people need not see live. */
+  line(event: RunEvent): string | undefined {
+    switch (event.type) {
+      case 'stepStarted':
+        this.waitingShown.delete(event.step);
+        return `→ ${event.step} started${event.rerun ? ' — re-run after restore' : ''}`;
+      case 'retrying':
+        return `↻ ${event.step} retrying — attempt ${event.attempt} in ${event.waitMs} ms after ${event.code}`;
+      case 'waiting': {
+        if (this.waitingShown.has(event.step)) return undefined;
+        this.waitingShown.add(event.step);
+        const until = event.until !== undefined ? ` until ${new Date(event.until).toISOString()}` : '';
+        return `… ${event.step} waiting — for ${event.for}${until}`;
+      }
+      case 'stepDone':
+        return `✓ ${event.step} ${event.skipped ? 'succeeded — already done' : 'succeeded'}${event.attempts > 1 ? ` (${event.attempts} attempts)` : ''}`;
+      case 'stepFailed':
+        return `✗ ${event.step} failed${suffix(`${event.error.code}: ${event.error.message}`)}`;
+      case 'confirmed':
+        return `✓ ${event.step} confirmed${suffix(event.summary)}`;
+      case 'declined':
+        return `✗ ${event.step} declined${suffix(event.summary)}`;
+      case 'parked':
+        return `⏸ ${event.state} parked${suffix(event.message)}`;
+      case 'interrupted':
+        return `■ ${event.state} interrupted — stopped at the operator’s request; resumable`;
+      case 'ended':
+        return `■ run ${event.runId} ${event.outcome}${suffix(event.failure ? `${event.failure.code}: ${event.failure.message}` : undefined)}`;
+      default:
+        // A run's start or resume, a question, another attempt or look of the step on screen.
+        return undefined;
+    }
+  }
 }
 
-/** A writer of progress lines to a stream (stderr by default). */
-export function progressWriter(stream: NodeJS.WritableStream = process.stderr): (entry: JournalEntry) => void {
-  return (entry) => {
-    const line = progressLine(entry);
-    if (line) stream.write(`${line}\n`);
+/** Progress lines written to a stream (stderr by default), as a run observer. */
+export function progressWriter(stream: NodeJS.WritableStream = process.stderr): RunObserver {
+  const lines = new ProgressLines();
+  return {
+    onEvent(event) {
+      const line = lines.line(event);
+      if (line) stream.write(`${line}\n`);
+    },
   };
 }
 

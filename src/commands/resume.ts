@@ -1,10 +1,12 @@
 import { UsageError } from '../errors.js';
-import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
+import { ExitCode } from '../exit-codes.js';
+import { assertRunId, FileRunStore } from '../runs/file-run-store.js';
+import { describeRun } from '../runs/run-view.js';
 import { resumeRun } from '../runs/runner.js';
 import { findTarget } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { openGuidedResume, reportGuidedRun } from './guided-run.js';
-import { interruptSignal, progressFor, reportRun, runnerDeps } from './run-support.js';
+import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /**
  * `resume RUN_ID` and `rollback RUN_ID`: continue a parked or interrupted run from its snapshot, or (rollback) send
@@ -32,6 +34,7 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
   const deps = await runnerDeps(ctx, target);
   const interrupt = interruptSignal();
   // Guided: where the run stopped first, a question before each change, a live step list (guided-*.ts).
+  const run = describeRun(envelope);
   const session = guided
     ? openGuidedResume(
         ctx,
@@ -39,22 +42,25 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
         {
           runId,
           target: target.name,
-          ...summarizeSnapshot(envelope.snapshot),
-          message: (envelope.snapshot as { context?: { park?: { message?: string } } }).context?.park?.message,
+          state: run.state,
+          outcome: run.outcome,
+          ...(run.park ? { message: run.park.message } : {}),
         },
         interrupt.signal,
       )
     : undefined;
   try {
+    const progress = session?.observer ?? progressFor(ctx);
     const doc = await resumeRun(deps, runId, {
       rollback: mode === 'rollback',
       signal: interrupt.signal,
-      onJournal: session?.onJournal ?? progressFor(ctx),
+      invocation: invocationOf(mode, guided ? 'guided' : 'yes'),
+      ...(progress ? { observers: [progress] } : {}),
       ...(session ? { confirm: session.confirm } : {}),
     });
     const code = session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);
     // For `rollback`, rolled back is the outcome the operator asked for, not a failed rotation.
-    return mode === 'rollback' && doc.outcome === 'rolledBack' ? 0 : code;
+    return mode === 'rollback' && doc.outcome === 'rolledBack' ? ExitCode.ok : code;
   } finally {
     session?.dispose();
     interrupt.dispose();

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import type { JournalEntry } from '../adapters/ports.js';
 import { UsageError } from '../errors.js';
 import type { RotationPlan } from '../machines/plan.js';
 import { planStaleness } from '../runs/plan-fingerprint.js';
+import type { RunObserver } from '../runs/events.js';
 import { newRunId, startRun } from '../runs/runner.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
 import { observeTarget } from './observe.js';
-import { interruptSignal, progressFor, reportRun, runnerDeps } from './run-support.js';
+import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /** Options of `rotate`. */
 export interface RotateOptions {
@@ -16,8 +16,8 @@ export interface RotateOptions {
   plan?: string;
   /** Rotate even when the key is not due. */
   force?: boolean;
-  /** Where progress goes (default: lines on stderr unless --json). */
-  onJournal?: (entry: JournalEntry) => void;
+  /** Who follows the run's progress (default: lines on stderr unless --json; the guided screen when guided). */
+  progress?: RunObserver;
 }
 
 async function readPlan(path: string): Promise<RotationPlan> {
@@ -71,10 +71,16 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
     // Guided: the plan first, a question before each change, a live step list (src/commands/guided-*.ts).
     const session = guided ? await openGuidedRotation(ctx, deps, input, interrupt.signal) : undefined;
     try {
+      const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
       const doc = await startRun(deps, input, {
         plan,
         signal: interrupt.signal,
-        onJournal: opts.onJournal ?? session?.onJournal ?? progressFor(ctx),
+        invocation: invocationOf('rotate', plan ? 'plan' : guided ? 'guided' : 'yes', {
+          ...(opts.plan ? { planFile: opts.plan } : {}),
+          ...(plan ? { planFingerprint: plan.fingerprint } : {}),
+          ...(opts.force ? { force: true } : {}),
+        }),
+        ...(progress ? { observers: [progress] } : {}),
         ...(session ? { confirm: session.confirm } : {}),
       });
       return session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);

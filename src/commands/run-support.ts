@@ -2,10 +2,12 @@
  * What rotate, resume and rollback share: the runner's dependencies for a target, Ctrl-C handling, the result
  * printed as the rotate JSON document or a summary, and the exit code.
  */
-import type { JournalEntry } from '../adapters/ports.js';
+import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import type { Invocation, RunObserver } from '../runs/events.js';
+import { redactArgv } from '../runs/observers/journal.js';
 import { FileTargetLock } from '../runs/file-lock.js';
 import { FileRunStore } from '../runs/file-run-store.js';
-import { exitCodeFor, runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
+import { runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { CommandContext } from './context.js';
@@ -31,7 +33,7 @@ export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Pro
 export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
     process.stderr.write(`\n${name}: stopping; the run can be resumed\n`);
     controller.abort();
   };
@@ -47,8 +49,27 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
 }
 
 /** Progress lines on stderr unless `--json` keeps the terminal quiet for machines. */
-export function progressFor(ctx: CommandContext): ((entry: JournalEntry) => void) | undefined {
+export function progressFor(ctx: CommandContext): RunObserver | undefined {
   return ctx.options.json ? undefined : progressWriter();
+}
+
+/**
+ * How this process was invoked, for the run's journal: the command line as typed (secrets redacted) and the mode.
+ * A command run from inside another (`demo`) records the outer command line, which is what was typed.
+ */
+export function invocationOf(
+  mode: Invocation['mode'],
+  confirmation: Invocation['confirmation'],
+  extra: Pick<Invocation, 'planFile' | 'planFingerprint' | 'force'> = {},
+): Invocation {
+  return {
+    mode,
+    argv: redactArgv(process.argv.slice(2)),
+    confirmation,
+    ...(extra.planFile ? { planFile: extra.planFile } : {}),
+    ...(extra.planFingerprint ? { planFingerprint: extra.planFingerprint } : {}),
+    ...(extra.force ? { force: true } : {}),
+  };
 }
 
 /** Prints a run's result and returns its exit code (DESIGN §5). */

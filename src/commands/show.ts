@@ -1,7 +1,9 @@
 import { styleText } from 'node:util';
-import type { JournalEntry } from '../adapters/ports.js';
+import { ExitCode } from '../exit-codes.js';
 import { buildTimeline, formatDuration, timelineText, type TimelinePaint } from '../report/run-timeline.js';
-import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
+import { assertRunId, FileRunStore } from '../runs/file-run-store.js';
+import { journalLineText, type JournalLine } from '../runs/observers/journal.js';
+import { describeRun } from '../runs/run-view.js';
 import { UsageError, type CommandContext } from './context.js';
 
 /** Colours for the timeline: only when stdout is a terminal that takes them and `--no-color` is not set. */
@@ -18,12 +20,6 @@ function paintFor(ctx: CommandContext): TimelinePaint | undefined {
   };
 }
 
-function detailText(detail: JournalEntry['detail']): string {
-  if (detail === undefined) return '';
-  if (typeof detail === 'string') return detail;
-  return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
-}
-
 /** `show RUN_ID`: one run's timeline drawn from its journal, then the journal itself; `--json` is the journal. */
 export async function showCommand(ctx: CommandContext, runId: string): Promise<number> {
   try {
@@ -33,11 +29,14 @@ export async function showCommand(ctx: CommandContext, runId: string): Promise<n
   }
   const { stateDir } = await ctx.config();
   const store = new FileRunStore(stateDir);
-  const [envelope, journal] = await Promise.all([store.loadSnapshot(runId), store.readJournal(runId)]);
+  const [envelope, entries] = await Promise.all([store.loadSnapshot(runId), store.readJournal(runId)]);
+  // Lines of this version carry structured fields; older ones only the entry's own (facts in `detail` text).
+  const journal: JournalLine[] = entries;
   if (!envelope && journal.length === 0) {
     throw new UsageError(`run "${runId}" not found in ${stateDir}; \`certrotate runs\` lists the runs there`);
   }
-  const summary = envelope ? summarizeSnapshot(envelope.snapshot) : { state: 'unknown', outcome: null };
+  const run = envelope ? describeRun(envelope) : undefined;
+  const summary = run ? { state: run.state, outcome: run.outcome } : { state: 'unknown', outcome: null };
   const target = envelope?.target ?? journal[0]?.target ?? 'unknown';
   ctx.print({ formatVersion: 1, runId, target, ...summary, updatedAt: envelope?.updatedAt ?? null, journal }, () => {
     const lines = [`Run ${runId} — target ${target} — ${summary.outcome ?? `unfinished (${summary.state})`}`];
@@ -57,10 +56,10 @@ export async function showCommand(ctx: CommandContext, runId: string): Promise<n
       const thumbs = [e.oldThumbprint && `old ${e.oldThumbprint}`, e.newThumbprint && `new ${e.newThumbprint}`]
         .filter(Boolean)
         .join(', ');
-      const extra = [detailText(e.detail), thumbs].filter(Boolean).join(' — ');
+      const extra = [journalLineText(e), thumbs].filter(Boolean).join(' — ');
       lines.push(`  ${e.time}  ${e.step.padEnd(24)} ${e.event.padEnd(10)}${extra ? ` ${extra}` : ''}`);
     }
     return lines.join('\n');
   });
-  return 0;
+  return ExitCode.ok;
 }

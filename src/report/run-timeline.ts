@@ -3,7 +3,7 @@
  * (waiting), and one lane of operator and run events (questions answered, parks, resumes, Ctrl-C, the outcome).
  * Long gaps between journal events — a run parked for days before its resume — are compressed so the work stays readable.
  */
-import type { JournalEntry } from '../adapters/ports.js';
+import { journalLineText, type JournalLine } from '../runs/observers/journal.js';
 
 /** A stretch of a lane: a step attempt at work, or a wait before its next attempt. */
 export interface TimelineSpan {
@@ -39,16 +39,15 @@ export interface RunTimeline {
   marks: TimelineMark[];
 }
 
-const STEP_EVENTS = new Set(['started', 'succeeded', 'failed', 'retrying']);
+/** Lines about a step at work: `waiting` is a "not yet" look (this version), the rest as every version wrote them. */
+const STEP_EVENTS = new Set(['started', 'succeeded', 'failed', 'retrying', 'waiting']);
 
-function detailText(detail: JournalEntry['detail']): string | undefined {
-  if (detail === undefined || detail === '') return undefined;
-  if (typeof detail === 'string') return detail;
-  return `${detail.code ? `${detail.code}: ` : ''}${detail.message}`;
+function detailText(line: JournalLine): string | undefined {
+  return journalLineText(line) || undefined;
 }
 
 /** Builds the timeline from journal lines (in the order they were written). */
-export function buildTimeline(journal: JournalEntry[]): RunTimeline {
+export function buildTimeline(journal: JournalLine[]): RunTimeline {
   const lanes = new Map<string, TimelineLane & { open?: TimelineSpan }>();
   const marks: TimelineMark[] = [];
   const times = journal.map((e) => Date.parse(e.time)).filter((t) => Number.isFinite(t));
@@ -73,8 +72,8 @@ export function buildTimeline(journal: JournalEntry[]): RunTimeline {
       }
       close(lane, at);
       if (e.event === 'started') {
-        // A start after a failure is a new attempt; a start after a success is the step's next part (Key Vault's
-        // create, then the poll for the issued version), not a retry.
+        // A start after a failure is a new attempt; a start after a "not yet" (`waiting`, or in older journals a
+        // success followed by another start: Key Vault's create, then the poll for the issued version) is not.
         if (lane.attempts === 0 || lane.status === 'failed' || lane.status === 'interrupted') lane.attempts++;
         lane.status = 'running';
         lane.open = { kind: 'working', from: at, to: at };
@@ -82,8 +81,9 @@ export function buildTimeline(journal: JournalEntry[]): RunTimeline {
         lane.status = 'succeeded';
       } else if (e.event === 'failed') {
         lane.status = 'failed';
-        lane.lastError = detailText(e.detail);
+        lane.lastError = detailText(e);
       } else {
+        // `retrying` (a wait before the next attempt) or `waiting` (a wait before the next look).
         lane.open = { kind: 'waiting', from: at, to: at };
       }
       continue;
@@ -97,7 +97,8 @@ export function buildTimeline(journal: JournalEntry[]): RunTimeline {
         }
       }
     }
-    marks.push({ at, step: e.step, event: e.event, ...(detailText(e.detail) ? { detail: detailText(e.detail) } : {}) });
+    const detail = detailText(e);
+    marks.push({ at, step: e.step, event: e.event, ...(detail ? { detail } : {}) });
   }
   for (const lane of lanes.values()) close(lane, end);
   return {

@@ -1,12 +1,13 @@
 /**
  * The glue between the rotation machine and the world: binds the step activities to the ports with
  * `machine.provide()` (closures, never input or context: both are persisted), starts or restores the actor, persists
- * every snapshot in order, journals what happens, asks for confirmations and stops at a final or parked state.
- * Storage-agnostic: the runner decides where snapshots and journal lines go.
+ * every snapshot in order, tells its observers what happens (typed run events: the journal is one of them), asks for
+ * confirmations and stops at a final or parked state. Storage-agnostic: the runner decides where snapshots and
+ * journal lines go.
  */
 import { createActor, fromPromise } from 'xstate';
 import type { Snapshot, SnapshotFrom } from 'xstate';
-import type { JournalEntry } from '../adapters/ports.js';
+import type { PortError } from '../adapters/ports.js';
 import { toPortError } from '../adapters/ports.js';
 import { outputOf } from '../machines/rotation-context.js';
 import { confirmSummary } from '../machines/rotation-policies.js';
@@ -20,6 +21,9 @@ import type {
   StepFailed,
   StepName,
 } from '../machines/rotation-types.js';
+import { fanOut, type RunEvent, type RunObserver } from './events.js';
+import { journalObserver, type JournalDraft } from './observers/journal.js';
+import { flattenState, stepInFlight } from './run-view.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
 import { awaitCertificate } from './steps/await-certificate.js';
 import { awaitPropagation } from './steps/await-propagation.js';
@@ -33,6 +37,40 @@ import type { RotationPorts, StepContext } from './steps/step-ports.js';
 import { verifyNewKey } from './steps/verify-new-key.js';
 
 export type { RotationPorts } from './steps/step-ports.js';
+export { flattenState, stepInFlight } from './run-view.js';
+
+/**
+ * The step each actor of the machine does its work for. `awaitCertificate` is the second half of
+ * `generateCertificate` (the poll for the version Key Vault issues), so both report as one step. The one place the
+ * driver maps actors to steps: the step catalogue (`src/machines/steps.ts`, `stepOfActor`) replaces this table.
+ */
+const STEP_OF_ACTOR = {
+  observeTarget: 'observeTarget',
+  generateCertificate: 'generateCertificate',
+  awaitCertificate: 'generateCertificate',
+  attachKeyCredential: 'attachKeyCredential',
+  awaitPropagation: 'awaitPropagation',
+  installServerKey: 'installServerKey',
+  detectPlatformKey: 'detectPlatformKey',
+  verifyNewKey: 'verifyNewKey',
+  retireOldKey: 'retireOldKey',
+  rollBackRotation: 'rollBackRotation',
+} as const satisfies Record<string, StepName>;
+
+/** What a step that answered "not yet" waits for (the catalogue's waiting-for text replaces this too). */
+const WAITING_FOR: Partial<Record<StepName, string>> = {
+  generateCertificate: 'Key Vault to issue the new certificate version',
+  detectPlatformKey: "the platform's new key on the app (Update key in the admin center)",
+};
+
+/**
+ * A step result that says "not there yet": Key Vault's create still `pending`, the platform's key `notYet`. The
+ * machine looks again; the step has not finished, so this is a `waiting`, never a `stepDone`.
+ */
+function saysNotYet(result: unknown): boolean {
+  const status = (result as { status?: unknown } | null)?.status;
+  return status === 'pending' || status === 'notYet';
+}
 
 /** How to drive one run. */
 export interface DriveOptions {
@@ -49,8 +87,10 @@ export interface DriveOptions {
   confirm?: (step: string, summary: string) => Promise<boolean>;
   /** Called after every snapshot, awaited and in order. A rejection stops the run. */
   onSnapshot: (persisted: unknown, info: { state: string; status: string }) => Promise<void>;
-  /** Audit lines: step start/end, retries, confirmations, parks, the outcome. */
-  onJournal: (entry: Omit<JournalEntry, 'runId' | 'target'>) => void | Promise<void>;
+  /** The journal's sink: each event's audit lines (see `observers/journal.ts`), in order. */
+  onJournal?: (entry: JournalDraft) => void | Promise<void>;
+  /** Everything else that follows the run (progress lines, the guided screen), after the journal. */
+  observers?: readonly RunObserver[];
   /** Ctrl-C: stop now, leaving the last persisted snapshot to resume from (every step is re-runnable, I3). */
   signal?: AbortSignal;
 }
@@ -65,26 +105,12 @@ export interface RotationResult extends Omit<RotationOutput, 'outcome'> {
   state: string;
 }
 
-/** Flattens a state value: `{ verifying: 'backingOff' }` → `verifying.backingOff`. */
-export function flattenState(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? [];
-    if (key === undefined) return '';
-    const rest = flattenState(child);
-    return rest ? `${key}.${rest}` : key;
-  }
-  return '';
-}
-
 type RotationSnapshot = SnapshotFrom<typeof rotationMachine>;
 
-/** True when a persisted snapshot holds an active step actor (not a backoff sleep): the process died mid-step. */
-export function stepInFlight(snapshot: unknown): boolean {
-  const children = (snapshot as { children?: Record<string, { src?: unknown; snapshot?: { status?: unknown } }> })
-    .children;
-  return Object.values(children ?? {}).some((c) => c.src !== 'sleepUntil' && c.snapshot?.status === 'active');
-}
+/** What the last step invocation ended with, until the machine's next snapshot says what it means. */
+type Landed =
+  | { kind: 'done'; step: StepName; endedAt: number; result: unknown }
+  | { kind: 'failed'; step: StepName; endedAt: number; attempt: number; error: PortError };
 
 /** Runs (or resumes) a rotation until it ends, parks, or is interrupted. */
 export async function driveRotation(opts: DriveOptions): Promise<RotationResult> {
@@ -92,8 +118,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   const clock = ports.clock;
   if (!opts.input && opts.snapshot === undefined) throw new Error('driveRotation needs input or snapshot');
 
+  const observers = fanOut([...(opts.onJournal ? [journalObserver(opts.onJournal)] : []), ...(opts.observers ?? [])]);
   let persisted: Promise<void> = Promise.resolve();
-  let journaled: Promise<void> = Promise.resolve();
   let stopped = false;
   let persistError: unknown;
   // The first step that runs after a restore may be repeating work whose result never reached the snapshot — but
@@ -101,44 +127,54 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   // step afresh (retries after a backoff sleep are known to the steps by their attempt number).
   let rerunPending = opts.snapshot !== undefined && stepInFlight(opts.snapshot);
   let thumbprints: { oldThumbprint?: string; newThumbprint?: string } = {};
+  // The step at work and where it stands: a start after its `retrying` or `waiting` is another attempt or look of
+  // the same step, not a new step.
+  let open: { step: StepName; phase: 'running' | 'retrying' | 'waiting' } | undefined;
+  let landed: Landed | undefined;
 
-  const journal = (entry: Omit<JournalEntry, 'runId' | 'target' | 'time'>) => {
-    const line = { time: new Date(clock.now()).toISOString(), ...thumbprints, ...entry };
-    journaled = journaled
-      .then(() => opts.onJournal(line))
-      .then(
-        () => undefined,
-        () => undefined, // a journal line lost is not a reason to abandon a half-done rotation
-      );
+  type EventBody = RunEvent extends infer E
+    ? E extends RunEvent
+      ? Omit<E, 'at' | keyof typeof thumbprints>
+      : never
+    : never;
+  /** Tells the observers; `at` is now unless the event happened earlier (a step's end, reported once the machine took it). */
+  const emit = (event: EventBody, at = clock.now()) => {
+    observers.onEvent({ at, ...thumbprints, ...event } as RunEvent);
   };
 
+  // Assigned below; the step activities only run once the actor exists.
+  let currentAttempt = () => 1;
+
   const step = <TInput, TResult>(
-    name: StepName,
+    actorName: keyof typeof STEP_OF_ACTOR,
     activity: (ports: RotationPorts, input: TInput, step: StepContext) => Promise<TResult>,
   ) =>
     fromPromise<StepDone<TResult>, TInput>(async ({ input, signal }) => {
+      const name = STEP_OF_ACTOR[actorName];
       // Outbox order: let the snapshot that shows this step active reach storage before the step acts, so a crash
       // during the step resumes into this step (which re-runs, observing first) and never past it.
       await Promise.resolve();
       await persisted;
       const rerun = rerunPending;
       rerunPending = false;
+      const attempt = currentAttempt();
+      if (open?.step === name && open.phase !== 'running') {
+        emit({ type: 'attemptStarted', step: name, attempt, after: open.phase });
+      } else {
+        emit({ type: 'stepStarted', step: name, attempt, rerun });
+      }
+      open = { step: name, phase: 'running' };
       const startedAt = clock.now();
-      journal({ step: name, event: 'started', ...(rerun ? { detail: 're-run after restore' } : {}) });
       try {
         const result = await activity(ports, input, { signal, rerun });
         const endedAt = clock.now();
-        journal({ step: name, event: 'succeeded', detail: summarise(result) });
+        landed = { kind: 'done', step: name, endedAt, result };
         return { result, startedAt, endedAt };
       } catch (thrown) {
         const error = toPortError(thrown);
-        journal({
-          step: name,
-          event: 'failed',
-          detail: { code: error.code, message: error.message, retryable: error.retryable },
-          ...(error.requestId ? { requestIds: [error.requestId] } : {}),
-        });
-        const failed: StepFailed = { error, startedAt, endedAt: clock.now() };
+        const endedAt = clock.now();
+        landed = { kind: 'failed', step: name, endedAt, attempt, error };
+        const failed: StepFailed = { error, startedAt, endedAt };
         throw failed;
       }
     });
@@ -147,7 +183,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     actors: {
       observeTarget: step('observeTarget', observeTarget),
       generateCertificate: step('generateCertificate', generateCertificate),
-      awaitCertificate: step('generateCertificate', awaitCertificate),
+      awaitCertificate: step('awaitCertificate', awaitCertificate),
       attachKeyCredential: step('attachKeyCredential', attachKeyCredential),
       awaitPropagation: step('awaitPropagation', awaitPropagation),
       installServerKey: step('installServerKey', installServerKey),
@@ -168,6 +204,62 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     input: opts.input ?? ({} as RotationInput),
     ...(opts.snapshot !== undefined ? { snapshot: opts.snapshot as Snapshot<unknown> } : {}),
   });
+  currentAttempt = () => actor.getSnapshot().context.attempt;
+
+  /**
+   * Says what the step invocation that just ended means, now that the machine has taken its result. Dated at the
+   * step's end: the machine may already be sleeping toward its next look or attempt.
+   */
+  const report = (l: Landed, snapshot: RotationSnapshot) => {
+    const ctx = snapshot.context;
+    const record = ctx.steps.findLast((s) => s.name === l.step);
+    if (l.kind === 'done' && saysNotYet(l.result)) {
+      open = { step: l.step, phase: 'waiting' };
+      const parked = snapshot.hasTag('parked');
+      emit(
+        {
+          type: 'waiting',
+          step: l.step,
+          for: WAITING_FOR[l.step] ?? `${l.step} to finish`,
+          ...(!parked && ctx.waitDeadline !== undefined ? { until: ctx.waitDeadline } : {}),
+          ...(!parked && ctx.retryAt !== undefined ? { nextAt: ctx.retryAt } : {}),
+          result: l.result,
+        },
+        l.endedAt,
+      );
+    } else if (l.kind === 'done') {
+      open = undefined;
+      emit(
+        {
+          type: 'stepDone',
+          step: l.step,
+          result: l.result,
+          attempts: record?.attempts ?? 1,
+          skipped: record?.status === 'skipped',
+        },
+        l.endedAt,
+      );
+    } else if (snapshot.hasTag('backoff')) {
+      open = { step: l.step, phase: 'retrying' };
+      const until = ctx.retryAt ?? l.endedAt;
+      emit(
+        {
+          type: 'retrying',
+          step: l.step,
+          failedAttempt: l.attempt,
+          attempt: ctx.attempt,
+          waitMs: Math.max(0, until - l.endedAt),
+          until,
+          code: l.error.code,
+          error: l.error,
+        },
+        l.endedAt,
+      );
+    } else {
+      open = undefined;
+      emit({ type: 'stepFailed', step: l.step, attempts: record?.attempts ?? l.attempt, error: l.error }, l.endedAt);
+    }
+  };
 
   return new Promise<RotationResult>((resolve, reject) => {
     let ready = false;
@@ -179,7 +271,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       stopped = true;
       const snapshot = actor.getSnapshot();
       actor.stop();
-      void Promise.all([persisted, journaled]).then(() => {
+      void Promise.all([persisted, observers.flush()]).then(() => {
         if (persistError !== undefined) return reject(persistError);
         const output = outputOf(snapshot.context);
         resolve({
@@ -192,7 +284,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     };
 
     const onAbort = () => {
-      journal({ step: lastState, event: 'interrupted', detail: 'stopped at the operator’s request; resumable' });
+      if (stopped) return;
+      emit({ type: 'interrupted', state: lastState });
       finish('interrupted');
     };
     if (opts.signal?.aborted) return onAbort();
@@ -200,8 +293,19 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
 
     const settle = (snapshot: RotationSnapshot) => {
       if (stopped || !ready) return;
+      const ctx = snapshot.context;
       if (snapshot.status === 'done') {
-        journal({ step: lastState, event: snapshot.context.outcome ?? 'done', ...failureDetail(snapshot) });
+        emit({
+          type: 'ended',
+          runId: ctx.settings.runId,
+          // A final state always records its outcome; `failed` is what a final state without one would mean.
+          outcome: ctx.outcome ?? 'failed',
+          state: lastState,
+          ...(ctx.failure
+            ? { failure: { step: ctx.failure.step, code: ctx.failure.error.code, message: ctx.failure.message } }
+            : {}),
+          ...(ctx.note ? { note: ctx.note } : {}),
+        });
         return finish('final');
       }
       if (snapshot.status === 'error') {
@@ -209,10 +313,12 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         return reject(snapshot.error instanceof Error ? snapshot.error : new Error(JSON.stringify(snapshot.error)));
       }
       if (snapshot.hasTag('parked')) {
-        journal({
-          step: lastState,
-          event: 'parked',
-          detail: snapshot.context.park?.message ?? snapshot.context.outcome ?? '',
+        emit({
+          type: 'parked',
+          state: lastState,
+          message: ctx.park?.message ?? ctx.outcome ?? '',
+          outcome: ctx.outcome ?? 'awaitingOperator',
+          ...(ctx.park?.reason ? { reason: ctx.park.reason } : {}),
         });
         return finish('parked');
       }
@@ -221,13 +327,14 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         if (askedFor === state) return;
         askedFor = state;
         const stepState = state.split('.')[0] ?? state;
-        void ask(stepState, confirmSummary(snapshot.context, stepState));
+        void ask(stepState, confirmSummary(ctx, stepState));
       } else {
         askedFor = undefined;
       }
     };
 
     const ask = async (stepState: string, summary: string) => {
+      emit({ type: 'confirmRequested', step: stepState, summary });
       let yes = true;
       if (opts.confirm) {
         try {
@@ -237,7 +344,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         }
       }
       if (stopped) return;
-      journal({ step: stepState, event: yes ? 'confirmed' : 'declined', detail: summary });
+      emit({ type: yes ? 'confirmed' : 'declined', step: stepState, summary });
       actor.send(yes ? { type: 'CONFIRM' } : { type: 'DECLINE', now: clock.now() });
     };
 
@@ -249,17 +356,10 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
           ...(snapshot.context.oldThumbprint ? { oldThumbprint: snapshot.context.oldThumbprint } : {}),
           ...(snapshot.context.newThumbprint ? { newThumbprint: snapshot.context.newThumbprint } : {}),
         };
-        if (state !== lastState && snapshot.hasTag('backoff')) {
-          const waitMs = Math.max(0, (snapshot.context.retryAt ?? 0) - clock.now());
-          // Name the step that failed (its record is the one marked retrying), not the state that waits.
-          const failing = snapshot.context.steps.findLast((s) => s.status === 'retrying');
-          journal({
-            step: failing?.name ?? state.split('.')[0] ?? state,
-            event: 'retrying',
-            detail: `attempt ${snapshot.context.attempt} in ${waitMs} ms after ${snapshot.context.lastError?.code ?? 'an error'}`,
-          });
-        }
         lastState = state;
+        const l = landed;
+        landed = undefined;
+        if (l) report(l, snapshot);
         const persistedSnapshot = actor.getPersistedSnapshot();
         const info = { state, status: snapshot.status };
         persisted = persisted.then(async () => {
@@ -287,15 +387,4 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     ready = true;
     settle(actor.getSnapshot());
   });
-}
-
-function failureDetail(snapshot: RotationSnapshot): Pick<JournalEntry, 'detail'> {
-  const failure = snapshot.context.failure;
-  return failure ? { detail: { code: failure.error.code, message: failure.message } } : {};
-}
-
-/** A short, secret-free line for the journal from a step's result (results hold ids and thumbprints only). */
-function summarise(result: unknown): string {
-  const text = JSON.stringify(result) ?? '';
-  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }

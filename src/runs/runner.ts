@@ -7,14 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { Logger } from 'pino';
-import type { Clock, JournalEntry, RunEnvelope, RunStore, TargetLock } from '../adapters/ports.js';
+import type { Clock, RunEnvelope, RunStore, TargetLock } from '../adapters/ports.js';
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import type { RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
-import { flattenStateValue } from './file-run-store.js';
+import { fanOut, type Invocation, type RunEvent, type RunObserver } from './events.js';
+import { journalLines, type JournalDraft, type JournalLine } from './observers/journal.js';
+import { describeRun } from './run-view.js';
 
-/** Exit codes of DESIGN §5 that a run can end with. */
-export const RUN_EXIT = { ok: 0, error: 1, parked: 3, locked: 4 } as const;
+export { exitCodeFor } from '../exit-codes.js';
 
 /** The rotate/resume JSON document of DESIGN §5 (`formatVersion: 1`), plus what a person needs next. */
 export interface RunDocument {
@@ -100,8 +101,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called after each persisted snapshot, e.g. to render progress. */
   onProgress?: (info: { state: string; status: string }) => void;
-  /** Called for each journal line as it is written, e.g. to render progress. */
-  onJournal?: (entry: JournalEntry) => void;
+  /** What follows the run besides its journal: progress lines, the guided screen. */
+  observers?: readonly RunObserver[];
+  /** How certrotate was invoked, for the audit trail (default: `--yes` or guided, as the input says). */
+  invocation?: Invocation;
 }
 
 /** A new run id: sortable by start time, readable, unique. */
@@ -118,20 +121,6 @@ function whoAmI(): string {
     return `${userInfo().username}@${hostname()}`;
   } catch {
     return `uid-${process.getuid?.() ?? '?'}@${hostname()}`;
-  }
-}
-
-/** The exit code for an outcome (DESIGN §5). */
-export function exitCodeFor(outcome: RotationOutcome | null): number {
-  switch (outcome) {
-    case 'succeeded':
-    case 'noChange':
-      return RUN_EXIT.ok;
-    case 'awaitingOperator':
-    case 'awaitingRetirement':
-      return RUN_EXIT.parked;
-    default:
-      return RUN_EXIT.error;
   }
 }
 
@@ -202,11 +191,8 @@ async function drive(
         });
         opts.onProgress?.(info);
       },
-      onJournal: async (entry) => {
-        const line: JournalEntry = { ...entry, runId, target, actor };
-        await deps.store.appendJournal(line);
-        opts.onJournal?.(line);
-      },
+      onJournal: (line) => deps.store.appendJournal(journalLine(line, runId, target, actor)),
+      ...(opts.observers ? { observers: opts.observers } : {}),
     });
   } finally {
     clearInterval(renew);
@@ -239,21 +225,47 @@ export async function startRun(
   await takeLock(deps, target, runId);
   try {
     await assertNoOpenRun(deps.store, target);
-    await deps.store.appendJournal({
-      time: new Date(deps.clock.now()).toISOString(),
+    const invocation = opts.invocation ?? {
+      ...defaultInvocation('rotate', !input.autoConfirm),
+      ...(input.force ? { force: true } : {}),
+    };
+    await announce(
+      deps,
       runId,
       target,
-      step: 'run',
-      event: 'started',
-      actor: deps.actor ?? whoAmI(),
-      detail: `rotate ${target}${input.autoConfirm ? ' --yes' : ''}`,
-    });
+      { type: 'runStarted', at: deps.clock.now(), target, invocation },
+      opts.observers,
+    );
     if (opts.plan !== undefined) await deps.store.savePlan(runId, opts.plan);
   } catch (err) {
     await deps.lock.release(target, runId);
     throw err;
   }
   return drive(deps, runId, target, { input }, opts);
+}
+
+function journalLine(draft: JournalDraft, runId: string, target: string, actor: string): JournalLine {
+  return { ...draft, runId, target, actor };
+}
+
+/**
+ * A run event the runner itself raises (a start, a resume): its journal lines are written before the run goes on
+ * (a write error stops it, like any failure to record the run), then the observers hear of it.
+ */
+async function announce(
+  deps: RunnerDeps,
+  runId: string,
+  target: string,
+  event: RunEvent,
+  observers: readonly RunObserver[] | undefined,
+): Promise<void> {
+  const actor = deps.actor ?? whoAmI();
+  for (const line of journalLines(event)) await deps.store.appendJournal(journalLine(line, runId, target, actor));
+  fanOut(observers ?? []).onEvent(event);
+}
+
+function defaultInvocation(mode: Invocation['mode'], guided: boolean): Invocation {
+  return { mode, argv: [], confirmation: guided ? 'guided' : 'yes' };
 }
 
 /**
@@ -282,14 +294,15 @@ export async function resumeRun(
       return now.ended;
     }
     parked = now.parked;
-    await deps.store.appendJournal({
-      time: new Date(deps.clock.now()).toISOString(),
+    const mode = opts.rollback ? 'rollback' : 'resume';
+    const invocation = opts.invocation ?? defaultInvocation(mode, opts.confirm !== undefined);
+    await announce(
+      deps,
       runId,
-      target: envelope.target,
-      step: 'run',
-      event: opts.rollback ? 'rollbackRequested' : 'resumed',
-      actor: deps.actor ?? whoAmI(),
-    });
+      envelope.target,
+      { type: 'runResumed', at: deps.clock.now(), invocation: { ...invocation, mode } },
+      opts.observers,
+    );
   } catch (err) {
     await deps.lock.release(first.target, runId);
     throw err;
@@ -324,9 +337,9 @@ async function judgeResumable(
         `it did: \`certrotate show ${runId}\`)`,
     );
   }
-  const snap = envelope.snapshot as { status?: string; value?: unknown; context?: { outcome?: string } };
-  const parked = snap.context?.outcome === 'awaitingOperator' || snap.context?.outcome === 'awaitingRetirement';
-  if (snap.status === 'done') {
+  const run = describeRun(envelope);
+  const parked = run.parked;
+  if (run.ended) {
     const doc = await finishedDocument(store, runId);
     if (opts.rollback) {
       throw new RunRefusedError(
@@ -338,7 +351,7 @@ async function judgeResumable(
   if (opts.rollback && !parked) {
     // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
     throw new RunRefusedError(
-      `run ${runId} is not parked (it stopped in ${flattenStateValue(snap.value)}); \`certrotate resume ${runId}\` ` +
+      `run ${runId} is not parked (it stopped in ${run.state}); \`certrotate resume ${runId}\` ` +
         `continues it, and it rolls back by itself if verification fails`,
     );
   }
@@ -347,20 +360,15 @@ async function judgeResumable(
 
 /** The document of a run that already ended, read from its snapshot (resume of a finished run is a no-op). */
 async function finishedDocument(store: RunStore, runId: string): Promise<RunDocument> {
-  const envelope = (await store.loadSnapshot(runId))!;
-  const snap = envelope.snapshot as {
-    value?: unknown;
-    context?: { outcome?: RotationOutcome; oldThumbprint?: string; newThumbprint?: string; steps?: StepRecord[] };
-  };
-  const ctx = snap.context ?? {};
+  const run = describeRun((await store.loadSnapshot(runId))!);
   return {
     formatVersion: 1,
     runId,
-    target: envelope.target,
-    outcome: ctx.outcome ?? null,
-    oldThumbprint: ctx.oldThumbprint ?? null,
-    newThumbprint: ctx.newThumbprint ?? null,
-    steps: ctx.steps ?? [],
-    state: typeof snap.value === 'string' ? snap.value : JSON.stringify(snap.value),
+    target: run.target,
+    outcome: run.outcome,
+    oldThumbprint: run.oldThumbprint,
+    newThumbprint: run.newThumbprint,
+    steps: run.steps,
+    state: run.state,
   };
 }

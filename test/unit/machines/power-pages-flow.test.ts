@@ -44,8 +44,8 @@ describe('power-pages flow', () => {
       onJournal: (entry) => {
         journal.push(entry);
         // The admin presses Update key while certrotate is already waiting (after its second look); the site
-        // restarts for 7 minutes.
-        if (entry.step === 'detectPlatformKey' && entry.event === 'succeeded' && ++looks === 2) {
+        // restarts for 7 minutes. A look that finds no key yet is journaled as `waiting`.
+        if (entry.step === 'detectPlatformKey' && entry.event === 'waiting' && ++looks === 2) {
           world.platformUpdateKey({ restartMs: 7 * MINUTE });
         }
       },

@@ -8,10 +8,7 @@ import {
   confirmQuestion,
   nextAction,
   outcomeHeadline,
-  parseRetry,
-  pendingResult,
   planNoteLines,
-  resultThumbprint,
   retryMessage,
   shortDuration,
   stepWording,
@@ -110,23 +107,14 @@ describe('guided plan note', () => {
 });
 
 describe('guided progress words', () => {
-  it('reads the driver’s retry line and counts down to the next attempt', () => {
-    const retry = parseRetry('attempt 2 in 10000 ms after keyNotFound');
-    expect(retry).toEqual({ attempt: 2, waitMs: 10_000, code: 'keyNotFound' });
-    expect(retryMessage('awaitPropagation', retry!, 7_400)).toBe(
+  // The retry now arrives as a typed `retrying` event (attempt, waitMs, code), not as a line to parse; telling a poll
+  // that found nothing yet from a finished step is the driver's (`waiting` vs `stepDone`): test/unit/runs/run-events.
+  it('counts down to the next attempt of a retry', () => {
+    const retry = { attempt: 2, waitMs: 10_000, code: 'keyNotFound' };
+    expect(retryMessage('awaitPropagation', retry, 7_400)).toBe(
       'Wait for Entra ID to accept the new key: waiting for Entra ID to propagate the new key (a token signed with ' +
         'it); attempt 2 in 7s (after keyNotFound)',
     );
-    expect(parseRetry('something else')).toBeUndefined();
-    expect(parseRetry({ message: 'x' })).toBeUndefined();
-  });
-
-  it('tells a poll that found nothing yet from a finished step', () => {
-    expect(pendingResult('{"status":"notYet"}')).toBe(true);
-    expect(pendingResult('{"status":"pending","operation":{"certificateName":"c","serialized":"{\\"sta...')).toBe(true);
-    expect(pendingResult('{"status":"found","keyId":"k","thumbprint":"' + NEW + '"}')).toBe(false);
-    expect(pendingResult('{"keyId":"k","method":"addKey"}')).toBe(false);
-    expect(resultThumbprint('{"status":"found","thumbprint":"' + NEW.toLowerCase() + '"}')).toBe(NEW);
   });
 
   it('names every step and question the machine has, and falls back to the raw name', () => {
