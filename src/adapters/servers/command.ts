@@ -7,7 +7,7 @@
  * (TERM, then KILL), and if certrotate itself dies (even `kill -9`) the supervisor's IPC channel closes, and it
  * kills the group and removes the key directory, so neither the program nor the key outlives the step.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { KeyVaultTargetConfig } from '../../config/schema.js';
 import { scrubString } from '../../logging/scrub.js';
@@ -87,16 +87,17 @@ process.once('message', (m) => {
 /** The marker in the supervisor's command line (`ps`), so an operator can tell what it is. */
 const SUPERVISOR_TAG = 'certrotate-command-supervisor';
 
-/** Sends `sig` to the whole process group led by `pid`; to `pid` alone where groups do not exist. */
-function signalGroup(pid: number, sig: NodeJS.Signals): void {
+/** Sends `sig` to the whole process group `child` leads (to `child` alone where there are no process groups). */
+function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  if (process.platform === 'win32') {
+    child.kill(sig);
+    return;
+  }
   try {
-    process.kill(-pid, sig);
+    process.kill(-child.pid, sig);
   } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      // Already gone.
-    }
+    // ESRCH: the group is gone already. Never fall back to the bare pid: once reaped, it may be someone else's.
   }
 }
 
@@ -135,8 +136,8 @@ export function runProgram(
     let killer: NodeJS.Timeout | undefined;
     const stop = () => {
       if (child.pid === undefined || killer) return;
-      signalGroup(child.pid, 'SIGTERM');
-      killer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), 2000);
+      signalGroup(child, 'SIGTERM');
+      killer = setTimeout(() => signalGroup(child, 'SIGKILL'), 2000);
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -159,6 +160,8 @@ export function runProgram(
     });
     child.on('close', (exitCode, sig) => {
       done();
+      // A stopped program is stopped with everything it started in its group, even what ignored SIGTERM.
+      if (killer) signalGroup(child, 'SIGKILL');
       if (spawnError) reject(spawnError);
       else resolve({ exitCode, signal: sig, stdout, stderr, timedOut });
     });
