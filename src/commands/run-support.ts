@@ -3,6 +3,7 @@
  * printed as the rotate JSON document or a summary, and the exit code.
  */
 import type { JournalEntry } from '../adapters/ports.js';
+import { sweepStaleKeyFiles } from '../adapters/servers/key-files.js';
 import { FileTargetLock } from '../runs/file-lock.js';
 import { FileRunStore } from '../runs/file-run-store.js';
 import { exitCodeFor, runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
@@ -15,6 +16,8 @@ import { portsForTarget } from './target-ports.js';
 /** The runner's dependencies for one target: file store and lock under `state.dir`, adapters over the real SDKs. */
 export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
   const loaded = await ctx.config();
+  // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
+  await sweepStaleKeyFiles({ logger: ctx.logger });
   return {
     store: new FileRunStore(loaded.stateDir),
     lock: new FileTargetLock(loaded.stateDir),
