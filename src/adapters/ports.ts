@@ -146,6 +146,8 @@ export type PortErrorCode =
   | 'operationFailed'
   /** The caller aborted (Ctrl-C). Not an error of the service. */
   | 'aborted'
+  /** A server refused a key older than the one it holds (the message names the key in use). Fatal: superseded. */
+  | 'serverHasNewerKey'
   | 'unknown';
 
 /**
@@ -207,6 +209,11 @@ export function toPortError(thrown: unknown): PortError {
 export interface CallOptions {
   /** Aborts the call (Ctrl-C, or the machine left the step). */
   signal?: AbortSignal;
+  /**
+   * The run on whose behalf the call is made, when there is one: server targets send it with the key (the fencing
+   * token) and name per-run temp directories after it.
+   */
+  runId?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -223,6 +230,11 @@ export interface KeyRef {
   thumbprint: string;
   /** The Key Vault secret id of this certificate version (`https://…/secrets/{name}/{version}`). */
   secretId: string;
+  /**
+   * ISO-8601 UTC start of the certificate's validity, when known: the fencing token servers compare so that they
+   * never move to a key older than the one they hold.
+   */
+  notBefore?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -397,10 +409,15 @@ export interface ServerKeyTarget {
   currentKey(options?: CallOptions): Promise<ServerKeyState>;
   /**
    * Installs `key` (the server pulls it from Key Vault by secret id, or the adapter writes it, mode 0600).
-   * Idempotent: installing the key in use again is a no-op. Throws `invalidRequest` on a `manual` target.
+   * Idempotent: installing the key in use again is a no-op. Throws `invalidRequest` on a `manual` target, and
+   * `serverHasNewerKey` (not retryable) when the server holds a key with a later `notBefore`: servers never move
+   * backwards, so a late install cannot undo another run's newer key.
    */
   install(key: KeyRef, options?: CallOptions): Promise<void>;
-  /** Puts `previous` back in service (rollback). Idempotent, like `install`. */
+  /**
+   * Puts `previous` back in service (rollback). Idempotent, like `install`. Going back to an older key is the point
+   * of a restore, so the server allows it only in place of the key it replaced; otherwise `serverHasNewerKey`.
+   */
   restore(previous: KeyRef, options?: CallOptions): Promise<void>;
   /**
    * The server's own health, where the target reports it (e.g. a `/health` that acquires a Dataverse token with the

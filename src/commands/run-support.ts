@@ -2,6 +2,7 @@
  * What rotate, resume and rollback share: the runner's dependencies for a target, Ctrl-C handling, the result
  * printed as the rotate JSON document or a summary, and the exit code.
  */
+import { sweepStaleKeyFiles } from '../adapters/servers/key-files.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import type { Invocation, RunObserver } from '../runs/events.js';
 import { redactArgv } from '../runs/observers/journal.js';
@@ -17,6 +18,8 @@ import { portsForTarget } from './target-ports.js';
 /** The runner's dependencies for one target: file store and lock under `state.dir`, adapters over the real SDKs. */
 export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
   const loaded = await ctx.config();
+  // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
+  await sweepStaleKeyFiles({ logger: ctx.logger });
   return {
     store: new FileRunStore(loaded.stateDir),
     lock: new FileTargetLock(loaded.stateDir),

@@ -3,6 +3,11 @@
  * `POST /admin/s2s-key {secretId, thumbprint}` makes it pull the key from Key Vault with its own identity (the real
  * SecretClient) and use it, keeping the previous key for rollback; `GET /health` acquires a Dataverse token with the
  * key it holds (a fresh real ClientCertificateCredential each time) and calls WhoAmI.
+ *
+ * It is the reference for the webhook contract (README, server kinds): it never moves to a key older (by the
+ * certificate's notBefore) than the one it holds. An install of an older key, by the request's `notBefore` token or
+ * by the certificate it pulled, is refused with 409 `{code: "serverHasNewerKey", inUse: {thumbprint, notBefore}}`;
+ * a restore (`action: "restore"`) may go back, but only in place of the key it names in `replaces`.
  */
 import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
@@ -62,6 +67,22 @@ export function keyFromSecret(value: string, contentType: string | undefined): S
   return { thumbprint: thumbprintOf(new Uint8Array(new X509Certificate(certPem).raw)), pemBundle: value };
 }
 
+/** The notBefore (ISO-8601) of the certificate in a key's PEM bundle. */
+export function notBeforeOfKey(key: ServerKey): string {
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(key.pemBundle)?.[0];
+  return pem ? new Date(new X509Certificate(pem).validFrom).toISOString() : new Date(0).toISOString();
+}
+
+/** What the webhook accepts: `secretId` and `thumbprint`, plus the fencing token and the restore fields. */
+interface InstallRequest {
+  secretId?: unknown;
+  thumbprint?: unknown;
+  notBefore?: unknown;
+  runId?: unknown;
+  action?: unknown;
+  replaces?: unknown;
+}
+
 function whoAmI(dataverseUrl: string, token: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -96,9 +117,11 @@ export function createAppServer(opts: AppServerOptions): AppServer {
     previous: () => previous,
     register(app) {
       app.post('/admin/s2s-key', async (req, reply) => {
-        const body = (req.body ?? {}) as { secretId?: unknown; thumbprint?: unknown };
+        const body = (req.body ?? {}) as InstallRequest;
         if (typeof body.secretId !== 'string') return reply.code(400).send({ error: 'secretId is required' });
         const wanted = typeof body.thumbprint === 'string' ? body.thumbprint.toUpperCase() : undefined;
+        const restore = body.action === 'restore';
+        const replaces = typeof body.replaces === 'string' ? body.replaces.toUpperCase() : undefined;
         // Installing the key already in use is a no-op, so a webhook retried after a lost reply converges.
         if (wanted && wanted === current.thumbprint) {
           return {
@@ -107,6 +130,22 @@ export function createAppServer(opts: AppServerOptions): AppServer {
             previousThumbprint: previous?.thumbprint ?? null,
           };
         }
+        /** Whether the rule "never backwards" allows moving to a key that starts at `notBefore`. */
+        const allowed = (notBefore: number) =>
+          restore && replaces !== undefined
+            ? replaces === current.thumbprint
+            : !(notBefore < Date.parse(notBeforeOfKey(current)));
+        const refuse = () => {
+          const inUse = { thumbprint: current.thumbprint, notBefore: notBeforeOfKey(current) };
+          return reply.code(409).send({
+            error: `the server uses key ${inUse.thumbprint} (notBefore ${inUse.notBefore}), newer than the key offered`,
+            code: 'serverHasNewerKey',
+            inUse,
+          });
+        };
+        // The token is checked before Key Vault is read: a stale request is turned away without touching the vault.
+        const claimed = typeof body.notBefore === 'string' ? Date.parse(body.notBefore) : Number.NaN;
+        if (!allowed(claimed)) return refuse();
         let next: ServerKey;
         try {
           const id = parseKeyVaultSecretIdentifier(body.secretId);
@@ -132,7 +171,10 @@ export function createAppServer(opts: AppServerOptions): AppServer {
         if (wanted && wanted !== next.thumbprint) {
           return reply.code(409).send({ error: `the secret holds thumbprint ${next.thumbprint}, not ${wanted}` });
         }
+        // Checked again with the certificate itself, after the await: a request without a token (or with a wrong
+        // one), or a newer key installed while this one was being read, must not move the server backwards.
         const changed = next.thumbprint !== current.thumbprint;
+        if (changed && !allowed(Date.parse(notBeforeOfKey(next)))) return refuse();
         if (changed) use(next);
         return {
           status: changed ? 'installed' : 'unchanged',

@@ -4,6 +4,9 @@
  */
 import { CertificateClient } from '@azure/keyvault-certificates';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdapterError, type KeyRef } from '../../src/adapters/ports.js';
+import { createWebhookTarget } from '../../src/adapters/servers/webhook.js';
+import { systemClock } from '../../src/runs/system-clock.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { secretCredential, trustSandboxCa } from './sandbox-support.js';
 
@@ -187,5 +190,91 @@ describe('Power Pages site', () => {
     } finally {
       await other.stop();
     }
+  });
+});
+
+describe('app server: never backwards (the webhook contract)', () => {
+  it('refuses a key older than the one it holds with 409 naming it, and the webhook adapter reports serverHasNewerKey', async () => {
+    const target = sb.targets.find((t) => t.name === 'contoso-api')!;
+    const server = sb.servers.find((s) => s.name === 'contoso-api')!;
+    const certificates = new CertificateClient(
+      target.vaultUrl!,
+      secretCredential(sb, sb.operator.clientId, sb.operator.clientSecret),
+      { disableChallengeResourceVerification: true },
+    );
+    const create = async (): Promise<KeyRef> => {
+      const poller = await certificates.beginCreateCertificate(
+        target.certificate!,
+        { issuerName: 'Self', subject: 'CN=contoso-s2s', contentType: 'application/x-pem-file', keySize: 2048 },
+        { intervalInMs: 50 },
+      );
+      const created = await poller.pollUntilDone();
+      return {
+        thumbprint: Buffer.from(created.properties.x509Thumbprint!).toString('hex').toUpperCase(),
+        secretId: created.secretId!,
+        notBefore: created.properties.notBefore!.toISOString(),
+      };
+    };
+    // Two generations an hour apart: a late install of the first must not undo the second.
+    const older = await create();
+    sb.clock.advance(3_600_000);
+    const newer = await create();
+    expect(Date.parse(newer.notBefore!)).toBeGreaterThan(Date.parse(older.notBefore!));
+
+    const webhook = createWebhookTarget(
+      'contoso-api',
+      { kind: 'webhook', url: `${target.serverUrl}/admin/s2s-key`, timeout: 10_000 },
+      { clock: systemClock, pollIntervalMs: 50 },
+    );
+    await webhook.install(newer, { runId: 'run-newer' });
+    expect(server.current().thumbprint).toBe(newer.thumbprint);
+    const keyEvents = () => sb.history.events().filter((e) => e.kind === 'serverKey' && e.server === 'contoso-api');
+    const eventsBefore = keyEvents().length;
+
+    let refused: unknown;
+    try {
+      await webhook.install(older, { runId: 'run-older' });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(AdapterError);
+    expect((refused as AdapterError).detail).toMatchObject({
+      code: 'serverHasNewerKey',
+      retryable: false,
+      status: 409,
+    });
+    expect((refused as AdapterError).message).toContain(newer.thumbprint);
+    expect(server.current().thumbprint).toBe(newer.thumbprint);
+
+    // Without the token, the server still reads the certificate and refuses; the body names the key in use.
+    const raw = await json(await post(`${target.serverUrl}/admin/s2s-key`, { secretId: older.secretId }));
+    expect(raw).toEqual({
+      status: 409,
+      body: {
+        error: expect.stringContaining(newer.thumbprint) as unknown,
+        code: 'serverHasNewerKey',
+        inUse: { thumbprint: newer.thumbprint, notBefore: newer.notBefore },
+      },
+    });
+    // The same key again is idempotent.
+    const again = await json(await post(`${target.serverUrl}/admin/s2s-key`, { ...newer, runId: 'run-newer' }));
+    expect(again).toMatchObject({ status: 200, body: { status: 'unchanged', thumbprint: newer.thumbprint } });
+    expect(keyEvents()).toHaveLength(eventsBefore);
+
+    // A rollback may go back, in place of the key it replaces; a stale one (the key it names is gone) may not.
+    const stale = await post(`${target.serverUrl}/admin/s2s-key`, {
+      secretId: older.secretId,
+      thumbprint: older.thumbprint,
+      action: 'restore',
+      replaces: 'F'.repeat(40),
+    });
+    expect(stale.status).toBe(409);
+    await webhook.restore(older);
+    expect(server.current().thumbprint).toBe(older.thumbprint);
+    expect(
+      keyEvents()
+        .map((e) => (e as { thumbprint: string }).thumbprint)
+        .slice(eventsBefore),
+    ).toEqual([older.thumbprint]);
   });
 });

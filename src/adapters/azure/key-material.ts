@@ -39,6 +39,14 @@ export function thumbprintOfPem(certificatePem: string): string {
   return new X509Certificate(certificatePem).fingerprint.replace(/:/g, '').toUpperCase();
 }
 
+/**
+ * The start of a certificate's validity as ISO-8601 UTC: the fencing token servers compare, so that they never move
+ * to a key older than the one they hold.
+ */
+export function notBeforeOfPem(certificatePem: string): string {
+  return new Date(new X509Certificate(certificatePem).validFrom).toISOString();
+}
+
 /** The certificate's DER as standard base64 (Graph's `keyCredential.key`). */
 export function certificateDerBase64(certificatePem: string): string {
   return new X509Certificate(certificatePem).raw.toString('base64');

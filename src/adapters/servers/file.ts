@@ -1,7 +1,8 @@
 /**
  * A `file` server target: the server reads its key and certificate from a PEM file. certrotate writes it atomically
  * (mode 0600) and keeps the key it replaces beside it (`<path>.previous`, mode 0600) for rollback. This is the one
- * place a private key is written to disk (DESIGN I4), because the server's own key store is that file.
+ * place a private key is written to disk (DESIGN I4), because the server's own key store is that file. The file never
+ * moves to a key older (by notBefore) than the one it holds, except for the rollback to the key kept in `.previous`.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import type { Logger } from 'pino';
 import type { KeyVaultTargetConfig } from '../../config/schema.js';
 import { readFileIfExists, writeFileAtomic } from '../../runs/atomic-file.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
-import { parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
+import { notBeforeOfPem, parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
 
 type FileConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'file' }>;
 
@@ -19,13 +20,22 @@ export interface FileTargetOptions {
   logger?: Logger;
 }
 
-/** The thumbprint of the first certificate in a PEM file, or undefined when the file does not exist. */
-export async function thumbprintOfFile(path: string): Promise<string | undefined> {
+/** The thumbprint and notBefore (ISO-8601) of the first certificate in a PEM file; undefined when there is none. */
+export async function certificateOfFile(path: string): Promise<{ thumbprint: string; notBefore: string } | undefined> {
   const text = await readFileIfExists(path);
   if (text === undefined) return undefined;
-  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
-  if (!cert) return undefined;
-  return new X509Certificate(cert).fingerprint.replace(/:/g, '').toUpperCase();
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
+  if (!pem) return undefined;
+  const cert = new X509Certificate(pem);
+  return {
+    thumbprint: cert.fingerprint.replace(/:/g, '').toUpperCase(),
+    notBefore: new Date(cert.validFrom).toISOString(),
+  };
+}
+
+/** The thumbprint of the first certificate in a PEM file, or undefined when the file does not exist. */
+export async function thumbprintOfFile(path: string): Promise<string | undefined> {
+  return (await certificateOfFile(path))?.thumbprint;
 }
 
 /** The `.previous` file beside `path`. */
@@ -39,7 +49,8 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
   async function put(key: KeyRef, action: 'install' | 'restore', o?: CallOptions) {
     const wanted = key.thumbprint.toUpperCase();
     try {
-      const current = await thumbprintOfFile(path);
+      const inUse = await certificateOfFile(path);
+      const current = inUse?.thumbprint;
       // Observe first: the key in use is not rewritten, so a re-run after a crash leaves `.previous` alone.
       if (current === wanted) return;
       let next: string | undefined;
@@ -49,7 +60,20 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
         const parsed = parseCertificateSecret(next, 'application/x-pem-file');
         if (parsed.thumbprint !== wanted) next = undefined;
       }
-      next ??= pemBundle(await opts.keyMaterial.load(key, o));
+      // Servers never move backwards: a key older than the one in the file is refused, unless this is the rollback
+      // of the key that replaced it (`.previous` holds it). A late install from a stale run lands here.
+      if (next === undefined) {
+        const material = await opts.keyMaterial.load(key, o);
+        const notBefore = notBeforeOfPem(material.certificatePem);
+        if (inUse && Date.parse(inUse.notBefore) > Date.parse(notBefore)) {
+          throw new AdapterError({
+            code: 'serverHasNewerKey',
+            message: `server ${target}: ${path} holds key ${inUse.thumbprint} (notBefore ${inUse.notBefore}), newer than ${wanted} (notBefore ${notBefore}): not ${action === 'install' ? 'installed' : 'restored'}`,
+            retryable: false,
+          });
+        }
+        next = pemBundle(material);
+      }
       if (current !== undefined) await writeFileAtomic(previousPath, await readFile(path, 'utf8'));
       await writeFileAtomic(path, next);
       opts.logger?.info({ target, thumbprint: wanted, previous: current, action }, 'key file written');

@@ -1,11 +1,17 @@
 /**
  * A `webhook` server target: the server pulls its key from Key Vault itself. certrotate POSTs
  * `{secretId, thumbprint}` to the webhook and then polls the server's health URL until it reports the new thumbprint.
+ *
+ * The request also carries a fencing token where certrotate knows it: `notBefore` (the new key's validity start) and
+ * `runId`; a restore says `action: "restore"` and `replaces` (the key it takes out). A server holding a newer key
+ * answers 409 `{inUse: {thumbprint, notBefore}}`, which becomes the non-retryable `serverHasNewerKey` (README, server
+ * kinds): servers never move backwards, however late a request lands.
  */
 import type { Logger } from 'pino';
 import type { KeyVaultTargetConfig } from '../../config/schema.js';
 import { AdapterError, type CallOptions, type Clock, type KeyRef, type ServerKeyTarget } from '../ports.js';
-import { httpJson, httpRequest, serviceError } from '../azure/http.js';
+import { classifyHttpFailure } from '../azure/errors.js';
+import { httpRequest, serviceError } from '../azure/http.js';
 
 type WebhookConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'webhook' }>;
 
@@ -21,6 +27,16 @@ export interface WebhookTargetOptions {
 /** The health URL: the configured one, else `<webhook origin>/health`. */
 export function healthUrlOf(server: WebhookConfig): string {
   return server.healthUrl ?? `${new URL(server.url).origin}/health`;
+}
+
+/** The key a 409 answer names as the one in use (`{inUse: {thumbprint, notBefore}}`), when it names one. */
+export function newerKeyInUse(body: unknown): { thumbprint: string; notBefore?: string } | undefined {
+  const inUse = (body as { inUse?: { thumbprint?: unknown; notBefore?: unknown } } | undefined)?.inUse;
+  if (typeof inUse?.thumbprint !== 'string') return undefined;
+  return {
+    thumbprint: inUse.thumbprint.toUpperCase(),
+    ...(typeof inUse.notBefore === 'string' ? { notBefore: inUse.notBefore } : {}),
+  };
 }
 
 /** A `webhook` {@link ServerKeyTarget}. */
@@ -52,7 +68,8 @@ export function createWebhookTarget(
   async function install(key: KeyRef, action: 'install' | 'restore', o?: CallOptions) {
     const wanted = key.thumbprint.toUpperCase();
     // Observe first: a key already in use needs no call (a re-run after a crash lands here).
-    if ((await health(o)).thumbprint === wanted) return;
+    const observed = (await health(o)).thumbprint;
+    if (observed === wanted) return;
     let authorization: string | undefined;
     if (server.authHeaderEnv) {
       authorization = env[server.authHeaderEnv];
@@ -64,17 +81,48 @@ export function createWebhookTarget(
         });
       }
     }
-    await httpJson(
+    const operation = `server ${target}: webhook ${action}`;
+    const res = await httpRequest(
       server.url,
       {
         method: 'POST',
-        json: { secretId: key.secretId, thumbprint: wanted },
+        json: {
+          secretId: key.secretId,
+          thumbprint: wanted,
+          ...(key.notBefore ? { notBefore: key.notBefore } : {}),
+          ...(o?.runId ? { runId: o.runId } : {}),
+          // A restore moves back on purpose; `replaces` lets the server refuse it once another key took over.
+          ...(action === 'restore' ? { action: 'restore', ...(observed ? { replaces: observed } : {}) } : {}),
+        },
         headers: authorization ? { authorization } : {},
         timeoutMs: server.timeout,
         ...(o?.signal ? { signal: o.signal } : {}),
       },
-      { operation: `server ${target}: webhook ${action}` },
+      { operation },
     );
+    const inUse = res.status === 409 ? newerKeyInUse(res.body) : undefined;
+    if (inUse) {
+      throw new AdapterError({
+        code: 'serverHasNewerKey',
+        message: `server ${target} uses key ${inUse.thumbprint}${inUse.notBefore ? ` (notBefore ${inUse.notBefore})` : ''}, newer than ${wanted}: the webhook refused the ${action}`,
+        retryable: false,
+        status: 409,
+      });
+    }
+    if (res.status < 200 || res.status >= 300) {
+      const err = serviceError(res.body);
+      throw new AdapterError(
+        classifyHttpFailure(
+          {
+            status: res.status,
+            ...(err.code ? { serviceCode: err.code } : {}),
+            message: err.message ?? res.text.slice(0, 300),
+            headers: res.headers,
+          },
+          { operation },
+        ),
+      );
+    }
     opts.logger?.info({ target, thumbprint: wanted, action }, 'webhook accepted the key');
     const deadline = opts.clock.now() + server.timeout;
     let last: string | undefined;

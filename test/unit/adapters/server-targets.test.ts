@@ -19,7 +19,8 @@ let oldKey: KeyRef;
 let newKey: KeyRef;
 
 beforeAll(async () => {
-  [oldCert, newCert] = await Promise.all([makeCertificate('CN=old'), makeCertificate('CN=new')]);
+  // The old key starts a day earlier, so "new" is newer by notBefore whichever key pair is generated first.
+  [oldCert, newCert] = await Promise.all([makeCertificate('CN=old', -2), makeCertificate('CN=new')]);
   loader = new MemoryKeyLoader();
   oldKey = loader.add('https://kv.example/secrets/c/0000000000000000000000000000000a', oldCert);
   newKey = loader.add('https://kv.example/secrets/c/0000000000000000000000000000000b', newCert);
