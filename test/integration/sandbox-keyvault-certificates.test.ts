@@ -347,6 +347,20 @@ describe('sandbox Key Vault certificates (real SDK over HTTPS)', () => {
     expect(h.service.state().certificates.some((c) => c.name === 'imported-1')).toBe(false);
   });
 
+  it('sets, reads and deletes the certificate contacts, and lists no issuers, through the SDK', async () => {
+    const client = h.certificateClient();
+    expect((await expectRestError(client.getContacts())).code).toBe('ContactsNotFound');
+    await client.setContacts([{ email: 'admin@contoso.com', name: 'Admin', phone: '555' }]);
+    expect(await client.getContacts()).toEqual([{ email: 'admin@contoso.com', name: 'Admin', phone: '555' }]);
+    // 4.10.3's deleteContacts resolves [] here although the DELETE answers the contacts (it returns what it finds in
+    // `response.parsedBody`); the DELETE body itself is pinned by the raw conformance test.
+    await client.deleteContacts();
+    expect((await expectRestError(client.getContacts())).statusCode).toBe(404);
+    const issuers: string[] = [];
+    for await (const i of client.listPropertiesOfIssuers()) issuers.push(i.name ?? '');
+    expect(issuers).toEqual([]);
+  });
+
   it('issues RSA 3072 and reuses the key when the policy says reuse_key', async () => {
     const client = h.certificateClient();
     const p1 = await client.beginCreateCertificate('reuse-1', policy('CN=reuse-1', { keySize: 3072, reuseKey: true }), {

@@ -11,6 +11,7 @@ import { importVersion } from './certificate-lifecycle.js';
 import type { VaultContext } from './context.js';
 import type { KeyVaultCaller, KeyVaultService, KeyVaultServiceOptions } from './options.js';
 import { registerCertificateRoutes } from './routes-certificates.js';
+import { registerContactRoutes } from './routes-contacts.js';
 import { registerDeletedRoutes } from './routes-deleted.js';
 import { registerPendingRoutes } from './routes-pending.js';
 import { registerSecretRoutes } from './routes-secrets.js';
@@ -87,6 +88,7 @@ export function createKeyVaultService(opts: KeyVaultServiceOptions): KeyVaultSer
 
       installGuards(app, ctx);
       registerPendingRoutes(app, ctx);
+      registerContactRoutes(app, ctx);
       registerCertificateRoutes(app, ctx);
       registerSecretRoutes(app, ctx);
       registerDeletedRoutes(app, ctx);

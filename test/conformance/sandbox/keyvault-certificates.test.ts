@@ -251,3 +251,28 @@ describe('the pending certificate operation', () => {
     expect((await kv.send('GET', '/certificates/conf-pending')).status).toBe(200);
   });
 });
+
+describe('certificate contacts and issuers', () => {
+  it('sets, gets and deletes the contacts; without contacts GET answers 404 ContactsNotFound', async () => {
+    // Azure: Set/Get/Delete Certificate Contacts — PUT/GET/DELETE /certificates/contacts with
+    // `{id: …/certificates/contacts, contacts: [{email, name, phone}]}` (spec examples); after a delete, GET fails
+    // with code `ContactsNotFound` (the Azure SDKs' live tests assert that code).
+    const none = await kv.send('GET', '/certificates/contacts');
+    expect(none.status).toBe(404);
+    expect((none.body as { error: { code: string } }).error.code).toBe('ContactsNotFound');
+    const contacts = [
+      { email: 'admin@contoso.com', name: 'John Doe', phone: '1111111111' },
+      { email: 'pki@contoso.com' },
+    ];
+    const set = await kv.expect(200, 'PUT', '/certificates/contacts', { contacts });
+    expect(set).toEqual({ id: `${vaultUrl}/certificates/contacts`, contacts });
+    expect(await kv.expect(200, 'GET', '/certificates/contacts')).toEqual(set);
+    expect(await kv.expect(200, 'DELETE', '/certificates/contacts')).toEqual(set);
+    expect((await kv.send('GET', '/certificates/contacts')).status).toBe(404);
+  });
+
+  it('lists issuers as a page (none: Self and Unknown are reserved names, not issuer objects)', async () => {
+    // Azure: Get Certificate Issuers — GET /certificates/issuers answers `{value: [{id, provider}], nextLink}`.
+    expect(await kv.expect(200, 'GET', '/certificates/issuers')).toEqual({ value: [], nextLink: null });
+  });
+});
