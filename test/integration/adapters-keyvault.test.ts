@@ -8,6 +8,7 @@ import { CertificateClient } from '@azure/keyvault-certificates';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAzureAdapters, type AzureAdapters } from '../../src/adapters/azure/index.js';
+import { vaultNameOf } from '../../src/adapters/azure/certificate-store.js';
 import { AdapterError, type CertificatePolicySpec, type CreateOperationState } from '../../src/adapters/ports.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config, KeyVaultTargetConfig } from '../../src/config/schema.js';
@@ -176,6 +177,46 @@ describe('CertificateStore over Key Vault', () => {
     const err = await rejection(adapters.certificates(target).listVersions(target.keyVault.certificate));
     expect(err.detail).toMatchObject({ code: 'throttled', retryable: true, retryAfterMs: 90_000, status: 429 });
     await fetch(`${sb.adminUrl}/faults`, { method: 'DELETE' });
+  });
+
+  it('turns a create on a soft-deleted name (409 ObjectIsDeletedButRecoverable) into a message with the recover command', async () => {
+    const credential = new ClientSecretCredential(sb.tenantId, sb.operator.clientId, sb.operator.clientSecret, {
+      authorityHost: sb.urls.entra,
+      disableInstanceDiscovery: true,
+    });
+    const client = new CertificateClient(target.keyVault.url, credential, {
+      disableChallengeResourceVerification: true,
+      serviceVersion: '2025-07-01',
+    });
+    const name = 'deleted-elsewhere';
+    const created = await client.beginCreateCertificate(name, { issuerName: 'Self', subject: `CN=${name}` });
+    sb.clock.advance(5000);
+    await created.pollUntilDone();
+    await (await client.beginDeleteCertificate(name, { intervalInMs: 10 })).pollUntilDone();
+
+    const store = adapters.certificates(target);
+    // What a run does first on that name: no tagged version, no pending create (the certificate is gone)...
+    expect(await store.findVersionByTag(name, 'certrotate-run', 'run-x')).toBeUndefined();
+    expect(await store.getPendingCreate(name)).toBeUndefined();
+    // ...then the create, which Key Vault refuses while the deleted certificate holds the name.
+    const err = await rejection(store.beginCreate(name, policy(`CN=${name}`), { 'certrotate-run': 'run-x' }));
+    const vault = new URL(target.keyVault.url).host;
+    expect(err.detail).toMatchObject({ code: 'conflict', retryable: false, status: 409 });
+    expect(err.detail.message).toContain(`Key Vault ${vault} (${target.keyVault.url})`);
+    expect(err.detail.message).toContain(`certificate ${name} is deleted but recoverable`);
+    expect(err.detail.message).toContain(`az keyvault certificate recover --vault-name ${vault} --name ${name}`);
+    expect(err.detail.message).not.toMatch(/RestError|ObjectIsDeletedButRecoverable|innererror/i);
+
+    // Following the advice works: once recovered, the create goes through.
+    await (await client.beginRecoverDeletedCertificate(name, { intervalInMs: 10 })).pollUntilDone();
+    const op = await store.beginCreate(name, policy(`CN=${name}`), { 'certrotate-run': 'run-x' });
+    expect((await completeCreate(adapters, op)).status).toBe('completed');
+  });
+
+  it('names an Azure vault by its first DNS label, any other host by host and port', () => {
+    expect(vaultNameOf('https://kv-contoso.vault.azure.net')).toBe('kv-contoso');
+    expect(vaultNameOf('https://kv-gov.vault.usgovcloudapi.net/')).toBe('kv-gov');
+    expect(vaultNameOf('https://127.0.0.1:8443')).toBe('127.0.0.1:8443');
   });
 
   it('reports a certificate that does not exist as notFound', async () => {

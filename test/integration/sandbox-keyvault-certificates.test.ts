@@ -288,14 +288,77 @@ describe('sandbox Key Vault certificates (real SDK over HTTPS)', () => {
     expect(cert.cer?.length).toBeGreaterThan(0);
   });
 
-  it('deletes a certificate at once (no soft delete: no recoveryId) and then 404s (§10.12)', async () => {
+  it('deletes a certificate at once in a vault without soft delete (no recoveryId) and then 404s (§10.12)', async () => {
+    // Soft delete is on by default (as in Azure); a vault configured without it keeps the old, immediate delete.
+    const plain = await startKeyVaultHarness({ softDelete: false });
+    try {
+      const client = plain.certificateClient();
+      const secret = await h.secretClient().getSecret('create-1');
+      await client.importCertificate('imported-1', Buffer.from(secret.value!), {
+        policy: { contentType: 'application/x-pem-file', issuerName: 'Unknown', subject: 'CN=create-1' },
+      });
+      const poller = await client.beginDeleteCertificate('imported-1', { intervalInMs: 10 });
+      const deleted = await poller.pollUntilDone();
+      expect(deleted.name).toBe('imported-1');
+      expect(deleted.recoveryId).toBeUndefined();
+      expect((await expectRestError(client.getCertificate('imported-1'))).statusCode).toBe(404);
+      expect(plain.service.state().certificates.some((c) => c.name === 'imported-1')).toBe(false);
+      // Nothing was kept: the name is free again at once.
+      await client.importCertificate('imported-1', Buffer.from(secret.value!), {
+        policy: { contentType: 'application/x-pem-file', issuerName: 'Unknown', subject: 'CN=create-1' },
+      });
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('soft-deletes by default: the SDK deletes, lists, refuses the name (409), recovers, deletes again and purges', async () => {
     const client = h.certificateClient();
-    const poller = await client.beginDeleteCertificate('imported-1', { intervalInMs: 10 });
-    const deleted = await poller.pollUntilDone();
-    expect(deleted.name).toBe('imported-1');
-    expect(deleted.recoveryId).toBeUndefined();
-    expect((await expectRestError(client.getCertificate('imported-1'))).statusCode).toBe(404);
+    const before = await client.getCertificate('imported-1');
+    const deletePoller = await client.beginDeleteCertificate('imported-1', { intervalInMs: 10 });
+    const deleted = await deletePoller.pollUntilDone();
+    expect(deleted.recoveryId).toBe(`${h.url}/deletedcertificates/imported-1`);
+    expect(deleted.properties.recoveryLevel).toBe('Recoverable+Purgeable');
+    expect(deleted.properties.recoverableDays).toBe(90);
+    expect(deleted.scheduledPurgeDate!.getTime() - deleted.deletedOn!.getTime()).toBe(90 * 86_400_000);
+    expect((await expectRestError(client.getCertificate('imported-1'))).code).toBe('CertificateNotFound');
+    expect((await client.getDeletedCertificate('imported-1')).properties.version).toBe(before.properties.version);
+    const listed: string[] = [];
+    for await (const d of client.listDeletedCertificates()) listed.push(d.name);
+    expect(listed).toContain('imported-1');
+
+    const conflict = await expectRestError(client.beginCreateCertificate('imported-1', policy('CN=imported-1')));
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.code).toBe('Conflict');
+    expect((conflict.details as { error: { innerError: { code: string } } }).error.innerError.code).toBe(
+      'ObjectIsDeletedButRecoverable',
+    );
+
+    const recovered = await (
+      await client.beginRecoverDeletedCertificate('imported-1', { intervalInMs: 10 })
+    ).pollUntilDone();
+    expect(recovered.properties.version).toBe(before.properties.version);
+    expect(recovered.properties.tags).toEqual({ source: 'import' });
+    expect((await h.secretClient().getSecret('imported-1')).properties.version).toBe(before.properties.version);
+
+    await (await client.beginDeleteCertificate('imported-1', { intervalInMs: 10 })).pollUntilDone();
+    await client.purgeDeletedCertificate('imported-1');
+    expect((await expectRestError(client.getDeletedCertificate('imported-1'))).statusCode).toBe(404);
     expect(h.service.state().certificates.some((c) => c.name === 'imported-1')).toBe(false);
+  });
+
+  it('sets, reads and deletes the certificate contacts, and lists no issuers, through the SDK', async () => {
+    const client = h.certificateClient();
+    expect((await expectRestError(client.getContacts())).code).toBe('ContactsNotFound');
+    await client.setContacts([{ email: 'admin@contoso.com', name: 'Admin', phone: '555' }]);
+    expect(await client.getContacts()).toEqual([{ email: 'admin@contoso.com', name: 'Admin', phone: '555' }]);
+    // 4.10.3's deleteContacts resolves [] here although the DELETE answers the contacts (it returns what it finds in
+    // `response.parsedBody`); the DELETE body itself is pinned by the raw conformance test.
+    await client.deleteContacts();
+    expect((await expectRestError(client.getContacts())).statusCode).toBe(404);
+    const issuers: string[] = [];
+    for await (const i of client.listPropertiesOfIssuers()) issuers.push(i.name ?? '');
+    expect(issuers).toEqual([]);
   });
 
   it('issues RSA 3072 and reuses the key when the policy says reuse_key', async () => {

@@ -142,4 +142,29 @@ describe('sandbox Key Vault secrets (real SDK over HTTPS)', () => {
     for await (const s of h.secretClient().listPropertiesOfSecretVersions('pem-cert')) versions.push(s.version!);
     expect(versions).toEqual([pemCert.properties.version, next.properties.version]);
   });
+
+  it('lists the certificate secrets with listPropertiesOfSecrets: managed, latest version, content type', async () => {
+    const listed = new Map<string, { managed?: boolean; contentType?: string; version?: string }>();
+    for await (const s of h.secretClient().listPropertiesOfSecrets()) listed.set(s.name, s);
+    expect(listed.get('pfx-cert')).toMatchObject({ managed: true, contentType: 'application/x-pkcs12' });
+    expect(listed.get('pem-cert')).toMatchObject({ managed: true, contentType: 'application/x-pem-file' });
+  });
+
+  it('deletes the secret with its certificate: getSecret 404s, getDeletedSecret and listDeletedSecrets show it', async () => {
+    const certificates = h.certificateClient();
+    await (await certificates.beginDeleteCertificate('pfx-cert', { intervalInMs: 10 })).pollUntilDone();
+    const secrets = h.secretClient();
+    expect((await expectRestError(secrets.getSecret('pfx-cert'))).code).toBe('SecretNotFound');
+    const deleted = await secrets.getDeletedSecret('pfx-cert');
+    expect(deleted.properties.recoveryId).toBe(`${h.url}/deletedsecrets/pfx-cert`);
+    expect(deleted.properties.version).toBe(pfxCert.properties.version);
+    expect(deleted.value).toBeUndefined();
+    const names: string[] = [];
+    for await (const d of secrets.listDeletedSecrets()) names.push(d.name);
+    expect(names).toEqual(['pfx-cert']);
+    // Recovering the certificate brings its secret back.
+    await (await certificates.beginRecoverDeletedCertificate('pfx-cert', { intervalInMs: 10 })).pollUntilDone();
+    expect((await secrets.getSecret('pfx-cert')).properties.version).toBe(pfxCert.properties.version);
+    expect((await expectRestError(secrets.getDeletedSecret('pfx-cert'))).statusCode).toBe(404);
+  });
 });

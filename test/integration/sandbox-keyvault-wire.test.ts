@@ -180,7 +180,12 @@ describe('sandbox Key Vault on the wire', () => {
       expect(b.x5t).toMatch(/^[A-Za-z0-9_-]+$/);
       expect(Buffer.from(b.x5t, 'base64url').equals(createHash('sha1').update(der).digest())).toBe(true);
       for (const k of ['nbf', 'exp', 'created', 'updated']) expect(Number.isInteger(b.attributes[k]), k).toBe(true);
-      expect(b.attributes).toMatchObject({ enabled: true, recoveryLevel: 'Purgeable' });
+      // Soft delete is on by default with Azure's 90-day retention (spec DeleteCertificate example).
+      expect(b.attributes).toMatchObject({
+        enabled: true,
+        recoveryLevel: 'Recoverable+Purgeable',
+        recoverableDays: 90,
+      });
       expect(b.policy.id).toBe(`${h.url}/certificates/wire-1/policy`);
       expect(b.policy.x509_props.subject).toBe('CN=wire');
       expect(b.policy.key_props.key_size).toBe(2048);

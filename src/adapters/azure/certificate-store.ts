@@ -97,6 +97,43 @@ function startedState(certificate: string): string {
   return JSON.stringify({ state: { certificateName: certificate, isStarted: true } });
 }
 
+/** The inner error code of a Key Vault `RestError` (`details.error.innerError.code`), if any. */
+function innerCodeOf(err: unknown): string | undefined {
+  const details = (err as { details?: { error?: { innerError?: { code?: unknown } } } } | undefined)?.details;
+  const code = details?.error?.innerError?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * The vault name az and the portal use: the first DNS label of a `*.vault.azure.net`-style host; any other host
+ * (an emulator) is named by its host and port.
+ */
+export function vaultNameOf(vaultUrl: string): string {
+  const url = new URL(vaultUrl);
+  return isAzureVaultHost(vaultUrl) ? url.hostname.split('.')[0]! : url.host;
+}
+
+/**
+ * A create refused because the name belongs to a soft-deleted certificate (409 `ObjectIsDeletedButRecoverable`):
+ * nothing certrotate can retry its way out of; the operator recovers the certificate (keeping its versions) or purges
+ * it. The message says which vault, which certificate, and the command that recovers it.
+ */
+export function deletedButRecoverableError(vaultUrl: string, certificate: string, err: unknown): AdapterError {
+  const detail = classifyError(err);
+  const vault = vaultNameOf(vaultUrl);
+  return new AdapterError({
+    code: 'conflict',
+    message:
+      `Key Vault ${vault} (${vaultUrl}): certificate ${certificate} is deleted but recoverable (soft delete), so ` +
+      `its name cannot be used for a new version. Recover it with ` +
+      `\`az keyvault certificate recover --vault-name ${vault} --name ${certificate}\` and run again, or purge it ` +
+      `(\`az keyvault certificate purge --vault-name ${vault} --name ${certificate}\`) if its versions are not needed.`,
+    retryable: false,
+    status: 409,
+    ...(detail.requestId ? { requestId: detail.requestId } : {}),
+  });
+}
+
 /** A {@link CertificateStore} over one vault; the SDK client is made on first use. */
 export function createCertificateStore(opts: CertificateStoreOptions): CertificateStore {
   let client: CertificateClient | undefined;
@@ -179,7 +216,15 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
 
     async beginCreate(certificate, policy, tags, o) {
       return classified(ctx(`creating a new version of ${certificate}`), async () => {
-        const poller = await kv().beginCreateCertificate(certificate, toSdkPolicy(policy), { tags, ...abort(o) });
+        let poller;
+        try {
+          poller = await kv().beginCreateCertificate(certificate, toSdkPolicy(policy), { tags, ...abort(o) });
+        } catch (err) {
+          if (innerCodeOf(err) === 'ObjectIsDeletedButRecoverable') {
+            throw deletedButRecoverableError(opts.vaultUrl, certificate, err);
+          }
+          throw err;
+        }
         opts.logger?.debug({ certificate, tags }, 'Key Vault create started');
         const state: CreateOperationState = { certificateName: certificate, serialized: poller.toString() };
         return state;

@@ -4,7 +4,7 @@
  * so a rejected request leaves the vault exactly as it was.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { badParameter, pendingInProgress } from './errors.js';
+import { badParameter, deletedButRecoverable, pendingInProgress } from './errors.js';
 import { issueSelfSigned, keyPairFromPkcs8 } from './issuance.js';
 import { completePolicy, validityEnd, type CertificatePolicyInput, type SecretContentType } from './policy.js';
 import { nowSeconds, type VaultContext } from './context.js';
@@ -24,6 +24,11 @@ function assertNoCreateRunning(record: CertificateRecord | undefined, name: stri
   if (record?.pending?.status === 'inProgress') throw pendingInProgress(name);
 }
 
+/** A soft-deleted certificate holds its name until it is recovered, purged, or its retention ends (409). */
+function assertNameNotDeleted(ctx: VaultContext, name: string): void {
+  if (ctx.store.getDeleted(name)) throw deletedButRecoverable('certificate', name);
+}
+
 export interface CreateRequest {
   policy: CertificatePolicyInput;
   enabled?: boolean;
@@ -36,6 +41,7 @@ export interface CreateRequest {
  */
 export async function startCreate(ctx: VaultContext, name: string, req: CreateRequest): Promise<CertificateRecord> {
   assertCertificateName(name);
+  assertNameNotDeleted(ctx, name);
   const existing = ctx.store.get(name);
   assertNoCreateRunning(existing, name);
   const policy = completePolicy(req.policy, nowSeconds(ctx), existing?.policy, { requireSelfIssuer: true });
@@ -50,7 +56,9 @@ export async function startCreate(ctx: VaultContext, name: string, req: CreateRe
   const exp = validityEnd(created, policy.x509_props.validity_months);
   const issued = await issueSelfSigned(policy, keys, nbf, exp);
 
-  // Another create for the same name may have started while this one awaited the key pool or the signature.
+  // Another create for the same name may have started (or the name been deleted) while this one awaited the key
+  // pool or the signature.
+  assertNameNotDeleted(ctx, name);
   const record = ctx.store.get(name);
   assertNoCreateRunning(record, name);
   const target = ctx.store.upsert(name, policy);
@@ -96,6 +104,7 @@ export function importVersion(
   req: ImportRequest,
 ): { record: CertificateRecord; version: string; thumbprint: string } {
   assertCertificateName(name);
+  assertNameNotDeleted(ctx, name);
   const existing = ctx.store.get(name);
   assertNoCreateRunning(existing, name);
   let cert: X509Certificate;

@@ -3,6 +3,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { KeyVaultCaller, KeyVaultServiceOptions } from './options.js';
+import { recoveryAttributes, type RecoveryAttributes, type RecoverySettings } from './soft-delete.js';
 import type { VaultStore } from './store.js';
 import type { WriteBudget } from './throttle.js';
 
@@ -16,6 +17,8 @@ export interface VaultContext {
   opts: KeyVaultServiceOptions;
   store: VaultStore;
   budget: WriteBudget;
+  /** Soft delete and purge protection, resolved once. */
+  recovery: RecoverySettings;
   /** The vault URL given to `setBaseUrl`, without a trailing slash (or '' before it was called). */
   baseUrl(): string;
   /** Callers resolved by the guards, per request. */
@@ -37,6 +40,17 @@ export function vaultUrlOf(ctx: VaultContext, request: FastifyRequest): string {
   if (!host) return configured;
   const scheme = configured ? new URL(configured).protocol : 'https:';
   return `${scheme}//${host}`;
+}
+
+/** What the wire bodies need from a request: the vault URL it used and the vault's deletion attributes. */
+export interface WireBase {
+  base: string;
+  recovery: RecoveryAttributes;
+}
+
+/** The {@link WireBase} of a request. */
+export function wireOf(ctx: VaultContext, request: FastifyRequest): WireBase {
+  return { base: vaultUrlOf(ctx, request), recovery: recoveryAttributes(ctx.recovery) };
 }
 
 /** Reads a query parameter that may repeat; the last value wins, as in ASP.NET. */

@@ -64,3 +64,36 @@ export function pendingInProgress(name: string): KeyVaultError {
     `Certificate ${name} can not be created or imported while a pending certificate operation with status is inProgress.`,
   );
 }
+
+/**
+ * 409 `Conflict` / `ObjectIsDeletedButRecoverable`: a create, import or set on a name held by a soft-deleted object.
+ * Body as the service answers it (reference/keyvault.md §3.7; a recorded body in rcl-letsencrypt-auto-ssl/Lets-Encrypt-Auto#16).
+ */
+export function deletedButRecoverable(kind: 'certificate' | 'secret', name: string): KeyVaultError {
+  const label = kind === 'certificate' ? 'Certificate' : 'Secret';
+  return new KeyVaultError(
+    409,
+    'Conflict',
+    `${label} ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the ${kind} can only be recovered or purged.`,
+    'ObjectIsDeletedButRecoverable',
+  );
+}
+
+/** 404 `CertificateNotFound` for a name with no deleted certificate, as recorded from the service. */
+export function deletedCertificateNotFound(name: string): KeyVaultError {
+  return new KeyVaultError(404, 'CertificateNotFound', `Deleted Certificate not found: ${name}`);
+}
+
+/** 404 `SecretNotFound` for a name with no deleted secret. */
+export function deletedSecretNotFound(name: string): KeyVaultError {
+  return new KeyVaultError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
+}
+
+/** 403 `Forbidden` for a purge in a vault with purge protection, in the service's words. */
+export function purgeProtected(vault: string): KeyVaultError {
+  return new KeyVaultError(
+    403,
+    'Forbidden',
+    `Operation "purge" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: ${vault};location=sandbox`,
+  );
+}

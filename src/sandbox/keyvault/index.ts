@@ -11,8 +11,11 @@ import { importVersion } from './certificate-lifecycle.js';
 import type { VaultContext } from './context.js';
 import type { KeyVaultCaller, KeyVaultService, KeyVaultServiceOptions } from './options.js';
 import { registerCertificateRoutes } from './routes-certificates.js';
+import { registerContactRoutes } from './routes-contacts.js';
+import { registerDeletedRoutes } from './routes-deleted.js';
 import { registerPendingRoutes } from './routes-pending.js';
 import { registerSecretRoutes } from './routes-secrets.js';
+import { recoverySettings } from './soft-delete.js';
 import { VaultStore } from './store.js';
 import { WriteBudget } from './throttle.js';
 
@@ -32,6 +35,7 @@ export function createKeyVaultService(opts: KeyVaultServiceOptions): KeyVaultSer
     opts,
     store: new VaultStore(() => opts.now()),
     budget: new WriteBudget(() => opts.now(), opts.writeBudgetPer10s),
+    recovery: recoverySettings(opts),
     baseUrl: () => baseUrl,
     callers: new WeakMap<object, KeyVaultCaller>() as VaultContext['callers'],
   };
@@ -84,8 +88,10 @@ export function createKeyVaultService(opts: KeyVaultServiceOptions): KeyVaultSer
 
       installGuards(app, ctx);
       registerPendingRoutes(app, ctx);
+      registerContactRoutes(app, ctx);
       registerCertificateRoutes(app, ctx);
       registerSecretRoutes(app, ctx);
+      registerDeletedRoutes(app, ctx);
     },
 
     setBaseUrl(url: string): void {

@@ -34,6 +34,19 @@ export interface KeyVaultServiceOptions {
   createDelaySeconds: number;
   /** Writes allowed per 10 s before 429 + Retry-After (Key Vault's throttling), 0 = unlimited. */
   writeBudgetPer10s?: number;
+  /**
+   * Soft delete: a deleted certificate (and its secret) stays recoverable for `softDeleteRetentionDays`. Default true:
+   * Microsoft turned it on for every vault in February 2025 and it can no longer be turned off (soft-delete-overview).
+   * false models an older vault without it: DELETE removes at once and answers without `recoveryId`.
+   */
+  softDelete?: boolean;
+  /** Days a deleted object stays recoverable, 7..90. Default 90, Azure's default when none is configured. */
+  softDeleteRetentionDays?: number;
+  /**
+   * Purge protection: purging a deleted object is refused with 403 until its retention ends. Default false: it is an
+   * opt-in vault property (`enablePurgeProtection`), not enabled by default.
+   */
+  purgeProtection?: boolean;
 }
 
 /** Material of a seeded certificate version. */

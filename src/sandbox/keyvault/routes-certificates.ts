@@ -1,16 +1,26 @@
 /**
  * Certificate routes: create, import, get latest / by version, update attributes and tags, versions, list, policy,
- * delete. Paths and expected statuses are those of `@azure/keyvault-certificates` 4.10 (reference/keyvault.md §2).
+ * delete (soft by default). Paths and expected statuses are those of `@azure/keyvault-certificates` 4.10
+ * (reference/keyvault.md §2); `GET /certificates/{name}` without a version segment is the latest version, as the
+ * REST reference makes the segment optional (Get Certificate: "This URI fragment is optional").
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { badParameter, certificateNotFound } from './errors.js';
 import { completePolicy, parsePolicyInput, type SecretContentType } from './policy.js';
 import { assertCertificateName, importVersion, startCreate } from './certificate-lifecycle.js';
-import { nowSeconds, queryParam, vaultUrlOf, type KeyVaultRouteConfig, type VaultContext } from './context.js';
+import { nowSeconds, queryParam, vaultUrlOf, wireOf, type KeyVaultRouteConfig, type VaultContext } from './context.js';
 import { pageOf } from './paging.js';
 import { parseImportedMaterial } from './secret-material.js';
-import { certificateBundle, certificateItem, operationBody, pendingBundle, policyBody } from './wire.js';
+import { scheduledPurgeDate } from './soft-delete.js';
+import {
+  certificateBundle,
+  certificateItem,
+  deletedCertificateBundle,
+  operationBody,
+  pendingBundle,
+  policyBody,
+} from './wire.js';
 import type { CertificateRecord, CertificateVersionRecord } from './store.js';
 
 type Params = { name: string; version?: string };
@@ -97,31 +107,31 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: VaultContex
       enabled: body.attributes?.enabled,
       tags: body.tags,
     });
-    return certificateBundle(vaultUrlOf(ctx, request), record, findVersion(record, version)!);
+    return certificateBundle(wireOf(ctx, request), record, findVersion(record, version)!);
   });
 
   app.get('/certificates', route('certificates/list'), async (request) => {
-    const base = vaultUrlOf(ctx, request);
+    const w = wireOf(ctx, request);
     const includePending = queryParam(request, 'includePending') === 'true';
     const items = ctx.store.list().flatMap((r) => {
       const latest = r.versions.at(-1);
-      if (latest) return [certificateItem(base, r.name, latest, false)];
+      if (latest) return [certificateItem(w, r.name, latest, false)];
       if (includePending && r.pending) {
         const created = Math.floor(r.pending.completesAt / 1000);
         return [
-          { id: `${base}/certificates/${r.name}`, attributes: pendingBundle(base, r, r.pending, created).attributes },
+          { id: `${w.base}/certificates/${r.name}`, attributes: pendingBundle(w, r, r.pending, created).attributes },
         ];
       }
       return [];
     });
-    return pageOf(request, `${base}/certificates`, items, includePending ? { includePending: 'true' } : {});
+    return pageOf(request, `${w.base}/certificates`, items, includePending ? { includePending: 'true' } : {});
   });
 
   app.get<{ Params: Params }>('/certificates/:name/versions', route('certificates/list'), async (request) => {
     const record = requireCertificate(ctx, request.params.name);
-    const base = vaultUrlOf(ctx, request);
-    const items = record.versions.map((v) => certificateItem(base, record.name, v, true));
-    return pageOf(request, `${base}/certificates/${record.name}/versions`, items);
+    const w = wireOf(ctx, request);
+    const items = record.versions.map((v) => certificateItem(w, record.name, v, true));
+    return pageOf(request, `${w.base}/certificates/${record.name}/versions`, items);
   });
 
   app.get<{ Params: Params }>('/certificates/:name/policy', route('certificates/get'), async (request) => {
@@ -137,16 +147,17 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: VaultContex
 
   const getBundle = async (request: FastifyRequest<{ Params: Params }>) => {
     const record = requireCertificate(ctx, request.params.name);
-    const base = vaultUrlOf(ctx, request);
+    const w = wireOf(ctx, request);
     const v = findVersion(record, request.params.version);
-    if (v) return certificateBundle(base, record, v);
+    if (v) return certificateBundle(w, record, v);
     // A first version still being created (or whose create was cancelled): the pending bundle keeps
     // getCertificateOperation pollers working, which read latest before the operation.
     if (!request.params.version && record.pending) {
-      return pendingBundle(base, record, record.pending, Math.floor(record.pending.completesAt / 1000));
+      return pendingBundle(w, record, record.pending, Math.floor(record.pending.completesAt / 1000));
     }
     throw certificateNotFound(request.params.version ? `${record.name}/${request.params.version}` : record.name);
   };
+  app.get<{ Params: Params }>('/certificates/:name', route('certificates/get'), getBundle);
   app.get<{ Params: Params }>('/certificates/:name/', route('certificates/get'), getBundle);
   app.get<{ Params: Params }>('/certificates/:name/:version', route('certificates/get'), getBundle);
 
@@ -165,19 +176,27 @@ export function registerCertificateRoutes(app: FastifyInstance, ctx: VaultContex
     if (body.attributes?.enabled !== undefined) v.enabled = body.attributes.enabled;
     if (body.tags !== undefined) v.tags = { ...body.tags };
     v.updated = nowSeconds(ctx);
-    return certificateBundle(vaultUrlOf(ctx, request), record, v);
+    return certificateBundle(wireOf(ctx, request), record, v);
   };
   app.patch<{ Params: Params }>('/certificates/:name/', route('certificates/update'), updateBundle);
   app.patch<{ Params: Params }>('/certificates/:name/:version', route('certificates/update'), updateBundle);
 
   app.delete<{ Params: Params }>('/certificates/:name', route('certificates/delete'), async (request) => {
     assertCertificateName(request.params.name);
-    const base = vaultUrlOf(ctx, request);
+    const w = wireOf(ctx, request);
     const record = requireCertificate(ctx, request.params.name);
     const latest = record.versions.at(-1);
-    const bundle = latest ? certificateBundle(base, record, latest) : { id: `${base}/certificates/${record.name}` };
+    if (ctx.recovery.softDelete && latest) {
+      // Soft delete: the answer is the DeletedCertificateBundle, whose `recoveryId` makes the SDK's delete poller
+      // wait for GET /deletedcertificates/{name} — which answers at once, as deletion completes here synchronously.
+      const deletedDate = nowSeconds(ctx);
+      const deleted = ctx.store.softDelete(record.name, deletedDate, scheduledPurgeDate(ctx.recovery, deletedDate))!;
+      return deletedCertificateBundle(w, deleted);
+    }
+    // Without soft delete (or with no version to keep) the certificate is gone at once and the answer has no
+    // `recoveryId`, so the SDK's delete poller completes without polling (reference §10.12).
+    const bundle = latest ? certificateBundle(w, record, latest) : { id: `${w.base}/certificates/${record.name}` };
     ctx.store.delete(record.name);
-    // No `recoveryId`: this vault has no soft delete, so the SDK's delete poller completes at once (reference §10.12).
     return bundle;
   });
 }

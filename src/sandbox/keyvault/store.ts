@@ -50,6 +50,16 @@ export interface CertificateRecord {
   pending?: PendingOperation;
 }
 
+/**
+ * A soft-deleted certificate with all its versions, keys and policy (its secret and key are deleted with it), kept
+ * recoverable until `scheduledPurgeDate`. Times are epoch seconds on the sandbox clock.
+ */
+export interface DeletedCertificateRecord {
+  record: CertificateRecord;
+  deletedDate: number;
+  scheduledPurgeDate: number;
+}
+
 /** `GET /state` view of one vault (DESIGN §6). Times are ISO-8601 UTC. */
 export interface VaultState {
   url: string;
@@ -78,6 +88,7 @@ export function newId(): string {
 
 export class VaultStore {
   readonly #certificates = new Map<string, CertificateRecord>();
+  readonly #deleted = new Map<string, DeletedCertificateRecord>();
   /** `name/version` → PKCS#8 DER. Never enumerated, never serialised. */
   readonly #privateKeys = new Map<string, Uint8Array>();
 
@@ -147,8 +158,59 @@ export class VaultStore {
     const record = this.get(name);
     if (!record) return undefined;
     this.#certificates.delete(name);
-    for (const key of [...this.#privateKeys.keys()]) if (key.startsWith(`${name}/`)) this.#privateKeys.delete(key);
+    this.#dropKeys(name);
     return record;
+  }
+
+  /**
+   * Soft-deletes a certificate: it leaves the live collection with its versions and keys intact, so `recover` puts
+   * back exactly what was there. An in-progress create is abandoned (its staged version and key discarded), as a
+   * delete removes the pending operation too. A certificate that never got a version has nothing to recover and is
+   * removed outright. Returns undefined for an unknown name.
+   */
+  softDelete(name: string, deletedDate: number, scheduledPurgeDate: number): DeletedCertificateRecord | undefined {
+    const record = this.get(name);
+    if (!record) return undefined;
+    if (record.pending?.status === 'inProgress') this.#discardStaged(name, record.pending);
+    delete record.pending;
+    if (record.versions.length === 0) {
+      this.delete(name);
+      return undefined;
+    }
+    this.#certificates.delete(name);
+    const deleted = { record, deletedDate, scheduledPurgeDate };
+    this.#deleted.set(name, deleted);
+    return deleted;
+  }
+
+  /** The deleted certificate of that name, unless its retention has run out (then it is purged first). */
+  getDeleted(name: string): DeletedCertificateRecord | undefined {
+    const deleted = this.#deleted.get(name);
+    if (deleted && this.#purgeIfDue(deleted)) return undefined;
+    return deleted;
+  }
+
+  /** Every deleted certificate still within its retention, in deletion order. */
+  listDeleted(): DeletedCertificateRecord[] {
+    return [...this.#deleted.values()].filter((d) => !this.#purgeIfDue(d));
+  }
+
+  /** Moves a deleted certificate back into the live collection, versions, keys and policy as they were. */
+  recover(name: string): CertificateRecord | undefined {
+    const deleted = this.getDeleted(name);
+    if (!deleted) return undefined;
+    this.#deleted.delete(name);
+    this.#certificates.set(name, deleted.record);
+    return deleted.record;
+  }
+
+  /** Removes a deleted certificate for good, with its keys. */
+  purge(name: string): DeletedCertificateRecord | undefined {
+    const deleted = this.getDeleted(name);
+    if (!deleted) return undefined;
+    this.#deleted.delete(name);
+    this.#dropKeys(name);
+    return deleted;
   }
 
   /** The private key of one version, for the secret endpoint and `reuse_key` only. */
@@ -182,6 +244,18 @@ export class VaultStore {
     record.versions.push(op.staged);
     delete op.staged;
     op.status = 'completed';
+  }
+
+  // The service purges a deleted object once its retention ends; here that happens on the first read after it.
+  #purgeIfDue(deleted: DeletedCertificateRecord): boolean {
+    if (this.now() < deleted.scheduledPurgeDate * 1000) return false;
+    this.#deleted.delete(deleted.record.name);
+    this.#dropKeys(deleted.record.name);
+    return true;
+  }
+
+  #dropKeys(name: string): void {
+    for (const key of [...this.#privateKeys.keys()]) if (key.startsWith(`${name}/`)) this.#privateKeys.delete(key);
   }
 
   #discardStaged(name: string, op: PendingOperation): void {

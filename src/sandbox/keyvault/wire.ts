@@ -2,11 +2,15 @@
  * Records → Key Vault JSON bundles. Every object carries an absolute `id` on the host the client used, since the SDK
  * parses each id into `/{collection}/{name}[/{version}]` and derives the vault URL from it (reference §10.1–2).
  */
+import type { WireBase } from './context.js';
 import type { CertificatePolicy } from './policy.js';
-import type { CertificateRecord, CertificateVersionRecord, PendingOperation } from './store.js';
-
-/** Soft delete is not modelled (DELETE answers without `recoveryId`), so versions are plainly purgeable. */
-export const RECOVERY_LEVEL = 'Purgeable';
+import type { RecoveryAttributes } from './soft-delete.js';
+import type {
+  CertificateRecord,
+  CertificateVersionRecord,
+  DeletedCertificateRecord,
+  PendingOperation,
+} from './store.js';
 
 /** base64url without padding, the `x5t` encoding. */
 export function base64Url(bytes: Uint8Array): string {
@@ -18,14 +22,14 @@ export function x5tOf(thumbprintHex: string): string {
   return base64Url(Buffer.from(thumbprintHex, 'hex'));
 }
 
-function attributes(v: CertificateVersionRecord) {
+function attributes(v: CertificateVersionRecord, recovery: RecoveryAttributes) {
   return {
     enabled: v.enabled,
     nbf: v.nbf,
     exp: v.exp,
     created: v.created,
     updated: v.updated,
-    recoveryLevel: RECOVERY_LEVEL,
+    ...recovery,
   };
 }
 
@@ -35,14 +39,18 @@ export function policyBody(base: string, name: string, policy: CertificatePolicy
 }
 
 /** CertificateBundle of a published version. */
-export function certificateBundle(base: string, record: CertificateRecord, v: CertificateVersionRecord) {
+export function certificateBundle(
+  { base, recovery }: WireBase,
+  record: CertificateRecord,
+  v: CertificateVersionRecord,
+) {
   return {
     id: `${base}/certificates/${record.name}/${v.version}`,
     kid: `${base}/keys/${record.name}/${v.version}`,
     sid: `${base}/secrets/${record.name}/${v.version}`,
     x5t: x5tOf(v.thumbprint),
     cer: Buffer.from(v.certDer).toString('base64'),
-    attributes: attributes(v),
+    attributes: attributes(v, recovery),
     tags: { ...v.tags },
     policy: policyBody(base, record.name, record.policy),
     pending: { id: `${base}/certificates/${record.name}/pending` },
@@ -53,7 +61,12 @@ export function certificateBundle(base: string, record: CertificateRecord, v: Ce
  * The bundle a first create shows while it is still in progress: the new version id, disabled, no certificate yet.
  * Real Key Vault answers GET latest this way, which `getCertificateOperation` pollers rely on (reference §10.11).
  */
-export function pendingBundle(base: string, record: CertificateRecord, op: PendingOperation, createdSeconds: number) {
+export function pendingBundle(
+  { base, recovery }: WireBase,
+  record: CertificateRecord,
+  op: PendingOperation,
+  createdSeconds: number,
+) {
   return {
     id: `${base}/certificates/${record.name}/${op.version}`,
     kid: `${base}/keys/${record.name}/${op.version}`,
@@ -62,7 +75,7 @@ export function pendingBundle(base: string, record: CertificateRecord, op: Pendi
       enabled: false,
       created: createdSeconds,
       updated: createdSeconds,
-      recoveryLevel: RECOVERY_LEVEL,
+      ...recovery,
     },
     tags: {},
     policy: policyBody(base, record.name, record.policy),
@@ -71,11 +84,16 @@ export function pendingBundle(base: string, record: CertificateRecord, op: Pendi
 }
 
 /** CertificateItem, as list and versions pages carry it. */
-export function certificateItem(base: string, name: string, v: CertificateVersionRecord, withVersion: boolean) {
+export function certificateItem(
+  { base, recovery }: WireBase,
+  name: string,
+  v: CertificateVersionRecord,
+  withVersion: boolean,
+) {
   return {
     id: withVersion ? `${base}/certificates/${name}/${v.version}` : `${base}/certificates/${name}`,
     x5t: x5tOf(v.thumbprint),
-    attributes: attributes(v),
+    attributes: attributes(v, recovery),
     tags: { ...v.tags },
   };
 }
@@ -102,7 +120,7 @@ export function operationBody(base: string, record: CertificateRecord, op: Pendi
 
 /** SecretBundle of a certificate-backed (managed) secret version. */
 export function secretBundle(
-  base: string,
+  { base, recovery }: WireBase,
   name: string,
   v: CertificateVersionRecord,
   value: string,
@@ -114,18 +132,68 @@ export function secretBundle(
     id: `${base}/secrets/${name}/${v.version}`,
     managed: true,
     kid: `${base}/keys/${name}/${v.version}`,
-    attributes: attributes(v),
+    attributes: attributes(v, recovery),
     tags: { ...v.tags },
   };
 }
 
-/** SecretItem, for secret version listings. */
-export function secretItem(base: string, name: string, v: CertificateVersionRecord) {
+/** SecretItem, for secret listings: with the version in version listings, without it in the collection. */
+export function secretItem(
+  { base, recovery }: WireBase,
+  name: string,
+  v: CertificateVersionRecord,
+  withVersion = true,
+) {
   return {
-    id: `${base}/secrets/${name}/${v.version}`,
+    id: withVersion ? `${base}/secrets/${name}/${v.version}` : `${base}/secrets/${name}`,
     contentType: v.contentType,
     managed: true,
-    attributes: attributes(v),
+    attributes: attributes(v, recovery),
     tags: { ...v.tags },
   };
+}
+
+function deletion(base: string, collection: 'deletedcertificates' | 'deletedsecrets', d: DeletedCertificateRecord) {
+  return {
+    recoveryId: `${base}/${collection}/${d.record.name}`,
+    deletedDate: d.deletedDate,
+    scheduledPurgeDate: d.scheduledPurgeDate,
+  };
+}
+
+function latestOf(d: DeletedCertificateRecord): CertificateVersionRecord {
+  // A certificate is soft-deleted only once it has a version (VaultStore.softDelete).
+  return d.record.versions.at(-1)!;
+}
+
+/** DeletedCertificateBundle: DELETE's answer and GET `/deletedcertificates/{name}` (spec DeleteCertificate example). */
+export function deletedCertificateBundle(w: WireBase, d: DeletedCertificateRecord) {
+  return { ...deletion(w.base, 'deletedcertificates', d), ...certificateBundle(w, d.record, latestOf(d)) };
+}
+
+/** DeletedCertificateItem, as GET `/deletedcertificates` pages carry it: the id has no version. */
+export function deletedCertificateItem(w: WireBase, d: DeletedCertificateRecord) {
+  return { ...deletion(w.base, 'deletedcertificates', d), ...certificateItem(w, d.record.name, latestOf(d), false) };
+}
+
+/**
+ * DeletedSecretBundle of a certificate's secret (deleted with it). No `value`: the spec's GetDeletedSecret example
+ * has none, and a deleted object's key material is not served.
+ */
+export function deletedSecretBundle(w: WireBase, d: DeletedCertificateRecord) {
+  const v = latestOf(d);
+  return {
+    ...deletion(w.base, 'deletedsecrets', d),
+    id: `${w.base}/secrets/${d.record.name}/${v.version}`,
+    contentType: v.contentType,
+    managed: true,
+    kid: `${w.base}/keys/${d.record.name}/${v.version}`,
+    attributes: attributes(v, w.recovery),
+    tags: { ...v.tags },
+  };
+}
+
+/** DeletedSecretItem, as GET `/deletedsecrets` pages carry it. */
+export function deletedSecretItem(w: WireBase, d: DeletedCertificateRecord) {
+  return { ...deletion(w.base, 'deletedsecrets', d), ...secretItem(w, d.record.name, latestOf(d), false) };
 }

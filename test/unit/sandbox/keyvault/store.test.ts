@@ -3,12 +3,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { VaultStore, thumbprintOf, type CertificateVersionRecord } from '../../src/sandbox/keyvault/store.js';
-import { WriteBudget } from '../../src/sandbox/keyvault/throttle.js';
-import { KeyVaultError } from '../../src/sandbox/keyvault/errors.js';
-import { completePolicy, normaliseSubject, validityEnd } from '../../src/sandbox/keyvault/policy.js';
-import { issueSelfSigned } from '../../src/sandbox/keyvault/issuance.js';
-import { createKeyVaultService } from '../../src/sandbox/keyvault/index.js';
+import { VaultStore, thumbprintOf, type CertificateVersionRecord } from '../../../../src/sandbox/keyvault/store.js';
+import { WriteBudget } from '../../../../src/sandbox/keyvault/throttle.js';
+import { KeyVaultError } from '../../../../src/sandbox/keyvault/errors.js';
+import { completePolicy, normaliseSubject, validityEnd } from '../../../../src/sandbox/keyvault/policy.js';
+import { issueSelfSigned } from '../../../../src/sandbox/keyvault/issuance.js';
+import { createKeyVaultService } from '../../../../src/sandbox/keyvault/index.js';
+import {
+  recoveryAttributes,
+  recoverySettings,
+  scheduledPurgeDate,
+} from '../../../../src/sandbox/keyvault/soft-delete.js';
 
 class SimClock {
   t = Date.UTC(2026, 0, 1);
@@ -182,6 +187,135 @@ describe('VaultStore', () => {
     expect(store.get('p')!.pending!.status).toBe('completed');
     clock.t += 60_000;
     expect(store.list()[0]!.versions).toHaveLength(1);
+  });
+});
+
+describe('VaultStore soft delete', () => {
+  const version = (v: string, certDer: Uint8Array): CertificateVersionRecord => ({
+    version: v.repeat(32),
+    certDer,
+    thumbprint: thumbprintOf(certDer),
+    enabled: true,
+    nbf: 0,
+    exp: 1,
+    created: 0,
+    updated: 0,
+    tags: { keep: 'me' },
+    contentType: 'application/x-pem-file',
+    exportable: true,
+  });
+
+  it('keeps a deleted certificate whole (versions, keys, policy) until recovered, and never lists it as live', async () => {
+    const clock = new SimClock();
+    const store = new VaultStore(clock.now);
+    const m = await material();
+    const record = store.upsert('sd', completePolicy({ x509_props: { subject: 'CN=sd' } }, 0));
+    store.addVersion(record, version('a', m.certDer), m.privateKeyPkcs8);
+    const deletedAt = clock.t / 1000;
+    const deleted = store.softDelete('sd', deletedAt, deletedAt + 90 * 86_400)!;
+    expect(deleted).toMatchObject({ deletedDate: deletedAt, scheduledPurgeDate: deletedAt + 90 * 86_400 });
+    expect(store.get('sd')).toBeUndefined();
+    expect(store.list()).toEqual([]);
+    expect(store.state('https://v').certificates).toEqual([]);
+    expect(store.listDeleted().map((d) => d.record.name)).toEqual(['sd']);
+    // The key survives the soft delete, so recover restores a working secret.
+    expect(store.privateKeyOf('sd', 'a'.repeat(32))).toBe(m.privateKeyPkcs8);
+    const back = store.recover('sd')!;
+    expect(back.versions.map((v) => v.version)).toEqual(['a'.repeat(32)]);
+    expect(back.versions[0]!.tags).toEqual({ keep: 'me' });
+    expect(back.policy.x509_props.subject).toBe('CN=sd');
+    expect(store.get('sd')).toBe(back);
+    expect(store.getDeleted('sd')).toBeUndefined();
+    expect(store.recover('sd')).toBeUndefined();
+  });
+
+  it('purges on request or once the simulated clock passes the scheduled purge date, dropping the keys', async () => {
+    const clock = new SimClock();
+    const store = new VaultStore(clock.now);
+    const m = await material();
+    for (const name of ['p1', 'p2']) {
+      const r = store.upsert(name, completePolicy({ x509_props: { subject: `CN=${name}` } }, 0));
+      store.addVersion(r, version('b', m.certDer), m.privateKeyPkcs8);
+      store.softDelete(name, clock.t / 1000, clock.t / 1000 + 7 * 86_400);
+    }
+    expect(store.purge('p1')?.record.name).toBe('p1');
+    expect(store.getDeleted('p1')).toBeUndefined();
+    expect(store.privateKeyOf('p1', 'b'.repeat(32))).toBeUndefined();
+    clock.t += 7 * 86_400_000 - 1;
+    expect(store.getDeleted('p2')).toBeDefined();
+    clock.t += 1;
+    expect(store.listDeleted()).toEqual([]);
+    expect(store.privateKeyOf('p2', 'b'.repeat(32))).toBeUndefined();
+    expect(store.purge('p2')).toBeUndefined();
+  });
+
+  it('removes outright a certificate that has no version yet, abandoning its pending create', async () => {
+    const clock = new SimClock();
+    const store = new VaultStore(clock.now);
+    const m = await material();
+    const record = store.upsert('only-pending', completePolicy({ x509_props: { subject: 'CN=o' } }, 0));
+    const staged = version('c', m.certDer);
+    store.startPending(
+      record,
+      {
+        version: staged.version,
+        requestId: 'r',
+        csrDer: m.csrDer,
+        status: 'inProgress',
+        cancellationRequested: false,
+        completesAt: clock.t + 5_000,
+        staged,
+      },
+      m.privateKeyPkcs8,
+    );
+    expect(store.softDelete('only-pending', 0, 1)).toBeUndefined();
+    expect(store.get('only-pending')).toBeUndefined();
+    expect(store.getDeleted('only-pending')).toBeUndefined();
+    expect(store.privateKeyOf('only-pending', staged.version)).toBeUndefined();
+    expect(store.softDelete('never-existed', 0, 1)).toBeUndefined();
+  });
+});
+
+describe('recovery settings', () => {
+  const base = {
+    name: 'kv',
+    authorizationUri: 'https://login.test/t',
+    resource: 'https://vault.azure.net',
+    verifyAccessToken: async () => null,
+    takeKeyPair: async () => {
+      throw new Error('not used');
+    },
+    now: () => 0,
+    createDelaySeconds: 0,
+  };
+
+  it('defaults to Azure: soft delete on, 90 days, no purge protection', () => {
+    const s = recoverySettings(base);
+    expect(s).toEqual({ softDelete: true, retentionDays: 90, purgeProtection: false });
+    expect(recoveryAttributes(s)).toEqual({ recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90 });
+    expect(scheduledPurgeDate(s, 1_000)).toBe(1_000 + 90 * 86_400);
+  });
+
+  it('maps each combination to its DeletionRecoveryLevel', () => {
+    const level = (o: object) => recoveryAttributes(recoverySettings({ ...base, ...o }));
+    expect(level({ softDelete: false })).toEqual({ recoveryLevel: 'Purgeable' });
+    expect(level({ purgeProtection: true })).toEqual({ recoveryLevel: 'Recoverable', recoverableDays: 90 });
+    expect(level({ softDeleteRetentionDays: 7 })).toEqual({
+      recoveryLevel: 'CustomizedRecoverable+Purgeable',
+      recoverableDays: 7,
+    });
+    expect(level({ softDeleteRetentionDays: 30, purgeProtection: true })).toEqual({
+      recoveryLevel: 'CustomizedRecoverable',
+      recoverableDays: 30,
+    });
+  });
+
+  it('refuses a retention outside 7..90 days, naming the value', () => {
+    for (const bad of [6, 91, 7.5]) {
+      expect(() => recoverySettings({ ...base, softDeleteRetentionDays: bad })).toThrow(
+        `softDeleteRetentionDays ${bad} is invalid: use a whole number of days within 7..90.`,
+      );
+    }
   });
 });
 
