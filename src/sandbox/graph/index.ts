@@ -1,7 +1,8 @@
 /**
- * The sandbox's Microsoft Graph (v1.0 `applications`), faithful enough on the wire that the unmodified
- * `@microsoft/microsoft-graph-client` works against it: auth and permissions (auth.ts), the applications routes
- * (routes-applications.ts), addKey/removeKey proofs (proofs.ts), write throttling (throttle.ts), Graph's error
+ * The sandbox's Microsoft Graph (v1.0 `applications` and `servicePrincipals`), faithful enough on the wire that
+ * the unmodified `@microsoft/microsoft-graph-client` and raw REST clients work against it: auth and permissions
+ * (auth.ts), the applications and servicePrincipals routes (routes-*.ts), `$filter` and paging (odata-filter.ts,
+ * paging.ts), addKey/removeKey proofs (proofs.ts), write throttling (throttle.ts), Graph's error
  * shape (errors.ts) and, optionally, reads that lag writes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -9,6 +10,7 @@ import { authenticate } from './auth.js';
 import type { GraphContext, GraphOptions } from './context.js';
 import { GraphHttpError, installGraphErrorHandling, sendGraphError } from './errors.js';
 import { getApplications, patchApplication, postApplicationAction } from './routes-applications.js';
+import { getServicePrincipals } from './routes-service-principals.js';
 import { WriteBudget } from './throttle.js';
 
 export type { GraphOptions } from './context.js';
@@ -38,7 +40,12 @@ export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
 
   app.get(
     '/v1.0/*',
-    handle(async (req) => getApplications(ctx, req, await authenticate(ctx, req))),
+    handle(async (req) => {
+      const caller = await authenticate(ctx, req);
+      return /^\/v1\.0\/servicePrincipals(?:[/(?]|$)/.test(req.url)
+        ? getServicePrincipals(ctx, req, caller)
+        : getApplications(ctx, req, caller);
+    }),
   );
   app.patch(
     '/v1.0/*',

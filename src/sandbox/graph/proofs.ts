@@ -4,6 +4,7 @@
  */
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Application, KeyCredential } from '../directory.js';
+import { thumbprintHeaderBytes } from '../pki.js';
 import { graphAppId } from './context.js';
 import { GraphHttpError } from './errors.js';
 
@@ -23,10 +24,13 @@ export async function verifyProof(target: Application, proof: unknown, nowMs: nu
     throw malformed();
   }
   const valid = target.keyCredentials.filter((k) => k.startMs <= nowMs && nowMs < k.endMs);
+  // Hints are compared as bytes, so padded and unpadded base64url name the same key.
+  const x5t = typeof header.x5t === 'string' ? thumbprintHeaderBytes(header.x5t) : undefined;
+  const x5tS256 = typeof header['x5t#S256'] === 'string' ? thumbprintHeaderBytes(header['x5t#S256']) : undefined;
   const hinted = valid.filter(
     (k) =>
-      (typeof header.x5t === 'string' && header.x5t === k.x5t) ||
-      (typeof header['x5t#S256'] === 'string' && header['x5t#S256'] === k.x5tS256) ||
+      x5t?.equals(Buffer.from(k.thumbprint, 'hex')) ||
+      x5tS256?.equals(Buffer.from(k.x5tS256, 'base64url')) ||
       (typeof header.kid === 'string' && header.kid.toUpperCase() === k.thumbprint),
   );
   const candidates = hinted.length > 0 ? hinted : valid;

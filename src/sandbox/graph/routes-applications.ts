@@ -1,15 +1,23 @@
 /**
- * `/v1.0/applications`: list (filter by appId), GET by object id or `(appId='…')` with `$select`/`$expand`, the
- * owners and federatedIdentityCredentials navigations, PATCH (displayName, keyCredentials), addKey and removeKey.
+ * `/v1.0/applications`: list (`$filter`, `$top`, `@odata.nextLink`), GET by object id or `(appId='…')` with `$select`/`$expand`, the
+ * owners and federatedIdentityCredentials navigations, PATCH (the documented writable properties), addKey/removeKey
+ * and addPassword/removePassword.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessTokenClaims } from '../access-tokens.js';
 import type { Application } from '../directory.js';
-import { applicationJson, applicationListItem } from './application-json.js';
+import {
+  applicationJson,
+  applicationListItem,
+  passwordCredentialJson,
+  patchableProperties,
+} from './application-json.js';
 import { canManage, denied, requireRead } from './auth.js';
+import { expandOf, listCollection, selectOf } from './collection.js';
 import { odataContext, type GraphContext } from './context.js';
 import { GraphHttpError } from './errors.js';
 import { keyCredentialJson, newKeyCredential, replacedKeyCredentials } from './key-credentials.js';
+import type { FilterSchema } from './odata-filter.js';
 import { verifyProof } from './proofs.js';
 
 interface ParsedPath {
@@ -41,31 +49,28 @@ export function parseApplicationsPath(ctx: GraphContext, rawPath: string): Parse
 
 const pathOf = (req: FastifyRequest) => req.url.split('?')[0] ?? '';
 
+/** How applications may be filtered (Graph v1.0 without advanced queries). */
+export const applicationFilter: FilterSchema<Application> = {
+  resource: 'Application',
+  properties: {
+    appId: { value: (a) => a.appId, startsWith: true },
+    displayName: { value: (a) => a.displayName, startsWith: true },
+    id: { value: (a) => a.id, startsWith: false },
+  },
+  keyIds: (a) => a.keyCredentials.map((k) => k.keyId),
+};
+
 /** GET on applications (the caller is authenticated). */
 export function getApplications(ctx: GraphContext, req: FastifyRequest, caller: AccessTokenClaims): unknown {
   requireRead(caller);
-  const query = req.query as Record<string, string | undefined>;
-  const select = query.$select
-    ? query.$select
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : undefined;
-  const expand = query.$expand ? query.$expand.split(',').map((s) => s.trim()) : [];
+  const select = selectOf(req);
+  const expand = expandOf(req);
   const parsed = parseApplicationsPath(ctx, pathOf(req));
   if (parsed.list) {
-    const m = /^appId eq '([^']*)'$/.exec(query.$filter ?? '');
-    const apps = query.$filter
-      ? m
-        ? [ctx.directory.appByAppId(m[1] ?? '')].filter((a) => a !== undefined)
-        : []
-      : ctx.directory.apps();
-    if (query.$filter && !m) throw new GraphHttpError(400, 'Request_UnsupportedQuery', 'Unsupported query.');
-    return {
-      '@odata.context': odataContext('applications'),
-      // `key` is only ever returned on a single-object GET.
-      value: apps.map((a) => applicationListItem(ctx, a, select, expand)),
-    };
+    // `key` is only ever returned on a single-object GET.
+    return listCollection(req, ctx.opts.baseUrl(), 'applications', ctx.directory.apps(), applicationFilter, (a) =>
+      applicationListItem(ctx, a, select, expand),
+    );
   }
   const target = parsed.app as Application;
   if (parsed.action === undefined) return applicationJson(ctx, target, select, expand);
@@ -106,29 +111,15 @@ export function patchApplication(
   if (!canManage(target, caller)) throw denied();
   ctx.budget.charge(caller);
   const body = (req.body ?? {}) as Record<string, unknown>;
-  for (const prop of Object.keys(body)) {
-    if (prop === 'passwordCredentials') {
-      throw new GraphHttpError(
-        400,
-        'Request_BadRequest',
-        'New password credentials must be generated using service actions.',
-      );
-    }
-    if (prop !== 'keyCredentials' && prop !== 'displayName') {
-      throw new GraphHttpError(
-        400,
-        'Request_BadRequest',
-        `Property '${prop}' is not supported by the sandbox for PATCH.`,
-      );
-    }
-  }
+  const properties = patchableProperties(body);
+  // Everything is validated before anything changes, so a refused PATCH leaves the app as it was.
+  const keys =
+    body.keyCredentials !== undefined
+      ? replacedKeyCredentials(ctx.directory, target.keyCredentials, body.keyCredentials)
+      : undefined;
   if (typeof body.displayName === 'string') target.displayName = body.displayName;
-  if (body.keyCredentials !== undefined) {
-    ctx.directory.setKeyCredentials(
-      target,
-      replacedKeyCredentials(ctx.directory, target.keyCredentials, body.keyCredentials),
-    );
-  }
+  Object.assign(target.properties, properties);
+  if (keys) ctx.directory.setKeyCredentials(target, keys);
   return reply.code(204).send();
 }
 
@@ -141,6 +132,9 @@ export async function postApplicationAction(
 ): Promise<unknown> {
   const parsed = parseApplicationsPath(ctx, pathOf(req));
   const target = parsed.app;
+  if (target && (parsed.action === 'addPassword' || parsed.action === 'removePassword')) {
+    return passwordAction(ctx, req, reply, caller, target, parsed.action);
+  }
   if (!target || (parsed.action !== 'addKey' && parsed.action !== 'removeKey')) {
     throw new GraphHttpError(400, 'Request_BadRequest', 'Unsupported POST.');
   }
@@ -172,5 +166,49 @@ export async function postApplicationAction(
     throw new GraphHttpError(400, 'Request_BadRequest', `No credentials found to be removed. keyId: '${keyId}'.`);
   }
   ctx.directory.setKeyCredentials(target, remaining);
+  return reply.code(204).send();
+}
+
+/**
+ * addPassword / removePassword: a secret generated by the service (its text returned once, in this response),
+ * removal by keyId. Unlike addKey they take no proof, and need ReadWrite.All or ReadWrite.OwnedBy as an owner.
+ */
+function passwordAction(
+  ctx: GraphContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  caller: AccessTokenClaims,
+  target: Application,
+  action: 'addPassword' | 'removePassword',
+): unknown {
+  if (!canManage(target, caller)) throw denied();
+  ctx.budget.charge(caller);
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  if (action === 'addPassword') {
+    const requested = (body.passwordCredential ?? {}) as Record<string, unknown>;
+    const now = ctx.clock.now();
+    const startMs = typeof requested.startDateTime === 'string' ? Date.parse(requested.startDateTime) : now;
+    // Graph's default lifetime for a secret added without an end date is two years.
+    const endMs =
+      typeof requested.endDateTime === 'string' ? Date.parse(requested.endDateTime) : startMs + 730 * 86_400_000;
+    if (Number.isNaN(startMs) || Number.isNaN(endMs) || endMs <= startMs) {
+      throw new GraphHttpError(400, 'Request_BadRequest', 'Password credential end date is invalid.');
+    }
+    const created = ctx.directory.addPasswordCredential(target, {
+      displayName: typeof requested.displayName === 'string' ? requested.displayName : '',
+      startMs,
+      endMs,
+    });
+    return reply.code(200).send({
+      '@odata.context': odataContext('microsoft.graph.passwordCredential'),
+      ...passwordCredentialJson(created, true),
+    });
+  }
+  const keyId = typeof body.keyId === 'string' ? body.keyId.toLowerCase() : '';
+  const index = target.passwordCredentials.findIndex((p) => p.keyId.toLowerCase() === keyId);
+  if (index < 0) {
+    throw new GraphHttpError(400, 'Request_BadRequest', `No credentials found to be removed. keyId: '${keyId}'.`);
+  }
+  target.passwordCredentials.splice(index, 1);
   return reply.code(204).send();
 }
