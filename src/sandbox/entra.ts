@@ -266,7 +266,8 @@ export function registerEntra(app: FastifyInstance, opts: EntraOptions): void {
     } catch {
       return { code: 50027, error: 'JWT token is invalid or malformed.' };
     }
-    // Thumbprints are compared as bytes: padded or unpadded base64url name the same key (graph-entra.md §5.3).
+    // Thumbprints are compared as bytes: padded or unpadded base64url name the same key, and Entra accepts both
+    // (MSAL for Python sends the padded form; issue 14, graph-entra.md §5.2).
     const x5tS256 = typeof header['x5t#S256'] === 'string' ? thumbprintHeaderBytes(header['x5t#S256']) : undefined;
     const x5t = typeof header.x5t === 'string' ? thumbprintHeaderBytes(header.x5t) : undefined;
     const shown = x5tS256 ?? x5t;

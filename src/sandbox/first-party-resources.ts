@@ -3,7 +3,8 @@
  * principals of Microsoft's APIs, so Azure issues an app-only token for any of them to any app of the tenant (what
  * the token allows is up to the API): Azure Resource Manager (both of its resource URIs), Storage, Key Vault,
  * Graph, Dataverse (each environment's own URL) and the Power Platform API — by resource URI or by app id.
- * Sources: Entra v2.0 client-credentials flow (`{resource}/.default`), graph-entra.md §5.4.
+ * Source: Entra v2-oauth2-client-creds-grant-flow.md (`scope={resource}/.default`); the app ids are the
+ * well-known first-party ones (ARM 797f4846…, Storage e406a681…, Key Vault cfa8b339…, Dataverse 00000007…).
  */
 import { normaliseAudience } from './access-tokens.js';
 import type { Application } from './directory.js';

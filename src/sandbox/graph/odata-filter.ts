@@ -3,7 +3,8 @@
  * without advanced queries: `eq` on the resource's filterable properties, `startswith(prop,'…')`, `and`/`or`,
  * parentheses, and `keyCredentials/any(x:x/keyId eq …)`. A malformed clause is Graph's 400 BadRequest
  * "Invalid filter clause"; a well-formed one on a property or operator the resource does not support is
- * 400 Request_UnsupportedQuery, as Graph answers (graph-entra.md §3.4).
+ * 400 Request_UnsupportedQuery "Unsupported or invalid query filter clause specified for property …", as Graph
+ * answers (Graph filter-query-parameter.md and the resource pages list which property supports which operator).
  */
 import { GraphHttpError } from './errors.js';
 

@@ -1,7 +1,7 @@
 /**
  * Server-side paging of directory collections as Graph does it: `$top` from 1 to 999 (else 400
  * Request_UnsupportedQuery), a default page of 100, and `@odata.nextLink` carrying the request's other query
- * options plus an opaque `$skiptoken` (Graph's paging doc; graph-entra.md §3.5).
+ * options plus an opaque `$skiptoken` (Graph's paging.md; the out-of-range message is Graph's own).
  */
 import type { FastifyRequest } from 'fastify';
 import { GraphHttpError } from './errors.js';
