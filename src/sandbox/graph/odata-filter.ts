@@ -1,6 +1,6 @@
 /**
  * `$filter` for directory collections, the subset Graph v1.0 documents for applications and service principals
- * without advanced queries: `eq` on the resource's filterable properties, `startswith(prop,'…')`, `and`/`or`,
+ * without advanced queries: `eq` and `in` on the resource's filterable properties, `startswith(prop,'…')`, `and`/`or`,
  * parentheses, and `keyCredentials/any(x:x/keyId eq …)`. A malformed clause is Graph's 400 BadRequest
  * "Invalid filter clause"; a well-formed one on a property or operator the resource does not support is
  * 400 Request_UnsupportedQuery "Unsupported or invalid query filter clause specified for property …", as Graph
@@ -169,9 +169,21 @@ export function parseFilter<T>(filter: string, schema: FilterSchema<T>): Predica
       return (item) => schema.keyIds(item).some((k) => k.toLowerCase() === keyId);
     }
     const operator = word().toLowerCase();
+    if (operator === 'in') {
+      // `prop in ('a','b')`: the default (non-advanced) operator list of appId, displayName and id includes it.
+      expectPunct('(');
+      const values = [literal().toLowerCase()];
+      while (peek()?.kind === 'punct' && peek()?.text === ',') {
+        pos++;
+        values.push(literal().toLowerCase());
+      }
+      expectPunct(')');
+      const p = property(name);
+      return (item) => values.includes(p.value(item).toLowerCase());
+    }
     const value = literal();
     if (operator !== 'eq') {
-      if (['ne', 'gt', 'ge', 'lt', 'le', 'has', 'in'].includes(operator)) throw unsupportedProperty(name);
+      if (['ne', 'gt', 'ge', 'lt', 'le', 'has'].includes(operator)) throw unsupportedProperty(name);
       fail();
     }
     const p = property(name);

@@ -93,7 +93,7 @@ describe('$filter on applications', () => {
   });
 
   // Azure: `and` and `or` combine clauses (filter-query-parameter.md).
-  it('combines clauses with and / or and parentheses', async () => {
+  it('combines clauses with and / or and parentheses, and matches a list with in', async () => {
     const [a, b] = [made[0]!, made[1]!];
     expect((await list(`appId eq '${a.appId}' or appId eq '${b.appId}'`)).sort()).toEqual(
       [a.displayName, b.displayName].sort(),
@@ -102,6 +102,8 @@ describe('$filter on applications', () => {
       b.displayName,
     ]);
     expect(await list(`appId eq '${a.appId}' and appId eq '${b.appId}'`)).toEqual([]);
+    // Azure: `in` is among the default operators of appId, displayName and id (application.md).
+    expect((await list(`appId in ('${a.appId}','${b.appId}')`)).sort()).toEqual([a.displayName, b.displayName].sort());
   });
 
   // Azure: keyCredentials/any(x:x/keyId eq {guid}) finds the app holding a credential (application.md).
