@@ -63,6 +63,8 @@ export interface Application {
   /** Whether the app may read the Power Platform websites API. */
   powerPlatformReader: boolean;
   createdDateTime: string;
+  /** The application resource's other documented v1.0 properties that an admin may set (description, web, tags…). */
+  properties: Record<string, unknown>;
 }
 
 export interface Directory {
@@ -91,6 +93,11 @@ export interface Directory {
   settle(): void;
   /** Adds a client secret and returns its text. */
   addPassword(app: Application, displayName: string, lifetimeDays?: number): string;
+  /** Adds a client secret with an explicit window (Graph's addPassword) and returns the stored credential. */
+  addPasswordCredential(
+    app: Application,
+    o: { displayName: string; startMs: number; endMs: number },
+  ): PasswordCredential;
   addFederatedCredential(app: Application, fic: Omit<FederatedIdentityCredential, 'id'>): FederatedIdentityCredential;
   addOwner(app: Application, owner: Application): void;
   /** Whether a key credential is usable for tokens now (propagated and within its validity). */
@@ -137,6 +144,7 @@ export function createDirectory(opts: {
         graphRoles: o.graphRoles ?? [],
         powerPlatformReader: o.powerPlatformReader ?? false,
         createdDateTime: new Date(opts.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        properties: {},
       };
       byId.set(app.id, app);
       byAppId.set(app.appId.toLowerCase(), app);
@@ -196,6 +204,11 @@ export function createDirectory(opts: {
         endMs: now + lifetimeDays * 86_400_000,
       });
       return secretText;
+    },
+    addPasswordCredential(app, o) {
+      const credential = { keyId: randomUUID(), secretText: randomBytes(30).toString('base64url'), ...o };
+      app.passwordCredentials.push(credential);
+      return credential;
     },
     addFederatedCredential(app, fic) {
       const created = { id: randomUUID(), ...fic };

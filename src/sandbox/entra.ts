@@ -10,6 +10,7 @@ import type { AccessTokenIssuer } from './access-tokens.js';
 import type { SandboxClock } from './clock.js';
 import type { Application, Directory, KeyCredential } from './directory.js';
 import type { History } from './history.js';
+import { thumbprintHeaderBytes } from './pki.js';
 
 /** What a token audience resolves to: the resource kind and the roles the app holds for it. */
 export interface ResourceResolution {
@@ -265,19 +266,20 @@ export function registerEntra(app: FastifyInstance, opts: EntraOptions): void {
     } catch {
       return { code: 50027, error: 'JWT token is invalid or malformed.' };
     }
-    const x5tS256 = typeof header['x5t#S256'] === 'string' ? header['x5t#S256'] : undefined;
-    const x5t = typeof header.x5t === 'string' ? header.x5t : undefined;
-    const shownThumbprint = x5tS256
-      ? Buffer.from(x5tS256, 'base64url').toString('hex').toUpperCase()
-      : x5t
-        ? Buffer.from(x5t, 'base64url').toString('hex').toUpperCase()
-        : '';
+    // Thumbprints are compared as bytes: padded or unpadded base64url name the same key, and Entra accepts both
+    // (MSAL for Python sends the padded form; issue 14, graph-entra.md §5.2).
+    const x5tS256 = typeof header['x5t#S256'] === 'string' ? thumbprintHeaderBytes(header['x5t#S256']) : undefined;
+    const x5t = typeof header.x5t === 'string' ? thumbprintHeaderBytes(header.x5t) : undefined;
+    const shown = x5tS256 ?? x5t;
+    const shownThumbprint = shown ? shown.toString('hex').toUpperCase() : '';
     const keyProblem = (reason: string) => ({
       code: 700027,
       error: `Client assertion contains an invalid signature. [Reason - ${reason}, Thumbprint of key used by client: '${shownThumbprint}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${client.appId}'. Review the documentation at https://docs.microsoft.com/en-us/graph/api/resources/application to learn how to configure keys.]`,
     });
     const key = client.keyCredentials.find((k) =>
-      x5tS256 ? k.x5tS256 === x5tS256 : x5t !== undefined && k.x5t === x5t,
+      x5tS256
+        ? x5tS256.equals(Buffer.from(k.x5tS256, 'base64url'))
+        : x5t !== undefined && x5t.equals(Buffer.from(k.thumbprint, 'hex')),
     );
     if (!key) return keyProblem('The key was not found.');
     const state = directory.keyState(key);

@@ -27,6 +27,17 @@ export function x5tS256Of(certDer: Uint8Array): string {
   return createHash('sha256').update(certDer).digest('base64url');
 }
 
+/**
+ * The bytes of a thumbprint header (`x5t`, `x5t#S256`): base64url as RFC 7515 writes it, but also with `=`
+ * padding or in the standard alphabet, which other JOSE libraries send and Entra accepts. Undefined when the value
+ * is not base64 at all.
+ */
+export function thumbprintHeaderBytes(value: string): Buffer | undefined {
+  const url = value.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  if (!/^[A-Za-z0-9_-]*$/.test(url) || url.length % 4 === 1) return undefined;
+  return Buffer.from(url, 'base64url');
+}
+
 /** PEM armour for DER bytes. */
 export function toPem(label: 'CERTIFICATE' | 'PRIVATE KEY', der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64');

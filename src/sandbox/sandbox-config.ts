@@ -2,27 +2,12 @@
  * The configuration file the sandbox writes (DESIGN §5a): a complete config for the seeded world, signing in as the
  * seeded operator identity with a client secret that exists only in this sandbox.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 
-export interface WrittenKeyVaultTarget {
-  kind: 'keyvault';
-  name: string;
-  appId: string;
-  vaultUrl: string;
-  certificate: string;
-  subject: string;
-  webhookUrl: string;
-  dataverseUrl: string;
-}
-
-export interface WrittenPowerPagesTarget {
-  kind: 'power-pages';
-  name: string;
-  appId: string;
-  environmentId: string;
-  websiteId: string;
-  siteUrl: string;
-}
+/** One target's entry in the written file, as its seeder builds it (the config schema's shape for its kind). */
+export type ConfigTarget = Record<string, unknown>;
 
 export interface SandboxConfigInput {
   tenantId: string;
@@ -33,7 +18,7 @@ export interface SandboxConfigInput {
   caFile: string;
   operator: { clientId: string; clientSecret: string };
   /** In the order of the seeded world. */
-  targets: (WrittenKeyVaultTarget | WrittenPowerPagesTarget)[];
+  targets: ConfigTarget[];
 }
 
 export function sandboxConfigYaml(c: SandboxConfigInput): string {
@@ -48,32 +33,16 @@ export function sandboxConfigYaml(c: SandboxConfigInput): string {
     auth: { kind: 'client-secret', clientId: c.operator.clientId, clientSecret: c.operator.clientSecret },
     state: { kind: 'file', dir: '.certrotate' },
     defaults: { rotateBefore: '60d', verifyTimeout: '10m', retireAfter: '0s' },
-    targets: c.targets.map((t) =>
-      t.kind === 'keyvault'
-        ? {
-            name: t.name,
-            kind: 'keyvault',
-            app: { appId: t.appId },
-            keyVault: {
-              url: t.vaultUrl,
-              certificate: t.certificate,
-              subject: t.subject,
-              validityMonths: 24,
-              keyType: 'RSA',
-              keySize: 2048,
-            },
-            server: { kind: 'webhook', url: t.webhookUrl },
-            verify: { dataverseUrl: t.dataverseUrl },
-          }
-        : {
-            name: t.name,
-            kind: 'power-pages',
-            environmentId: t.environmentId,
-            websiteId: t.websiteId,
-            app: { appId: t.appId },
-            siteUrl: t.siteUrl,
-          },
-    ),
+    targets: c.targets,
   };
   return `# Written by \`certrotate sandbox start\`: the local Azure sandbox's seeded world. Secrets here exist only in it.\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/** Writes `D/ca.pem` and `D/certrotate.yaml`; returns the config's path. */
+export async function writeSandboxFiles(dir: string, caPem: string, config: SandboxConfigInput): Promise<string> {
+  const configPath = join(dir, 'certrotate.yaml');
+  await writeFile(join(dir, 'ca.pem'), caPem);
+  // The file carries the operator's (sandbox-only) secret.
+  await writeFile(configPath, sandboxConfigYaml(config), { mode: 0o600 });
+  return configPath;
 }

@@ -1,0 +1,58 @@
+/**
+ * The sandbox's Microsoft Graph (v1.0 `applications` and `servicePrincipals`), faithful enough on the wire that
+ * the unmodified `@microsoft/microsoft-graph-client` and raw REST clients work against it: auth and permissions
+ * (auth.ts), the applications and servicePrincipals routes (routes-*.ts), `$filter` and paging (odata-filter.ts,
+ * paging.ts), addKey/removeKey proofs (proofs.ts), write throttling (throttle.ts), Graph's error
+ * shape (errors.ts) and, optionally, reads that lag writes.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticate } from './auth.js';
+import type { GraphContext, GraphOptions } from './context.js';
+import { GraphHttpError, installGraphErrorHandling, sendGraphError } from './errors.js';
+import { getApplications, patchApplication, postApplicationAction } from './routes-applications.js';
+import { getServicePrincipals } from './routes-service-principals.js';
+import { WriteBudget } from './throttle.js';
+
+export type { GraphOptions } from './context.js';
+export { graphAppId, graphResource } from './context.js';
+export { graphErrorBody } from './errors.js';
+
+/** Registers Graph's routes on its instance. */
+export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
+  const ctx: GraphContext = {
+    opts,
+    directory: opts.directory,
+    clock: opts.clock,
+    budget: new WriteBudget(() => opts.clock.now(), opts.directory.tenantId, opts.writeBudget),
+  };
+  installGraphErrorHandling(app, ctx.clock);
+
+  const handle =
+    (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return await fn(req, reply);
+      } catch (err) {
+        if (err instanceof GraphHttpError) return sendGraphError(ctx.clock, reply, req, err);
+        throw err;
+      }
+    };
+
+  app.get(
+    '/v1.0/*',
+    handle(async (req) => {
+      const caller = await authenticate(ctx, req);
+      return /^\/v1\.0\/servicePrincipals(?:[/(?]|$)/.test(req.url)
+        ? getServicePrincipals(ctx, req, caller)
+        : getApplications(ctx, req, caller);
+    }),
+  );
+  app.patch(
+    '/v1.0/*',
+    handle(async (req, reply) => patchApplication(ctx, req, reply, await authenticate(ctx, req))),
+  );
+  app.post(
+    '/v1.0/*',
+    handle(async (req, reply) => postApplicationAction(ctx, req, reply, await authenticate(ctx, req))),
+  );
+}
