@@ -4,8 +4,49 @@
  * Messages carry ids, thumbprints and times only, never key material (I4).
  */
 import { resumeTimeoutOf } from './rotation-context.js';
-import { updateKeyInstructions } from './rotation-policies.js';
 import type { ParkInfo, ResumeTarget, RotationContext } from './rotation-types.js';
+
+/** The site and environment as a person finds them in the admin center (names when known, else ids). */
+function siteLabel(context: RotationContext): string {
+  const site = context.settings.site;
+  const name = context.site?.name || site?.websiteId || '?';
+  const env = context.site?.environmentName || site?.environmentId || '?';
+  return `site "${name}" in environment "${env}"`;
+}
+
+/**
+ * power-pages: what the operator must do in the admin center, exactly. The caller adds how to continue.
+ */
+export function updateKeyInstructions(context: RotationContext): string {
+  const current = context.current;
+  const unhealthy =
+    context.site && !context.site.healthy
+      ? ' The site is not healthy now; Update key is also how an expired key is recovered.'
+      : '';
+  return (
+    `In the Power Platform admin center (https://admin.powerplatform.microsoft.com): Manage → Power Pages → ` +
+    `${siteLabel(context)} → Security → Website Authentication Key → Update key → OK. ` +
+    `The current key ${current?.thumbprint ?? '?'} expires ${current?.expiresOn ?? '?'}. ` +
+    'The site restarts and is unavailable for 5–15 minutes. If the admin center reports that the update failed, ' +
+    'press Retry Authentication Key Update there (contact Microsoft support if it keeps failing).' +
+    unhealthy
+  );
+}
+
+/** power-pages: the PATCH the retire step will send, as a diff of the app's certificate credentials. */
+export function retirementDiff(context: RotationContext): string {
+  const oldKeyId = context.current?.keyId;
+  const keys = context.keySet ?? [];
+  const line = (k: { keyId: string; thumbprint: string; endDateTime: string }) => {
+    const role = k.keyId === oldKeyId ? 'old site key' : k.keyId === context.newKeyId ? 'new site key' : 'other';
+    return `${k.keyId === oldKeyId ? '-' : '='} ${k.thumbprint} expires ${k.endDateTime} (${role})`;
+  };
+  return (
+    `PATCH keyCredentials of app ${context.settings.appId} (re-read just before writing; every other credential ` +
+    `stays):\n  ${keys.map(line).join('\n  ')}\nThe admin center should show the site's key expiring ` +
+    `${context.newKey?.expiresOn ?? '?'}.`
+  );
+}
 
 function describeWait(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`;

@@ -2,9 +2,8 @@
  * Context construction and the pure updates the machine's actions make. Kept apart from the statechart so the
  * chart reads as states and transitions.
  */
-import type { KeyRef, PortError } from '../adapters/ports.js';
+import type { PortError } from '../adapters/ports.js';
 import { backoffDelay, retryPolicyOf } from './rotation-backoff.js';
-import { newKeyRef } from './rotation-policies.js';
 import { DEFAULT_RESUME_TIMEOUT_MS } from './rotation-types.js';
 import type {
   ParkInfo,
@@ -43,11 +42,6 @@ export function waitDeadlineOf(context: RotationContext, startedAt: number): num
 export function missing(what: string): never {
   // Reaching a step without the facts an earlier step records is a bug in the chart, not in the world.
   throw new Error(`rotation machine: ${what} missing from context`);
-}
-
-/** The run's new key, which every step after generation needs. */
-export function requireNewKey(context: RotationContext): KeyRef {
-  return newKeyRef(context) ?? missing('the new key');
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -7,8 +7,8 @@
  * Pure like the rest of src/machines: every effect is a named actor the driver provides.
  */
 import { declinedTo, parkMessages } from '../park-messages.js';
-import { missing, requireNewKey } from '../rotation-context.js';
-import { currentKeyRef, newKeyRef } from '../rotation-policies.js';
+import { missing } from '../rotation-context.js';
+import { currentKeyRef, newKeyRef, requireNewKey } from '../rotation-policies.js';
 import {
   endedAtOf,
   failStep,
