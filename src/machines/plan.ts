@@ -4,9 +4,10 @@
  * serialisation) is computed outside this pure folder (src/runs/plan-fingerprint.ts), so `rotate --plan` can refuse
  * a plan whose observed state has moved on.
  */
-import { cannotRetireReason, rotationDue, selectCurrentKey } from './rotation-policies.js';
+import { preflightVerdict } from './preflight.js';
+import { rotationDue, selectCurrentKey } from './rotation-policies.js';
 import type { RotationInput, TargetKind, TargetObservation } from './rotation-types.js';
-import { describeDuration, stepFacts, type PlanLineFacts, type StepName } from './steps.js';
+import { stepFacts, type PlanLineFacts, type StepName } from './steps.js';
 
 export type PlanAction = 'create' | 'modify' | 'delete' | 'noChange' | 'manual';
 
@@ -105,34 +106,35 @@ export function planRotation(observation: TargetObservation, settings: RotationI
     canonical,
   });
   const now = observation.now;
-  const selection = selectCurrentKey(observation, settings);
-  if (!selection.ok) {
-    const federated = /federated/.test(selection.message);
-    return plan([
-      {
-        name: 'rotate',
-        action: federated ? 'noChange' : 'manual',
-        summary: federated ? selection.message : `cannot rotate: ${selection.message}`,
-        before: null,
-        after: null,
-      },
-    ]);
+  // The preflight verdict decides, as it does for the machine: a plan that is not a rotation is one line.
+  const decision = preflightVerdict(observation, settings);
+  switch (decision.reason) {
+    case 'UsesPlatformIdentity':
+      return plan([{ name: 'rotate', action: 'noChange', summary: decision.message, before: null, after: null }]);
+    case 'NoUsableCurrentKey':
+    case 'CannotRetireOldKey':
+      // The rotation would stop at preflight (power-pages: before anyone presses Update key): say so rather than
+      // list the steps.
+      return plan([
+        { name: 'rotate', action: 'manual', summary: `cannot rotate: ${decision.message}`, before: null, after: null },
+      ]);
+    case 'RotationNotDue': {
+      const { thumbprint, expiresOn } = decision.key;
+      return plan([
+        {
+          name: 'rotate',
+          action: 'noChange',
+          summary: decision.message,
+          before: { thumbprint, expiresOn },
+          after: { thumbprint, expiresOn },
+        },
+      ]);
+    }
+    case 'RotationDue':
+      break;
   }
-  const current = selection.key;
+  const current = decision.key;
   const left = daysLeft(current.expiresOn, now);
-  if (!rotationDue(current, now, settings)) {
-    return plan([
-      {
-        name: 'rotate',
-        action: 'noChange',
-        summary:
-          `key ${current.thumbprint} expires ${current.expiresOn} (${left} days left); not due before ` +
-          `${describeDuration(settings.rotateBeforeMs)}`,
-        before: { thumbprint: current.thumbprint, expiresOn: current.expiresOn },
-        after: { thumbprint: current.thumbprint, expiresOn: current.expiresOn },
-      },
-    ]);
-  }
 
   const oldKey = { keyId: current.keyId, thumbprint: current.thumbprint, expiresOn: current.expiresOn };
   const keysBefore = observation.app.keyCredentials.map((k) => k.thumbprint.toUpperCase());
@@ -146,13 +148,6 @@ export function planRotation(observation: TargetObservation, settings: RotationI
   };
 
   if (settings.kind === 'power-pages') {
-    // The rotation would stop at preflight, before anyone presses Update key: say so rather than list the steps.
-    const blocked = cannotRetireReason(observation, settings);
-    if (blocked) {
-      return plan([
-        { name: 'rotate', action: 'manual', summary: `cannot rotate: ${blocked}`, before: null, after: null },
-      ]);
-    }
     return plan([
       {
         name: 'updateKey',

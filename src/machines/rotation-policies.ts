@@ -24,6 +24,9 @@ function sameThumbprint(a: string | undefined, b: string | undefined): boolean {
   return a !== undefined && b !== undefined && a.toUpperCase() === b.toUpperCase();
 }
 
+/** Why a site on the platform-managed identity has no key to rotate (the plan's line, the preflight verdict's message). */
+export const PLATFORM_IDENTITY_MESSAGE = 'the site uses the platform-managed identity (federated): nothing to rotate';
+
 /** The result of choosing the key in service at preflight: the key or why there is none we can rotate from. */
 export type CurrentKeySelection = { ok: true; key: CurrentKey } | { ok: false; message: string };
 
@@ -43,7 +46,7 @@ export function selectCurrentKey(observation: TargetObservation, settings: Rotat
 
   if (settings.kind === 'power-pages') {
     if (usesPlatformIdentity(observation)) {
-      return { ok: false, message: 'the site uses the platform-managed identity (federated): nothing to rotate' };
+      return { ok: false, message: PLATFORM_IDENTITY_MESSAGE };
     }
     const longest = [...credentials].sort((a, b) => Date.parse(b.endDateTime) - Date.parse(a.endDateTime))[0];
     return longest

@@ -49,13 +49,8 @@ import {
   scheduleRetry,
   unpark,
 } from './rotation-context.js';
-import {
-  cannotRetireReason,
-  rotationDue,
-  selectCurrentKey,
-  somethingToUndo,
-  usesPlatformIdentity,
-} from './rotation-policies.js';
+import { preflightVerdict, type PreflightReason } from './preflight.js';
+import { somethingToUndo } from './rotation-policies.js';
 import {
   endedAtOf,
   finalState,
@@ -128,6 +123,19 @@ function observeInput(context: RotationContext): ObserveInput {
   };
 }
 
+/** preflight: whether the verdict on `observation` has `reason` (the first condition of the chain that holds). */
+function preflightSays(context: RotationContext, observation: TargetObservation, reason: PreflightReason): boolean {
+  return preflightVerdict(observation, context.settings).reason === reason;
+}
+
+/** preflight: the run's failure when the verdict refuses the rotation, with the verdict's message for a person. */
+function preflightFailure(context: RotationContext, observation: TargetObservation, code: PortError['code']) {
+  const decision = preflightVerdict(observation, context.settings);
+  const reason = decision.verdict === 'cannotRotate' ? decision.message : 'unknown';
+  const error: PortError = { code, message: reason, retryable: false };
+  return { failure: { step: 'observeTarget' as const, error, message: `cannot rotate: ${reason}` } };
+}
+
 /** preflight: the observation a done `observeTarget` carries, as the params its guards and actions take. */
 function observationOf({ event }: { event: { output: StepDone<TargetObservation> } }) {
   return { observation: event.output.result };
@@ -164,19 +172,18 @@ export const rotationMachine = setup({
     autoConfirm: ({ context }) => context.settings.autoConfirm,
     shouldRetry: ({ context }, params: { step: StepName; failed: StepFailed }) =>
       shouldRetry(context, params.step, params.failed),
+    // preflight: each guard is one link of the preflight verdict's chain, tried in the chain's order (preflight.ts).
     cannotRotateFrom: ({ context }, params: { observation: TargetObservation }) =>
-      !selectCurrentKey(params.observation, context.settings).ok,
-    rotationNotDue: ({ context }, params: { observation: TargetObservation }) => {
-      const selection = selectCurrentKey(params.observation, context.settings);
-      return selection.ok && !rotationDue(selection.key, params.observation.now, context.settings);
-    },
+      preflightSays(context, params.observation, 'NoUsableCurrentKey'),
+    rotationNotDue: ({ context }, params: { observation: TargetObservation }) =>
+      preflightSays(context, params.observation, 'RotationNotDue'),
     isPowerPages: ({ context }) => context.settings.kind === 'power-pages',
     /** power-pages without anyone to ask (`--yes`, CI): the run hands over to a person at once. */
     parksForUpdateKey: ({ context }) => context.settings.kind === 'power-pages' && context.settings.autoConfirm,
     onPlatformIdentity: ({ context }, params: { observation: TargetObservation }) =>
-      context.settings.kind === 'power-pages' && usesPlatformIdentity(params.observation),
+      preflightSays(context, params.observation, 'UsesPlatformIdentity'),
     cannotRetire: ({ context }, params: { observation: TargetObservation }) =>
-      cannotRetireReason(params.observation, context.settings) !== undefined,
+      preflightSays(context, params.observation, 'CannotRetireOldKey'),
     platformKeyWaitOver,
     versionReady: (_, params: { result: GenerateResult }) => params.result.status === 'ready',
     hasOperation: ({ context }) => context.operation !== undefined,
@@ -197,8 +204,8 @@ export const rotationMachine = setup({
     scheduleRetry: assign(scheduleRetry),
     stepFailed: assign(failStepRecord),
     recordObservation: assign(({ context }, params: { observation: TargetObservation }) => {
-      const selection = selectCurrentKey(params.observation, context.settings);
-      const current = selection.ok ? selection.key : undefined;
+      const decision = preflightVerdict(params.observation, context.settings);
+      const current = 'key' in decision ? decision.key : undefined;
       const site = params.observation.site;
       return {
         ...(current ? { current, oldThumbprint: current.thumbprint } : {}),
@@ -218,23 +225,16 @@ export const rotationMachine = setup({
           : {}),
       };
     }),
-    failCannotRetire: assign(({ context }, params: { observation: TargetObservation }) => {
-      const reason = cannotRetireReason(params.observation, context.settings) ?? 'unknown';
-      const error: PortError = { code: 'forbidden', message: reason, retryable: false };
-      return { failure: { step: 'observeTarget' as const, error, message: `cannot rotate: ${reason}` } };
-    }),
+    failCannotRetire: assign(({ context }, params: { observation: TargetObservation }) =>
+      preflightFailure(context, params.observation, 'forbidden'),
+    ),
     noteFederated: assign({ note: runNotes.federated }),
     startPlatformKeyWait: assign(startPlatformKeyWait),
     scheduleNextLook: assign(scheduleNextLook),
     startSiteClock: assign(startSiteClock),
-    failPreflight: assign(({ context }, params: { observation: TargetObservation }) => {
-      const selection = selectCurrentKey(params.observation, context.settings);
-      const reason = selection.ok ? 'unknown' : selection.message;
-      const error: PortError = { code: 'preconditionFailed', message: reason, retryable: false };
-      return {
-        failure: { step: 'observeTarget' as const, error, message: `cannot rotate: ${reason}` },
-      };
-    }),
+    failPreflight: assign(({ context }, params: { observation: TargetObservation }) =>
+      preflightFailure(context, params.observation, 'preconditionFailed'),
+    ),
     noteNotDue: assign(({ context }) => ({ note: runNotes.notDue(context) })),
     recordGenerated: assign(recordGenerated),
     recordAttached: assign(recordAttached),
