@@ -248,6 +248,8 @@ export function stepFacts<S extends StepName>(step: S): StepFacts & { name: S } 
 }
 
 /** The step an actor does the work of (`awaitCertificate` → `generateCertificate`); undefined for `sleepUntil` etc. */
+export function stepOfActor(actor: StepActor): StepName;
+export function stepOfActor(actor: string): StepName | undefined;
 export function stepOfActor(actor: string): StepName | undefined {
   return STEP_NAMES.find((name) => (STEPS[name].actors as readonly string[]).includes(actor));
 }
