@@ -4,6 +4,7 @@
  * are unit-tested and reused by `show`.
  */
 import type { RotationPlan, PlanStep } from '../machines/plan.js';
+import { STEP_NAMES, stepFacts } from '../machines/steps.js';
 import type { RunDocument } from '../runs/runner.js';
 
 /** A step as an operator reads it: a title and what its spinner waits for. */
@@ -12,45 +13,18 @@ export interface StepWording {
   waitingFor: string;
 }
 
-const STEPS: Record<string, StepWording> = {
-  observeTarget: { title: 'Read the app, the vault and the server', waitingFor: 'Graph, Key Vault and the server' },
-  generateCertificate: {
-    title: 'Generate the new certificate',
-    waitingFor: 'Key Vault to issue the new certificate version',
-  },
-  attachKeyCredential: { title: 'Attach the new key to the app', waitingFor: 'Microsoft Graph to add the key' },
-  awaitPropagation: {
-    title: 'Wait for Entra ID to accept the new key',
-    waitingFor: 'Entra ID to propagate the new key (a token signed with it)',
-  },
-  installServerKey: { title: 'Install the new key on the server', waitingFor: 'the server to take the new key' },
-  detectPlatformKey: {
-    title: "Detect the platform's new key",
-    waitingFor: "the platform's new key credential on the app (Update key in the admin center)",
-  },
-  verifyNewKey: {
-    title: 'Verify the new key',
-    waitingFor: 'a token with the new key, Dataverse WhoAmI and the server’s health',
-  },
-  retireOldKey: {
-    title: 'Retire the old key',
-    waitingFor: 'Graph to remove the old key and Key Vault to disable its version',
-  },
-  rollBackRotation: {
-    title: 'Roll back',
-    waitingFor: 'the old key back on the server and the new one off the app',
-  },
-};
+/** Each step's title and wait text, from the step catalogue (src/machines/steps.ts). */
+const STEPS: Record<string, StepWording> = Object.fromEntries(
+  STEP_NAMES.map((name) => [name, { title: stepFacts(name).title, waitingFor: stepFacts(name).waitingFor }]),
+);
 
 /** The question asked before each mutating step, by the machine state that asks (`confirmSummary` says what). */
-const CONFIRM_TITLES: Record<string, string> = {
-  generating: 'Generate a new certificate?',
-  attaching: 'Attach the new key to the app registration?',
-  installing: 'Install the new key on the server?',
-  detectingPlatformKey: 'Update the site’s key in the admin center, then wait here?',
-  retiring: 'Retire the old key?',
-  rollingBack: 'Roll back this run?',
-};
+const CONFIRM_TITLES: Record<string, string> = Object.fromEntries(
+  STEP_NAMES.flatMap((name) => {
+    const { state, confirm } = stepFacts(name);
+    return confirm ? [[state, confirm.question]] : [];
+  }),
+);
 
 /** Title and wait description of a step (the step name itself when it is not one certrotate knows). */
 export function stepWording(step: string): StepWording {

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { toPortError, type AppRegistry, type SiteDirectory, type SiteInfo } from '../adapters/ports.js';
 import type { Config } from '../config/schema.js';
-import { selectCurrentKey, usesPlatformIdentity } from '../machines/rotation-policies.js';
+import { preflightVerdict } from '../machines/preflight.js';
 import { certificateStatus } from './key-status.js';
 import type { RotationInput, TargetObservation } from '../machines/rotation-types.js';
 
@@ -36,7 +36,7 @@ export interface SiteScanPorts {
   now(): number;
 }
 
-/** Classifies one site from its app, with the same policies the rotation's preflight uses. */
+/** Classifies one site from its app, by the preflight verdict the rotation switches on. */
 export function siteScanRow(
   config: Config,
   site: SiteInfo,
@@ -54,7 +54,6 @@ export function siteScanRow(
   const none = { thumbprint: null, expiresOn: null, daysLeft: null };
   if ('error' in observation)
     return { ...base, credential: 'unknown', ...none, status: 'unknown', error: observation.error };
-  if (usesPlatformIdentity(observation)) return { ...base, credential: 'federated', ...none, status: 'federated' };
   const settings: RotationInput = {
     runId: 'scan',
     target: base.target ?? base.name,
@@ -66,9 +65,16 @@ export function siteScanRow(
     retireAfterMs: config.defaults.retireAfter,
     autoConfirm: false,
   };
-  const selection = selectCurrentKey(observation, settings);
-  if (!selection.ok) return { ...base, credential: 'unknown', ...none, status: 'noKey', error: selection.message };
-  return { ...base, ...certificateStatus(selection.key, observation.now, settings) };
+  // The machine's preflight verdict decides, as it does for configured targets.
+  const decision = preflightVerdict(observation, settings);
+  switch (decision.reason) {
+    case 'UsesPlatformIdentity':
+      return { ...base, credential: 'federated', ...none, status: 'federated' };
+    case 'NoUsableCurrentKey':
+      return { ...base, credential: 'unknown', ...none, status: 'noKey', error: decision.message };
+    default:
+      return { ...base, ...certificateStatus(decision.key, observation.now, settings) };
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { selectCurrentKey } from '../machines/rotation-policies.js';
+import { preflightVerdict } from '../machines/preflight.js';
 import { certificateStatus } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
 import { toPortError } from '../adapters/ports.js';
@@ -23,24 +23,21 @@ export interface ScanRow {
   error?: string;
 }
 
-/** Classifies one target from what was observed, with the same policies the machine's preflight uses. */
+/** Classifies one target from what was observed, by the preflight verdict the machine switches on. */
 export function scanRow(config: Config, target: TargetConfig, observation: TargetObservation): ScanRow {
   const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
   const base = { name: target.name, kind: target.kind };
-  const selection = selectCurrentKey(observation, input);
-  if (!selection.ok) {
-    const federated = observation.app.hasFederatedCredentials && observation.app.keyCredentials.length === 0;
-    return {
-      ...base,
-      credential: federated ? 'federated' : 'unknown',
-      thumbprint: null,
-      expiresOn: null,
-      daysLeft: null,
-      status: federated ? 'federated' : 'noKey',
-      ...(federated ? {} : { error: selection.message }),
-    };
+  const none = { thumbprint: null, expiresOn: null, daysLeft: null };
+  // The machine's preflight verdict decides: scan reports what a rotation would find.
+  const decision = preflightVerdict(observation, input);
+  switch (decision.reason) {
+    case 'UsesPlatformIdentity':
+      return { ...base, credential: 'federated', ...none, status: 'federated' };
+    case 'NoUsableCurrentKey':
+      return { ...base, credential: 'unknown', ...none, status: 'noKey', error: decision.message };
+    default:
+      return { ...base, ...certificateStatus(decision.key, observation.now, input) };
   }
-  return { ...base, ...certificateStatus(selection.key, observation.now, input) };
 }
 
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */

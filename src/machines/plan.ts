@@ -4,8 +4,10 @@
  * serialisation) is computed outside this pure folder (src/runs/plan-fingerprint.ts), so `rotate --plan` can refuse
  * a plan whose observed state has moved on.
  */
-import { cannotRetireReason, rotationDue, selectCurrentKey } from './rotation-policies.js';
+import { preflightVerdict } from './preflight.js';
+import { rotationDue, selectCurrentKey } from './rotation-policies.js';
 import type { RotationInput, TargetKind, TargetObservation } from './rotation-types.js';
+import { stepFacts, type PlanLineFacts, type StepName } from './steps.js';
 
 export type PlanAction = 'create' | 'modify' | 'delete' | 'noChange' | 'manual';
 
@@ -91,11 +93,9 @@ function daysLeft(expiresOn: string, now: number): number {
   return Math.floor((Date.parse(expiresOn) - now) / DAY);
 }
 
-function describeDuration(ms: number): string {
-  if (ms % DAY === 0) return `${ms / DAY}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return `${Math.round(ms / 1000)}s`;
+/** A step's plan line as the step catalogue words it. */
+function summaryOf(step: StepName, facts: PlanLineFacts): string {
+  return stepFacts(step).planSummary?.(facts) ?? step;
 }
 
 /** The plan for one target from what was observed. Pure; sends nothing anywhere (I6). */
@@ -106,56 +106,48 @@ export function planRotation(observation: TargetObservation, settings: RotationI
     canonical,
   });
   const now = observation.now;
-  const selection = selectCurrentKey(observation, settings);
-  if (!selection.ok) {
-    const federated = /federated/.test(selection.message);
-    return plan([
-      {
-        name: 'rotate',
-        action: federated ? 'noChange' : 'manual',
-        summary: federated ? selection.message : `cannot rotate: ${selection.message}`,
-        before: null,
-        after: null,
-      },
-    ]);
+  // The preflight verdict decides, as it does for the machine: a plan that is not a rotation is one line.
+  const decision = preflightVerdict(observation, settings);
+  switch (decision.reason) {
+    case 'UsesPlatformIdentity':
+      return plan([{ name: 'rotate', action: 'noChange', summary: decision.message, before: null, after: null }]);
+    case 'NoUsableCurrentKey':
+    case 'CannotRetireOldKey':
+      // The rotation would stop at preflight (power-pages: before anyone presses Update key): say so rather than
+      // list the steps.
+      return plan([
+        { name: 'rotate', action: 'manual', summary: `cannot rotate: ${decision.message}`, before: null, after: null },
+      ]);
+    case 'RotationNotDue': {
+      const { thumbprint, expiresOn } = decision.key;
+      return plan([
+        {
+          name: 'rotate',
+          action: 'noChange',
+          summary: decision.message,
+          before: { thumbprint, expiresOn },
+          after: { thumbprint, expiresOn },
+        },
+      ]);
+    }
+    case 'RotationDue':
+      break;
   }
-  const current = selection.key;
+  const current = decision.key;
   const left = daysLeft(current.expiresOn, now);
-  if (!rotationDue(current, now, settings)) {
-    return plan([
-      {
-        name: 'rotate',
-        action: 'noChange',
-        summary:
-          `key ${current.thumbprint} expires ${current.expiresOn} (${left} days left); not due before ` +
-          `${describeDuration(settings.rotateBeforeMs)}`,
-        before: { thumbprint: current.thumbprint, expiresOn: current.expiresOn },
-        after: { thumbprint: current.thumbprint, expiresOn: current.expiresOn },
-      },
-    ]);
-  }
 
   const oldKey = { keyId: current.keyId, thumbprint: current.thumbprint, expiresOn: current.expiresOn };
   const keysBefore = observation.app.keyCredentials.map((k) => k.thumbprint.toUpperCase());
-  const retire = (how: string): PlanStep => ({
+  const lines: PlanLineFacts = { settings, observation, current };
+  const retire: PlanStep = {
     name: 'retireOldKey',
     action: 'delete',
-    summary:
-      `remove old key ${current.thumbprint} from app ${settings.appId} ${how}` +
-      (settings.retireAfterMs > 0 ? ` after a grace period of ${describeDuration(settings.retireAfterMs)}` : '') +
-      ', once the new key is verified',
+    summary: summaryOf('retireOldKey', lines),
     before: oldKey,
     after: null,
-  });
+  };
 
   if (settings.kind === 'power-pages') {
-    // The rotation would stop at preflight, before anyone presses Update key: say so rather than list the steps.
-    const blocked = cannotRetireReason(observation, settings);
-    if (blocked) {
-      return plan([
-        { name: 'rotate', action: 'manual', summary: `cannot rotate: ${blocked}`, before: null, after: null },
-      ]);
-    }
     return plan([
       {
         name: 'updateKey',
@@ -167,84 +159,60 @@ export function planRotation(observation: TargetObservation, settings: RotationI
       {
         name: 'detectPlatformKey',
         action: 'noChange',
-        summary: `read app ${settings.appId} until the platform's new key credential appears`,
+        summary: summaryOf('detectPlatformKey', lines),
         before: { keyCredentials: keysBefore },
         after: { keyCredentials: [...keysBefore, '(platform key)'] },
       },
       {
         name: 'verifyNewKey',
         action: 'noChange',
-        summary: 'wait until the site answers healthy on the new key',
+        summary: summaryOf('verifyNewKey', lines),
         before: observation.site ?? null,
         after: { healthy: true },
       },
-      retire('by PATCH keyCredentials (after a diff and a confirmation)'),
+      retire,
     ]);
   }
 
   const keyVault = settings.keyVault;
-  const policy = keyVault?.policy;
-  // addKey needs a proof signed by a valid key whose private key the vault holds; otherwise the step PATCHes.
-  const canSign = current.secretId !== undefined && Date.parse(current.expiresOn) > now;
-  const pendingNote = observation.pending
-    ? observation.pending.runId
-      ? ` (a create started by run ${observation.pending.runId} is pending)`
-      : ' (a create is pending and will be adopted)'
-    : '';
   const serverManual = observation.server.manual;
-  const scope = settings.dataverseUrl ? `${new URL(settings.dataverseUrl).origin}/.default` : 'Microsoft Graph';
   const steps: PlanStep[] = [
     {
       name: 'generateCertificate',
       action: 'create',
-      summary:
-        `new version of Key Vault certificate ${keyVault?.certificate ?? '?'}` +
-        (policy
-          ? ` (${policy.subject}, ${policy.keyType} ${policy.keySize}, ${policy.validityMonths} months, PEM)`
-          : '') +
-        pendingNote,
+      summary: summaryOf('generateCertificate', lines),
       before: { version: current.version ?? null, thumbprint: current.thumbprint },
       after: { version: '(new)', tags: { 'certrotate-run': '(run id)' } },
     },
     {
       name: 'attachKeyCredential',
       action: 'create',
-      summary:
-        `add the new key to app ${settings.appId} ` +
-        (canSign
-          ? `with addKey, the proof signed by key ${current.thumbprint}`
-          : 'with PATCH keyCredentials (merge; no current key in the vault can sign a proof)') +
-        `; key ${current.thumbprint} stays`,
+      summary: summaryOf('attachKeyCredential', lines),
       before: { keyCredentials: keysBefore },
       after: { keyCredentials: [...keysBefore, '(new)'] },
     },
     {
       name: 'awaitPropagation',
       action: 'noChange',
-      summary: `acquire a token with the new key for ${scope} until Entra accepts it (up to ${describeDuration(settings.verifyTimeoutMs)})`,
+      summary: summaryOf('awaitPropagation', lines),
       before: null,
       after: null,
     },
     {
       name: 'installServerKey',
       action: serverManual ? 'manual' : 'modify',
-      summary: serverManual
-        ? `an operator installs the new key on the server of ${settings.target} (the run parks until resumed)`
-        : `install the new key on the server of ${settings.target} by its Key Vault secret id`,
+      summary: summaryOf('installServerKey', lines),
       before: { thumbprint: observation.server.thumbprint?.toUpperCase() ?? current.thumbprint },
       after: { thumbprint: '(new)' },
     },
     {
       name: 'verifyNewKey',
       action: 'noChange',
-      summary:
-        `token with the new key` +
-        (settings.dataverseUrl ? `, Dataverse WhoAmI at ${settings.dataverseUrl}` : '') +
-        ', the server reports the new key and is healthy',
+      summary: summaryOf('verifyNewKey', lines),
       before: null,
       after: null,
     },
-    retire('with removeKey, the proof signed by the new key'),
+    retire,
   ];
   if (current.version) {
     steps.push({

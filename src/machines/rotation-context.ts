@@ -4,10 +4,13 @@
  */
 import type { PortError } from '../adapters/ports.js';
 import { backoffDelay, retryPolicyOf } from './rotation-backoff.js';
+import { DEFAULT_RESUME_TIMEOUT_MS } from './rotation-types.js';
 import type {
+  ParkInfo,
   RotationContext,
   RotationInput,
   RotationOutput,
+  StepDone,
   StepFailed,
   StepName,
   StepRecord,
@@ -23,6 +26,22 @@ export function initialContext(input: RotationInput): RotationContext {
     attempt: 1,
     operatorConfirmed: false,
   };
+}
+
+/** power-pages: how long one invocation waits for the platform's key (`resumeTimeout`). */
+export function resumeTimeoutOf(context: RotationContext): number {
+  return context.settings.resumeTimeoutMs ?? DEFAULT_RESUME_TIMEOUT_MS;
+}
+
+/** power-pages: the end of this invocation's wait for the platform's key. */
+export function waitDeadlineOf(context: RotationContext, startedAt: number): number {
+  return context.waitDeadline ?? startedAt + resumeTimeoutOf(context);
+}
+
+/** Throws for a fact an earlier step records but the context lacks. */
+export function missing(what: string): never {
+  // Reaching a step without the facts an earlier step records is a bug in the chart, not in the world.
+  throw new Error(`rotation machine: ${what} missing from context`);
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -114,5 +133,103 @@ export function outputOf(context: RotationContext): RotationOutput {
     ...(context.park ? { park: context.park } : {}),
     ...(context.failure ? { failure: context.failure } : {}),
     ...(context.note ? { note: context.note } : {}),
+  };
+}
+
+// ---- The shared context updates (the `assign` bodies of the actions every flow uses) -----------------------------
+
+interface ContextArgs {
+  context: RotationContext;
+}
+
+/** `stepSucceeded`: closes the step's record (or marks it skipped) and resets the attempt counter. */
+export function closeStep(
+  { context }: ContextArgs,
+  params: { step: StepName; done: StepDone<unknown>; detail?: string; skipped?: boolean },
+) {
+  return {
+    steps: upsertStep(context.steps, params.step, {
+      status: params.skipped ? 'skipped' : 'succeeded',
+      startedAt: params.done.startedAt,
+      endedAt: params.done.endedAt,
+      attempts: context.attempt,
+      detail: params.detail,
+    }),
+    attempt: 1,
+    retryAt: undefined,
+    lastError: undefined,
+  };
+}
+
+/** `stepProgressed`: a step that ran but whose work is not finished (a pending create): open record, attempts reset. */
+export function progressStep(
+  { context }: ContextArgs,
+  params: { step: StepName; done: StepDone<unknown>; detail: string },
+) {
+  return {
+    steps: upsertStep(context.steps, params.step, {
+      status: 'running',
+      startedAt: params.done.startedAt,
+      attempts: context.attempt,
+      detail: params.detail,
+    }),
+    attempt: 1,
+    retryAt: undefined,
+    lastError: undefined,
+  };
+}
+
+/** `scheduleRetry`: the failure recorded, the next attempt and when it starts. */
+export function scheduleRetry({ context }: ContextArgs, params: { step: StepName; failed: StepFailed }) {
+  return afterRetryableFailure(context, params.step, params.failed);
+}
+
+/** `stepFailed`: the step's record closed as failed, and the run's failure with its message for a person. */
+export function failStepRecord({ context }: ContextArgs, params: { step: StepName; failed: StepFailed }) {
+  const message = failureMessage(context, params.step, params.failed.error);
+  return {
+    steps: upsertStep(context.steps, params.step, {
+      status: 'failed',
+      startedAt: params.failed.startedAt,
+      endedAt: params.failed.endedAt,
+      attempts: context.attempt,
+      detail: describeError(params.failed.error),
+    }),
+    failure: { step: params.step, error: params.failed.error, message },
+    lastError: params.failed.error,
+    attempt: 1,
+    retryAt: undefined,
+  };
+}
+
+/** `recordVerified`: when the new key was verified, and from it when the old one may go. */
+export function recordVerified({ context }: ContextArgs, params: { at: number }) {
+  return { verifiedAt: params.at, retireAt: params.at + context.settings.retireAfterMs };
+}
+
+/** `park`: the run waits for a person; the step it parked in says why (declined, or parked with the message). */
+export function parkRun({ context }: ContextArgs, params: { info: ParkInfo; step?: StepName; at?: number }) {
+  return {
+    park: params.info,
+    operatorConfirmed: false,
+    // The next invocation waits its own resumeTimeout, counted from its RESUME.
+    waitDeadline: undefined,
+    steps: params.step
+      ? upsertStep(context.steps, params.step, {
+          status: params.info.reason === 'declined' ? 'declined' : 'parked',
+          ...(params.at !== undefined ? { startedAt: params.at, endedAt: params.at } : {}),
+          detail: params.info.message,
+        })
+      : context.steps,
+  };
+}
+
+/** `unpark`: the park cleared on RESUME. */
+export function unpark({ context }: ContextArgs) {
+  return {
+    // A person resumed a park that asked them to do something on the server: take their word for it.
+    operatorConfirmed: context.park?.reason === 'manualInstall' || context.park?.reason === 'manualRestore',
+    park: undefined,
+    outcome: undefined,
   };
 }

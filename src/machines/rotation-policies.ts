@@ -1,8 +1,10 @@
 /**
  * Pure policy predicates and selectors over what preflight observed (cert-manager style: each reads as the
- * condition that is true when it applies). Shared by the machine's guards and by the plan.
+ * condition that is true when it applies). Shared by the machine's guards and by the plan. The words for a person
+ * are in park-messages.ts and steps.ts.
  */
 import type { CertificateVersion, KeyCredential, KeyRef } from '../adapters/ports.js';
+import { missing } from './rotation-context.js';
 import type { CurrentKey, RotationContext, RotationInput, TargetObservation } from './rotation-types.js';
 
 /** The Key Vault tag that marks the version a run created, so a re-run finds it instead of creating another. */
@@ -21,6 +23,9 @@ export function isCertificateCredential(credential: KeyCredential): boolean {
 function sameThumbprint(a: string | undefined, b: string | undefined): boolean {
   return a !== undefined && b !== undefined && a.toUpperCase() === b.toUpperCase();
 }
+
+/** Why a site on the platform-managed identity has no key to rotate (the plan's line, the preflight verdict's message). */
+export const PLATFORM_IDENTITY_MESSAGE = 'the site uses the platform-managed identity (federated): nothing to rotate';
 
 /** The result of choosing the key in service at preflight: the key or why there is none we can rotate from. */
 export type CurrentKeySelection = { ok: true; key: CurrentKey } | { ok: false; message: string };
@@ -41,7 +46,7 @@ export function selectCurrentKey(observation: TargetObservation, settings: Rotat
 
   if (settings.kind === 'power-pages') {
     if (usesPlatformIdentity(observation)) {
-      return { ok: false, message: 'the site uses the platform-managed identity (federated): nothing to rotate' };
+      return { ok: false, message: PLATFORM_IDENTITY_MESSAGE };
     }
     const longest = [...credentials].sort((a, b) => Date.parse(b.endDateTime) - Date.parse(a.endDateTime))[0];
     return longest
@@ -121,68 +126,10 @@ export function somethingToUndo(context: RotationContext): boolean {
   return context.progress.generated || context.progress.attached || context.progress.installed;
 }
 
-/** The site and environment as a person finds them in the admin center (names when known, else ids). */
-function siteLabel(context: RotationContext): string {
-  const site = context.settings.site;
-  const name = context.site?.name || site?.websiteId || '?';
-  const env = context.site?.environmentName || site?.environmentId || '?';
-  return `site "${name}" in environment "${env}"`;
+/** The run's new key, which every step after generation needs. */
+export function requireNewKey(context: RotationContext): KeyRef {
+  return newKeyRef(context) ?? missing('the new key');
 }
 
-/**
- * power-pages: what the operator must do in the admin center, exactly. The caller adds how to continue.
- */
-export function updateKeyInstructions(context: RotationContext): string {
-  const current = context.current;
-  const unhealthy =
-    context.site && !context.site.healthy
-      ? ' The site is not healthy now; Update key is also how an expired key is recovered.'
-      : '';
-  return (
-    `In the Power Platform admin center (https://admin.powerplatform.microsoft.com): Manage → Power Pages → ` +
-    `${siteLabel(context)} → Security → Website Authentication Key → Update key → OK. ` +
-    `The current key ${current?.thumbprint ?? '?'} expires ${current?.expiresOn ?? '?'}. ` +
-    'The site restarts and is unavailable for 5–15 minutes. If the admin center reports that the update failed, ' +
-    'press Retry Authentication Key Update there (contact Microsoft support if it keeps failing).' +
-    unhealthy
-  );
-}
-
-/** power-pages: the PATCH the retire step will send, as a diff of the app's certificate credentials. */
-export function retirementDiff(context: RotationContext): string {
-  const oldKeyId = context.current?.keyId;
-  const keys = context.keySet ?? [];
-  const line = (k: { keyId: string; thumbprint: string; endDateTime: string }) => {
-    const role = k.keyId === oldKeyId ? 'old site key' : k.keyId === context.newKeyId ? 'new site key' : 'other';
-    return `${k.keyId === oldKeyId ? '-' : '='} ${k.thumbprint} expires ${k.endDateTime} (${role})`;
-  };
-  return (
-    `PATCH keyCredentials of app ${context.settings.appId} (re-read just before writing; every other credential ` +
-    `stays):\n  ${keys.map(line).join('\n  ')}\nThe admin center should show the site's key expiring ` +
-    `${context.newKey?.expiresOn ?? '?'}.`
-  );
-}
-
-/** A one-line summary of what the next mutating step will do, for the guided-mode prompt. */
-export function confirmSummary(context: RotationContext, step: string): string {
-  const app = context.settings.appId;
-  const oldTp = context.current?.thumbprint ?? 'unknown';
-  const newTp = context.newKey?.thumbprint ?? 'the new key';
-  switch (step) {
-    case 'generating':
-      return `create a new version of Key Vault certificate ${context.settings.keyVault?.certificate ?? '?'}`;
-    case 'attaching':
-      return `add key ${newTp} to app ${app} (key ${oldTp} stays)`;
-    case 'installing':
-      return `install key ${newTp} on the server of ${context.settings.target} (was ${oldTp})`;
-    case 'detectingPlatformKey':
-      return `${updateKeyInstructions(context)} Wait here until the new key appears and the site is healthy again?`;
-    case 'retiring':
-      if (context.settings.kind === 'power-pages') return retirementDiff(context);
-      return `remove old key ${oldTp} from app ${app} and disable its Key Vault version`;
-    case 'rollingBack':
-      return `put key ${oldTp} back on the server, remove ${newTp} from app ${app}, disable the new version`;
-    default:
-      return step;
-  }
-}
+// The guided prompt's summary moved to the step catalogue; the driver still imports it from here.
+export { confirmSummary } from './steps.js';

@@ -1,6 +1,6 @@
 /**
- * Builders for the shapes the rotation chart repeats: the guided-mode gate before a mutating step, the deadline
- * sleeps, the retry-or-fail branches of a step's `onError`, parks, resume branches and final states, and the params
+ * Builders for the shapes the rotation chart repeats: a step's states (`gatedStep`: confirming → working →
+ * backingOff; `retriedStep`: working → backingOff), the guided-mode gate before a mutating step, the deadline sleeps, the retry-or-fail branches of a step's `onError`, parks, resume branches and final states, and the params
  * pickers their guards and actions share.
  *
  * Each builder returns a new plain config fragment with literal names (`as const`), built exactly as the chart wrote
@@ -63,6 +63,25 @@ function failureOf(step: StepName) {
     step,
     failed: asStepFailed(event.error),
   });
+}
+
+/**
+ * A `stepSucceeded` or `stepProgressed` action for `step` whose record reads the done result (`detail`, `skipped`).
+ * Safe to re-run: it updates the step's open record instead of appending another.
+ */
+export function recordStep<
+  const TType extends 'stepSucceeded' | 'stepProgressed',
+  TResult,
+  const TRecord extends object,
+>(type: TType, step: StepName, record: (result: TResult, context: RotationContext) => TRecord) {
+  return {
+    type,
+    params: ({ context, event }: { context: RotationContext } & DoneArgs<TResult>) => ({
+      step,
+      done: event.output,
+      ...record(event.output.result, context),
+    }),
+  } as const;
 }
 
 /**
@@ -226,5 +245,77 @@ export function finalState<const TOutcome extends RotationOutcome>(outcome: TOut
     tags: ['final'],
     meta: { title },
     entry: { type: 'setOutcome', params: { outcome } },
+  } as const;
+}
+
+/** The tags of a step's working state: every one is a `step`; those that remove keys are also `destructive`. */
+type WorkTags = readonly ['step'] | readonly ['step', 'destructive'];
+
+/**
+ * A step's working state: it invokes the step's actor (`invoke`, with its onDone and onError branches). Safe to
+ * re-run: a restored run starts the actor again from the beginning, and every step observes before it acts (I3).
+ */
+export function workingState<const TInvoke, const TTags extends WorkTags = readonly ['step']>(
+  title: string,
+  invoke: TInvoke,
+  tags?: TTags,
+) {
+  return { tags: tags ?? (['step'] as const), meta: { title }, invoke } as const;
+}
+
+/** A step's `backingOff`: its title, and where it wakes to when that is not simply `running`. */
+type BackingOff<TWake extends WakeTo> = string | { title: string; wakeTo: TWake };
+
+function backingOffOf<TWake extends WakeTo>(backingOff: BackingOff<TWake>) {
+  return typeof backingOff === 'string'
+    ? backingOffState(backingOff, 'running')
+    : backingOffState(backingOff.title, backingOff.wakeTo);
+}
+
+/**
+ * A step that only retries: its working states (`states`, in order; the first is the initial one), then the
+ * `backingOff` its {@link retryAfterBackoff} branches go to. Safe to re-run for the reasons of {@link workingState} and
+ * {@link sleepingState}.
+ */
+export function retriedStep<
+  const TStates extends Record<string, unknown>,
+  const TWake extends WakeTo = 'running',
+>(options: { title: string; states: TStates; backingOff: BackingOff<TWake> }) {
+  const initial = Object.keys(options.states)[0] ?? 'running';
+  return {
+    meta: { title: options.title },
+    initial,
+    states: { ...options.states, backingOff: backingOffOf(options.backingOff) },
+  } as const;
+}
+
+/**
+ * A mutating step, the shape every one of them has: `confirming` (the guided-mode gate, {@link confirmingState}),
+ * its working states (`states`, in order; CONFIRM goes to the first), then `backingOff`. Safe to re-run: the gate
+ * changes nothing, and the working states and the sleep are safe to re-run themselves.
+ */
+export function gatedStep<
+  const TStates extends Record<string, unknown>,
+  const TWake extends WakeTo = 'running',
+>(options: {
+  title: string;
+  gate: {
+    title: string;
+    step: StepName;
+    parkInfo: (context: RotationContext, reason: string | undefined) => ParkInfo;
+  };
+  states: TStates;
+  backingOff: BackingOff<TWake>;
+}) {
+  const { title, gate, states, backingOff } = options;
+  const next = Object.keys(states)[0] ?? 'running';
+  return {
+    meta: { title },
+    initial: 'confirming',
+    states: {
+      confirming: confirmingState({ ...gate, next }),
+      ...states,
+      backingOff: backingOffOf(backingOff),
+    },
   } as const;
 }

@@ -12,6 +12,7 @@ import type {
   PendingCreate,
   PortError,
 } from '../adapters/ports.js';
+import type { StepName } from './steps.js';
 
 /** power-pages: how long `resume` (or a guided run) waits for the platform's new key when `resumeTimeout` is unset. */
 export const DEFAULT_RESUME_TIMEOUT_MS = 30 * 60_000;
@@ -59,17 +60,8 @@ export interface RotationInput {
   retry?: Partial<RetryPolicy>;
 }
 
-/** Names of the steps, as they appear in `steps[]` and the journal. */
-export type StepName =
-  | 'observeTarget'
-  | 'generateCertificate'
-  | 'attachKeyCredential'
-  | 'awaitPropagation'
-  | 'installServerKey'
-  | 'detectPlatformKey'
-  | 'verifyNewKey'
-  | 'retireOldKey'
-  | 'rollBackRotation';
+/** Names of the steps, as they appear in `steps[]` and the journal (the step catalogue, steps.ts, describes each). */
+export type { StepName } from './steps.js';
 
 /** A record of the DESIGN §5 rotate JSON. Times are ISO-8601 UTC. */
 export interface StepRecord {
