@@ -12,6 +12,7 @@ import { toPortError } from '../adapters/ports.js';
 import { outputOf } from '../machines/rotation-context.js';
 import { confirmSummary } from '../machines/rotation-policies.js';
 import { rotationMachine } from '../machines/rotation.js';
+import { stepOfActor, type StepActor } from '../machines/steps.js';
 import type {
   RotationInput,
   RotationOutcome,
@@ -39,23 +40,6 @@ import { verifyNewKey } from './steps/verify-new-key.js';
 export type { RotationPorts } from './steps/step-ports.js';
 export { flattenState, stepInFlight } from './run-view.js';
 
-/**
- * The step each actor of the machine does its work for. `awaitCertificate` is the second half of
- * `generateCertificate` (the poll for the version Key Vault issues), so both report as one step. The one place the
- * driver maps actors to steps: the step catalogue (`src/machines/steps.ts`, `stepOfActor`) replaces this table.
- */
-const STEP_OF_ACTOR = {
-  observeTarget: 'observeTarget',
-  generateCertificate: 'generateCertificate',
-  awaitCertificate: 'generateCertificate',
-  attachKeyCredential: 'attachKeyCredential',
-  awaitPropagation: 'awaitPropagation',
-  installServerKey: 'installServerKey',
-  detectPlatformKey: 'detectPlatformKey',
-  verifyNewKey: 'verifyNewKey',
-  retireOldKey: 'retireOldKey',
-  rollBackRotation: 'rollBackRotation',
-} as const satisfies Record<string, StepName>;
 
 /** What a step that answered "not yet" waits for (the catalogue's waiting-for text replaces this too). */
 const WAITING_FOR: Partial<Record<StepName, string>> = {
@@ -146,11 +130,11 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   let currentAttempt = () => 1;
 
   const step = <TInput, TResult>(
-    actorName: keyof typeof STEP_OF_ACTOR,
+    actorName: StepActor,
     activity: (ports: RotationPorts, input: TInput, step: StepContext) => Promise<TResult>,
   ) =>
     fromPromise<StepDone<TResult>, TInput>(async ({ input, signal }) => {
-      const name = STEP_OF_ACTOR[actorName];
+      const name = stepOfActor(actorName);
       // Outbox order: let the snapshot that shows this step active reach storage before the step acts, so a crash
       // during the step resumes into this step (which re-runs, observing first) and never past it.
       await Promise.resolve();
