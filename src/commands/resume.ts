@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
+import { openStateBackend } from '../adapters/state/index.js';
+import { assertRunId, summarizeSnapshot } from '../adapters/state/run-format.js';
 import { resumeRun } from '../runs/runner.js';
 import { findTarget } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
@@ -17,7 +18,7 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
     throw new UsageError((err as Error).message);
   }
   const loaded = await ctx.config();
-  const envelope = await new FileRunStore(loaded.stateDir).loadSnapshot(runId);
+  const envelope = await openStateBackend(loaded.config).store.loadSnapshot(runId);
   if (!envelope) {
     throw new UsageError(`run "${runId}" not found in ${loaded.stateDir}; \`certrotate runs\` lists the runs there`);
   }

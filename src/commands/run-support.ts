@@ -3,8 +3,7 @@
  * printed as the rotate JSON document or a summary, and the exit code.
  */
 import type { JournalEntry } from '../adapters/ports.js';
-import { FileTargetLock } from '../runs/file-lock.js';
-import { FileRunStore } from '../runs/file-run-store.js';
+import { openStateBackend } from '../adapters/state/index.js';
 import { exitCodeFor, runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import type { TargetConfig } from '../config/schema.js';
@@ -12,12 +11,13 @@ import type { CommandContext } from './context.js';
 import { progressWriter, runSummary } from './progress.js';
 import { portsForTarget } from './target-ports.js';
 
-/** The runner's dependencies for one target: file store and lock under `state.dir`, adapters over the real SDKs. */
+/** The runner's dependencies for one target: the configured state backend, adapters over the real SDKs. */
 export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
   const loaded = await ctx.config();
+  const { store, lock } = openStateBackend(loaded.config);
   return {
-    store: new FileRunStore(loaded.stateDir),
-    lock: new FileTargetLock(loaded.stateDir),
+    store,
+    lock,
     ports: await portsForTarget(ctx, loaded.config, target),
     clock: systemClock,
     logger: ctx.logger,

@@ -1,7 +1,8 @@
 import { styleText } from 'node:util';
 import type { JournalEntry } from '../adapters/ports.js';
 import { buildTimeline, formatDuration, timelineText, type TimelinePaint } from '../report/run-timeline.js';
-import { assertRunId, FileRunStore, summarizeSnapshot } from '../runs/file-run-store.js';
+import { openStateBackend } from '../adapters/state/index.js';
+import { assertRunId, summarizeSnapshot } from '../adapters/state/run-format.js';
 import { UsageError, type CommandContext } from './context.js';
 
 /** Colours for the timeline: only when stdout is a terminal that takes them and `--no-color` is not set. */
@@ -32,7 +33,7 @@ export async function showCommand(ctx: CommandContext, runId: string): Promise<n
     throw new UsageError((err as Error).message);
   }
   const { stateDir } = await ctx.config();
-  const store = new FileRunStore(stateDir);
+  const { store } = openStateBackend((await ctx.config()).config);
   const [envelope, journal] = await Promise.all([store.loadSnapshot(runId), store.readJournal(runId)]);
   if (!envelope && journal.length === 0) {
     throw new UsageError(`run "${runId}" not found in ${stateDir}; \`certrotate runs\` lists the runs there`);

@@ -11,7 +11,7 @@ import type { Clock, JournalEntry, RunEnvelope, RunStore, TargetLock } from '../
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import type { RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
-import { flattenStateValue } from './file-run-store.js';
+import { flattenStateValue } from '../adapters/state/run-format.js';
 
 /** Exit codes of DESIGN §5 that a run can end with. */
 export const RUN_EXIT = { ok: 0, error: 1, parked: 3, locked: 4 } as const;

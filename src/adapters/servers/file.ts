@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KeyVaultTargetConfig } from '../../config/schema.js';
-import { readFileIfExists, writeFileAtomic } from '../../runs/atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '../state/atomic-file.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
 import { parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
 
