@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { serverKindOf } from '../adapters/servers/index.js';
+import { stateKindOf } from '../adapters/state/index.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A configuration that cannot be used. The message names the file, each field, its value and what was expected. */
@@ -90,7 +92,7 @@ export function describeIssues(
 
 /**
  * Parses and validates configuration text. Relative paths in it (`state.dir`, `cloud.caFile`,
- * `auth.certificatePath`, file targets) are resolved against `baseDir`.
+ * `auth.certificatePath`, file targets: whatever the state and server kinds declare) are resolved against `baseDir`.
  */
 export function parseConfig(text: string, source: string, baseDir: string): Config {
   const lineCounter = new LineCounter();
@@ -124,11 +126,12 @@ export function parseConfig(text: string, source: string, baseDir: string): Conf
   }
   const cfg = result.data;
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  cfg.state.dir = abs(cfg.state.dir);
+  stateKindOf(cfg.state).resolvePaths?.(cfg.state, abs);
   if (cfg.cloud.caFile) cfg.cloud.caFile = abs(cfg.cloud.caFile);
   if (cfg.auth.kind === 'client-certificate') cfg.auth.certificatePath = abs(cfg.auth.certificatePath);
   for (const t of cfg.targets) {
-    if (t.kind === 'keyvault' && t.server.kind === 'file') t.server.path = abs(t.server.path);
+    // Each server kind knows which of its fields are paths (the `file` kind's `path`).
+    if (t.kind === 'keyvault') serverKindOf(t.server).resolvePaths?.(t.server, abs);
   }
   return cfg;
 }

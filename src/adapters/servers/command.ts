@@ -8,12 +8,32 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { z } from 'zod';
+import { duration } from '../../config/fields.js';
 import { scrubString } from '../../logging/scrub.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
-import { pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
+import type { KeyMaterial, KeyMaterialLoader } from '../azure/key-material.js';
+import { defineServerKind } from './server-kind.js';
 
-type CommandConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'command' }>;
+/** `server: { kind: command, run: [program, ...args], pemFile?, timeout? }` (DESIGN §5a). */
+export const commandServerSchema = z.strictObject({
+  kind: z.literal('command'),
+  /** The program and its arguments; run without a shell. */
+  run: z.array(z.string().min(1)).min(1, { error: 'expected [program, ...args]' }),
+  /** Also hand the program a PEM file with the key (mode 0600, removed afterwards). */
+  pemFile: z.boolean().default(false),
+  timeout: duration.default(300_000),
+});
+
+type CommandConfig = z.output<typeof commandServerSchema>;
+
+/**
+ * key-material.ts loads the Key Vault SDK and node-forge; the config schema imports this module, so it is loaded
+ * only when a PEM file is written (`certrotate runs` must not pay for the SDKs).
+ */
+async function pemBundle(material: KeyMaterial): Promise<string> {
+  return (await import('../azure/key-material.js')).pemBundle(material);
+}
 
 /** What the program is asked to do (`CERTROTATE_ACTION`). */
 export type CommandAction = 'install' | 'restore' | 'current';
@@ -111,7 +131,7 @@ export function createCommandTarget(
         dir = await mkdtemp(join(tmpdir(), 'certrotate-key-'));
         await chmod(dir, 0o700);
         const file = join(dir, 'key.pem');
-        await writeFile(file, pemBundle(material), { mode: 0o600, flag: 'wx' });
+        await writeFile(file, await pemBundle(material), { mode: 0o600, flag: 'wx' });
         env.CERTROTATE_PEM_FILE = file;
       }
       const result = await runProgram(server.run, env, server.timeout, o?.signal);
@@ -169,3 +189,15 @@ export function createCommandTarget(
     restore: (key, o) => install(key, 'restore', o),
   };
 }
+
+/** The `command` server kind. */
+export const commandServer = defineServerKind({
+  kind: 'command',
+  schema: commandServerSchema,
+  create: (target, server, deps) =>
+    createCommandTarget(target, server, {
+      keyMaterial: deps.keyMaterial,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.env ? { env: deps.env } : {}),
+    }),
+});

@@ -6,12 +6,26 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { z } from 'zod';
 import { readFileIfExists, writeFileAtomic } from '../state/atomic-file.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
-import { parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
+import type { KeyMaterialLoader } from '../azure/key-material.js';
+import { defineServerKind } from './server-kind.js';
 
-type FileConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'file' }>;
+/** `server: { kind: file, path }` (DESIGN §5a); `path` is relative to the config file. */
+export const fileServerSchema = z.strictObject({
+  kind: z.literal('file'),
+  /** Where the server reads its PEM key and certificate; written atomically, mode 0600. */
+  path: z.string().min(1),
+});
+
+type FileConfig = z.output<typeof fileServerSchema>;
+
+/**
+ * key-material.ts loads the Key Vault SDK and node-forge; the config schema imports this module, so it is loaded
+ * only when a key file is written (`certrotate runs` must not pay for the SDKs).
+ */
+const keyMaterialCodec = () => import('../azure/key-material.js');
 
 /** Options of {@link createFileTarget}. */
 export interface FileTargetOptions {
@@ -46,10 +60,10 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
       // A rollback prefers the key kept beside the file: it needs no Key Vault read and works with the vault down.
       if (action === 'restore' && (await thumbprintOfFile(previousPath)) === wanted) {
         next = await readFile(previousPath, 'utf8');
-        const parsed = parseCertificateSecret(next, 'application/x-pem-file');
+        const parsed = (await keyMaterialCodec()).parseCertificateSecret(next, 'application/x-pem-file');
         if (parsed.thumbprint !== wanted) next = undefined;
       }
-      next ??= pemBundle(await opts.keyMaterial.load(key, o));
+      next ??= (await keyMaterialCodec()).pemBundle(await opts.keyMaterial.load(key, o));
       if (current !== undefined) await writeFileAtomic(previousPath, await readFile(path, 'utf8'));
       await writeFileAtomic(path, next);
       opts.logger?.info({ target, thumbprint: wanted, previous: current, action }, 'key file written');
@@ -74,3 +88,17 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
     restore: (key, o) => put(key, 'restore', o),
   };
 }
+
+/** The `file` server kind. */
+export const fileServer = defineServerKind({
+  kind: 'file',
+  schema: fileServerSchema,
+  resolvePaths(server, absolute) {
+    server.path = absolute(server.path);
+  },
+  create: (target, server, deps) =>
+    createFileTarget(target, server, {
+      keyMaterial: deps.keyMaterial,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+    }),
+});
