@@ -16,9 +16,9 @@ import { fileURLToPath } from 'node:url';
 import { createAzureAdapters } from '../dist/adapters/azure/index.js';
 import { createServerTarget } from '../dist/adapters/servers/index.js';
 import { loadConfig } from '../dist/config/load.js';
-import { FileTargetLock } from '../dist/runs/file-lock.js';
-import { FileRunStore } from '../dist/runs/file-run-store.js';
-import { MemoryRunStore } from '../dist/runs/memory-run-store.js';
+import { FileTargetLock } from '../dist/adapters/state/file-lock.js';
+import { FileRunStore } from '../dist/adapters/state/file-run-store.js';
+import { MemoryRunStore } from '../dist/adapters/state/memory-run-store.js';
 import { startRun } from '../dist/runs/runner.js';
 import { systemClock } from '../dist/runs/system-clock.js';
 import { rotationInputFor } from '../dist/runs/target-input.js';
@@ -163,12 +163,12 @@ export async function run() {
     const loaded = await loadConfig(sb.config);
     const names = loaded.config.targets.filter((t) => t.name.startsWith('bench-')).map((t) => t.name);
     // Warm-up: loads the SDKs and opens connections, so neither measured variant pays for it.
-    await rotateOnce(sb, loaded, names.shift(), (d) => new MemoryRunStore(d));
+    await rotateOnce(sb, loaded, names.shift(), () => new MemoryRunStore());
     const file = [];
     const memory = [];
     for (let i = 0; i < PAIRS; i++) {
       file.push(await rotateOnce(sb, loaded, names.shift(), (d) => new FileRunStore(d)));
-      memory.push(await rotateOnce(sb, loaded, names.shift(), (d) => new MemoryRunStore(d)));
+      memory.push(await rotateOnce(sb, loaded, names.shift(), () => new MemoryRunStore()));
     }
     const m = (xs, f) => median(xs.map(f));
     const wall = m(file, (r) => r.wall);

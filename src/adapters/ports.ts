@@ -7,7 +7,7 @@
  */
 
 // ---------------------------------------------------------------------------------------------------------------
-// Runs: persistence, journal, lock, clock (implemented in src/runs/)
+// Runs: persistence, journal, lock, clock (state backends in src/adapters/state/, one file per kind)
 // ---------------------------------------------------------------------------------------------------------------
 
 /** The persisted form of one run's machine snapshot (DESIGN §4). */
@@ -53,6 +53,12 @@ export interface RunSummary {
   state: string;
   startedAt: string;
   updatedAt: string;
+  /**
+   * Present only when the run's snapshot cannot be read (corrupt, foreign or unreadable): why, naming where it is.
+   * `state` and `outcome` are then `corrupt`, and `target` is read from the journal or the run id (`(unknown)` when
+   * neither tells). A corrupt run is listed, never skipped: its state is unknown, so it blocks its target.
+   */
+  error?: string;
 }
 
 /** Durable storage of runs. */
@@ -70,7 +76,7 @@ export interface RunStore {
   readJournal(runId: string): Promise<JournalEntry[]>;
   /** Stores the plan a run was started from (`plan.json`). Idempotent (overwrites). */
   savePlan(runId: string, plan: unknown): Promise<void>;
-  /** Every run known to the store, newest first. */
+  /** Every run known to the store, newest first; a run whose snapshot cannot be read is listed as corrupt. */
   listRuns(): Promise<RunSummary[]>;
   /** Resolves when every queued write has reached the disk. */
   flush(): Promise<void>;
@@ -84,6 +90,16 @@ export interface LockHolder {
   /** ISO-8601 UTC; past it, a holder that stopped renewing is stale. */
   leaseExpiresAt: string;
 }
+
+/** The outcome of `unlock --force` ({@link TargetLock.forceRelease}). */
+export type ForcedRelease =
+  | { status: 'notLocked' }
+  | { status: 'removed'; holder: LockHolder }
+  /**
+   * The holder may still be running: its process is alive on this host (`processAlive`), its lease on another host
+   * has not expired (`leaseActive`), or another run is taking the lock over right now (`takeoverInProgress`).
+   */
+  | { status: 'refused'; holder: LockHolder; reason: 'processAlive' | 'leaseActive' | 'takeoverInProgress' };
 
 /** The outcome of trying to take a target's lock. */
 export type LockAcquisition = { acquired: true; takenOverFrom?: LockHolder } | { acquired: false; holder: LockHolder };
@@ -99,8 +115,13 @@ export interface TargetLock {
   renew(target: string, runId: string): Promise<void>;
   /** Releases the lock if `runId` holds it; a no-op otherwise (idempotent). */
   release(target: string, runId: string): Promise<void>;
-  /** Removes the lock whoever holds it (`unlock --force`). Idempotent. */
-  forceRelease(target: string): Promise<LockHolder | undefined>;
+  /**
+   * Removes the lock of a holder that is gone (`unlock --force`): its process on this host has exited, or (a holder
+   * on another host, whose process cannot be checked from here) its lease expired. Never removes the lock of a holder
+   * that may still be running: that would let a second process drive the same target or run at once (I5).
+   * Idempotent.
+   */
+  forceRelease(target: string): Promise<ForcedRelease>;
   /** The current holder, or undefined. */
   holder(target: string): Promise<LockHolder | undefined>;
 }

@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
+import { openStateBackend } from '../adapters/state/index.js';
+import { assertRunId } from '../adapters/state/run-format.js';
 import { ExitCode } from '../exit-codes.js';
-import { assertRunId, FileRunStore } from '../runs/file-run-store.js';
 import { describeRun } from '../runs/run-view.js';
 import { resumeRun } from '../runs/runner.js';
 import { findTarget } from '../runs/target-input.js';
@@ -19,7 +20,7 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
     throw new UsageError((err as Error).message);
   }
   const loaded = await ctx.config();
-  const envelope = await new FileRunStore(loaded.stateDir).loadSnapshot(runId);
+  const envelope = await openStateBackend(loaded.config).store.loadSnapshot(runId);
   if (!envelope) {
     throw new UsageError(`run "${runId}" not found in ${loaded.stateDir}; \`certrotate runs\` lists the runs there`);
   }

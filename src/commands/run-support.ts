@@ -2,12 +2,11 @@
  * What rotate, resume and rollback share: the runner's dependencies for a target, Ctrl-C handling, the result
  * printed as the rotate JSON document or a summary, and the exit code.
  */
+import { openStateBackend } from '../adapters/state/index.js';
 import { sweepStaleKeyFiles } from '../adapters/servers/key-files.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import type { Invocation, RunObserver } from '../runs/events.js';
 import { redactArgv } from '../runs/observers/journal.js';
-import { FileTargetLock } from '../runs/file-lock.js';
-import { FileRunStore } from '../runs/file-run-store.js';
 import { runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import type { TargetConfig } from '../config/schema.js';
@@ -15,14 +14,15 @@ import type { CommandContext } from './context.js';
 import { progressWriter, runSummary } from './progress.js';
 import { portsForTarget } from './target-ports.js';
 
-/** The runner's dependencies for one target: file store and lock under `state.dir`, adapters over the real SDKs. */
+/** The runner's dependencies for one target: the configured state backend, adapters over the real SDKs. */
 export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
   const loaded = await ctx.config();
   // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
   await sweepStaleKeyFiles({ logger: ctx.logger });
+  const { store, lock } = openStateBackend(loaded.config);
   return {
-    store: new FileRunStore(loaded.stateDir),
-    lock: new FileTargetLock(loaded.stateDir),
+    store,
+    lock,
     ports: await portsForTarget(ctx, loaded.config, target),
     clock: systemClock,
     logger: ctx.logger,

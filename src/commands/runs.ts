@@ -1,17 +1,24 @@
-import { FileRunStore } from '../runs/file-run-store.js';
+import { openStateBackend } from '../adapters/state/index.js';
 import type { CommandContext } from './context.js';
 
-/** `runs`: every run in the state directory, newest first. */
+/** `runs`: every run in the state backend, newest first; a run whose state cannot be read is listed as corrupt. */
 export async function runsCommand(ctx: CommandContext): Promise<number> {
-  const { stateDir } = await ctx.config();
-  const runs = await new FileRunStore(stateDir).listRuns();
+  const { config } = await ctx.config();
+  const { store, location } = openStateBackend(config);
+  const runs = await store.listRuns();
   ctx.print({ formatVersion: 1, runs }, () => {
-    if (runs.length === 0) return `No runs yet in ${stateDir}.`;
+    if (runs.length === 0) return `No runs yet in ${location}.`;
     const rows = [['RUN', 'TARGET', 'OUTCOME', 'STATE', 'STARTED', 'UPDATED']];
     for (const r of runs) {
       rows.push([r.runId, r.target, r.outcome ?? '(unfinished)', r.state, r.startedAt, r.updatedAt]);
     }
-    return table(rows);
+    const corrupt = runs.filter((r) => r.error !== undefined);
+    // Loud, not skipped: a corrupt run blocks its target until a person has looked at it (its journal still shows
+    // what it did).
+    const notes = corrupt.map(
+      (r) => `\nRun ${r.runId} is corrupt: ${r.error}\n  its journal: certrotate show ${r.runId}`,
+    );
+    return table(rows) + notes.join('');
   });
   return 0;
 }

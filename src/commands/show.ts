@@ -1,7 +1,8 @@
 import { styleText } from 'node:util';
 import { ExitCode } from '../exit-codes.js';
 import { buildTimeline, formatDuration, timelineText, type TimelinePaint } from '../report/run-timeline.js';
-import { assertRunId, FileRunStore } from '../runs/file-run-store.js';
+import { openStateBackend } from '../adapters/state/index.js';
+import { assertRunId } from '../adapters/state/run-format.js';
 import { journalLineText, type JournalLine } from '../runs/observers/journal.js';
 import { describeRun } from '../runs/run-view.js';
 import { UsageError, type CommandContext } from './context.js';
@@ -28,7 +29,7 @@ export async function showCommand(ctx: CommandContext, runId: string): Promise<n
     throw new UsageError((err as Error).message);
   }
   const { stateDir } = await ctx.config();
-  const store = new FileRunStore(stateDir);
+  const { store } = openStateBackend((await ctx.config()).config);
   const [envelope, entries] = await Promise.all([store.loadSnapshot(runId), store.readJournal(runId)]);
   // Lines of this version carry structured fields; older ones only the entry's own (facts in `detail` text).
   const journal: JournalLine[] = entries;

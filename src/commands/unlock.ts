@@ -1,18 +1,53 @@
-import { FileTargetLock } from '../runs/file-lock.js';
+import type { ForcedRelease, LockHolder } from '../adapters/ports.js';
+import { openStateBackend } from '../adapters/state/index.js';
 import { UsageError, type CommandContext } from './context.js';
 
-/** `unlock TARGET --force`: removes a target's lock whoever holds it (I5's escape hatch). */
+/** Why a lock was not removed, in words for the operator. */
+function refusal(target: string, result: Extract<ForcedRelease, { status: 'refused' }>): string {
+  const h: LockHolder = result.holder;
+  switch (result.reason) {
+    case 'processAlive':
+      return (
+        `target "${target}" is locked by run ${h.runId}, whose process ${h.pid} is still running on this host ` +
+        `(${h.host}); unlock never removes the lock of a live run (two processes would drive it at once): let it ` +
+        `finish, or stop process ${h.pid} (Ctrl-C leaves it resumable) and unlock again`
+      );
+    case 'leaseActive':
+      return (
+        `target "${target}" is locked by run ${h.runId} (pid ${h.pid} on ${h.host}), whose lease runs until ` +
+        `${h.leaseExpiresAt}; its process cannot be checked from this host, so the lock stays until that lease ` +
+        'expires: stop the run there, or unlock again after the lease'
+      );
+    case 'takeoverInProgress':
+      return (
+        `target "${target}" is being taken over by another run right now (it was held by run ${h.runId}, pid ` +
+        `${h.pid} on ${h.host}); run \`certrotate unlock ${target} --force\` again in a moment`
+      );
+  }
+}
+
+/**
+ * `unlock TARGET --force`: removes a target's lock when its holder is gone (its process on this host has exited, or
+ * its lease expired on another host). A live holder's lock is refused with exit 4 (I5's escape hatch must not break
+ * I5).
+ */
 export async function unlockCommand(ctx: CommandContext, target: string, force: boolean): Promise<number> {
   if (!force) {
     throw new UsageError(
-      `unlock removes the lock of target "${target}" even if a run still holds it; pass --force to confirm`,
+      `unlock removes the lock of target "${target}" if the run holding it is gone; pass --force to confirm`,
     );
   }
-  const { stateDir, config } = await ctx.config();
+  const { config } = await ctx.config();
   if (!config.targets.some((t) => t.name === target)) {
     ctx.logger.warn({ target }, 'target is not in the configuration; removing its lock anyway');
   }
-  const holder = await new FileTargetLock(stateDir).forceRelease(target);
+  const result = await openStateBackend(config).lock.forceRelease(target);
+  if (result.status === 'refused') {
+    // Exit 4 (held by another run), like rotate refusing a locked target; loaded only on this path.
+    const { TargetBusyError } = await import('../runs/runner.js');
+    throw new TargetBusyError(refusal(target, result), result.holder.runId);
+  }
+  const holder = result.status === 'removed' ? result.holder : undefined;
   ctx.print({ formatVersion: 1, target, removed: Boolean(holder), holder: holder ?? null }, () =>
     holder
       ? `Removed the lock of ${target} held by run ${holder.runId} (pid ${holder.pid} on ${holder.host}).`

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { serverKindOf } from '../adapters/servers/index.js';
+import { stateKindOf } from '../adapters/state/index.js';
 import { checkConfigSanity } from './sanity.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -93,7 +95,7 @@ export function describeIssues(
 
 /**
  * Parses and validates configuration text. Relative paths in it (`state.dir`, `cloud.caFile`,
- * `auth.certificatePath`, file targets) are resolved against `baseDir`.
+ * `auth.certificatePath`, file targets: whatever the state and server kinds declare) are resolved against `baseDir`.
  */
 export function parseConfig(text: string, source: string, baseDir: string): Config {
   return parseConfigWithWarnings(text, source, baseDir).config;
@@ -143,11 +145,12 @@ export function parseConfigWithWarnings(
   if (errors.length > 0) throw new ConfigError(`${source} is not valid:\n  ${errors.join('\n  ')}`, errors);
   const warnings = findings.filter((f) => f.severity === 'warning').map((f) => f.text);
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  cfg.state.dir = abs(cfg.state.dir);
+  stateKindOf(cfg.state).resolvePaths?.(cfg.state, abs);
   if (cfg.cloud.caFile) cfg.cloud.caFile = abs(cfg.cloud.caFile);
   if (cfg.auth.kind === 'client-certificate') cfg.auth.certificatePath = abs(cfg.auth.certificatePath);
   for (const t of cfg.targets) {
-    if (t.kind === 'keyvault' && t.server.kind === 'file') t.server.path = abs(t.server.path);
+    // Each server kind knows which of its fields are paths (the `file` kind's `path`).
+    if (t.kind === 'keyvault') serverKindOf(t.server).resolvePaths?.(t.server, abs);
   }
   return { config: cfg, warnings };
 }

@@ -3,25 +3,11 @@
  * (`retireAfer`) must never silently fall back to a default and disable a safety setting.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { SERVER_KINDS, serverSchemas } from '../adapters/servers/index.js';
+import { STATE_KINDS, stateSchemas } from '../adapters/state/index.js';
+import { duration, guid, httpsUrl } from './fields.js';
 
-const guid = z.guid({ error: 'expected a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47' });
-const httpsUrl = z
-  .url({ error: 'expected an https:// URL' })
-  .refine((u) => u.startsWith('https://'), { error: 'expected an https:// URL' });
-
-/** No timing of a rotation is longer than a certificate may live: ten years (Key Vault's longest validity). */
-const MAX_DURATION_DAYS = 3650;
-const MAX_DURATION_MS = MAX_DURATION_DAYS * 86_400_000;
-
-/** A duration such as `30s`, `10m`, `12h`, `60d`, parsed to milliseconds. */
-export const duration = z
-  .string({ error: 'expected a duration such as 30s, 10m, 12h or 60d' })
-  .regex(DURATION_PATTERN, { error: 'expected a duration such as 30s, 10m, 12h or 60d' })
-  .refine((s) => parseDuration(s)! <= MAX_DURATION_MS, {
-    error: `expected a duration of at most ${MAX_DURATION_DAYS}d (ten years)`,
-  })
-  .transform((s) => parseDuration(s)!);
+export { duration } from './fields.js';
 
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
   error: "expected a name of letters, digits, '.', '_' or '-' (at most 63 characters)",
@@ -78,39 +64,15 @@ const timingOverrides = {
   retireAfter: duration.optional(),
 };
 
-const serverSchema = z.discriminatedUnion(
-  'kind',
-  [
-    z.strictObject({
-      kind: z.literal('webhook'),
-      url: httpsUrl,
-      /** Where the server reports the thumbprint it uses; default: `<url origin>/health`. */
-      healthUrl: httpsUrl.optional(),
-      /** Environment variable holding the Authorization header value sent to the webhook. */
-      authHeaderEnv: z.string().min(1).optional(),
-      timeout: duration.default(60_000),
-    }),
-    z.strictObject({
-      kind: z.literal('command'),
-      /** The program and its arguments; run without a shell. */
-      run: z.array(z.string().min(1)).min(1, { error: 'expected [program, ...args]' }),
-      /** Also hand the program a PEM file with the key (mode 0600, removed afterwards). */
-      pemFile: z.boolean().default(false),
-      timeout: duration.default(300_000),
-    }),
-    z.strictObject({
-      kind: z.literal('file'),
-      /** Where the server reads its PEM key and certificate; written atomically, mode 0600. */
-      path: z.string().min(1),
-    }),
-    z.strictObject({
-      kind: z.literal('manual'),
-      /** What the operator must do on the server; shown when the run parks. */
-      instructions: z.string().min(1).optional(),
-    }),
-  ],
-  { error: 'expected server.kind to be one of webhook, command, file, manual' },
-);
+/** The `server` section: one schema per server kind (src/adapters/servers/), listed once there. */
+const serverSchema = z.discriminatedUnion('kind', serverSchemas, {
+  error: `expected server.kind to be one of ${SERVER_KINDS.map((k) => k.kind).join(', ')}`,
+});
+
+/** The `state` section: one schema per state backend (src/adapters/state/), listed once there; `file` by default. */
+const stateSchema = z.discriminatedUnion('kind', stateSchemas, {
+  error: `expected ${STATE_KINDS.map((k) => k.kind).join(' or ')}`,
+});
 
 const keyVaultTargetSchema = z.strictObject({
   name: targetName,
@@ -163,12 +125,7 @@ export const configSchema = z
       powerPlatformUrl: 'https://api.powerplatform.com',
     }),
     auth: authSchema.default({ kind: 'default' }),
-    state: z
-      .strictObject({
-        kind: z.literal('file', { error: 'expected file' }).default('file'),
-        dir: z.string().min(1).default('.certrotate'),
-      })
-      .default({ kind: 'file', dir: '.certrotate' }),
+    state: stateSchema.default({ kind: 'file', dir: '.certrotate' }),
     defaults: z
       .strictObject({
         rotateBefore: duration.default(60 * 86_400_000),

@@ -34,12 +34,12 @@ import { installServerKey } from './steps/install-server-key.js';
 import { observeTarget } from './steps/observe-target.js';
 import { retireOldKey } from './steps/retire-old-key.js';
 import { rollBackRotation } from './steps/roll-back-rotation.js';
-import type { RotationPorts, StepContext } from './steps/step-ports.js';
+import type { RotationPorts } from '../adapters/rotation-ports.js';
+import type { StepContext } from './steps/step-ports.js';
 import { verifyNewKey } from './steps/verify-new-key.js';
 
-export type { RotationPorts } from './steps/step-ports.js';
+export type { RotationPorts } from '../adapters/rotation-ports.js';
 export { flattenState, stepInFlight } from './run-view.js';
-
 
 /** What a step that answered "not yet" waits for (the catalogue's waiting-for text replaces this too). */
 const WAITING_FOR: Partial<Record<StepName, string>> = {

@@ -14,6 +14,7 @@ import { driveRotation, type RotationPorts, type RotationResult } from './driver
 import { fanOut, type Invocation, type RunEvent, type RunObserver } from './events.js';
 import { journalLines, type JournalDraft, type JournalLine } from './observers/journal.js';
 import { describeRun } from './run-view.js';
+import { blockingRunMessage, findBlockingRun } from '../adapters/state/open-runs.js';
 
 export { exitCodeFor } from '../exit-codes.js';
 
@@ -126,20 +127,9 @@ function whoAmI(): string {
 
 /** Refuses to start a second rotation of a target while another run of it is unfinished or parked. */
 async function assertNoOpenRun(store: RunStore, target: string): Promise<void> {
-  const open = (await store.listRuns()).find(
-    (r) =>
-      r.target === target &&
-      (r.outcome === null || r.outcome === 'awaitingOperator' || r.outcome === 'awaitingRetirement'),
-  );
-  if (open) {
-    // Only a parked run can be rolled back (resumeRun refuses an interrupted one), so only then offer it.
-    const withdraw = open.outcome === null ? '' : ` or withdraw it with \`certrotate rollback ${open.runId}\``;
-    throw new TargetBusyError(
-      `target "${target}" has an unfinished run ${open.runId} (${open.outcome ?? `interrupted in ${open.state}`}); ` +
-        `continue it with \`certrotate resume ${open.runId}\`${withdraw}`,
-      open.runId,
-    );
-  }
+  // Interrupted, parked and corrupt runs all block: a corrupt snapshot must never let a second rotation start.
+  const open = await findBlockingRun(store, target);
+  if (open) throw new TargetBusyError(blockingRunMessage(open, target), open.runId);
 }
 
 async function takeLock(deps: RunnerDeps, target: string, runId: string): Promise<void> {

@@ -5,7 +5,7 @@
 import type { JournalEntry } from '../../src/adapters/ports.js';
 import type { RotationInput } from '../../src/machines/rotation-types.js';
 import { driveRotation, type DriveOptions, type RotationResult } from '../../src/runs/driver.js';
-import type { StepTiming } from '../../src/runs/steps/step-ports.js';
+import type { StepTiming } from '../../src/adapters/rotation-ports.js';
 import { APP_ID, CERTIFICATE, DATAVERSE, type FakeWorld } from './world.js';
 
 const DAY = 86_400_000;

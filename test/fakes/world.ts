@@ -31,7 +31,7 @@ import {
   type WhoAmIResult,
 } from '../../src/adapters/ports.js';
 import { RUN_ID_TAG } from '../../src/machines/rotation-policies.js';
-import type { RotationPorts, StepTiming } from '../../src/runs/steps/step-ports.js';
+import type { RotationPorts, StepTiming } from '../../src/adapters/rotation-ports.js';
 import { FakeClock } from './clock.js';
 import { CRASH, FaultInjector, TIMEOUT, UNAVAILABLE } from './faults.js';
 

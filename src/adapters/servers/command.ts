@@ -9,13 +9,31 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { z } from 'zod';
+import { duration } from '../../config/fields.js';
 import { scrubString } from '../../logging/scrub.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
-import { notBeforeOfPem, pemBundle, type KeyMaterial, type KeyMaterialLoader } from '../azure/key-material.js';
+import type { KeyMaterial, KeyMaterialLoader } from '../azure/key-material.js';
 import { createRunKeyDirectory, sweepStaleKeyFiles, type KeyFilesOptions, type RunKeyDirectory } from './key-files.js';
+import { defineServerKind } from './server-kind.js';
 
-type CommandConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'command' }>;
+/** `server: { kind: command, run: [program, ...args], pemFile?, timeout? }` (DESIGN §5a). */
+export const commandServerSchema = z.strictObject({
+  kind: z.literal('command'),
+  /** The program and its arguments; run without a shell. */
+  run: z.array(z.string().min(1)).min(1, { error: 'expected [program, ...args]' }),
+  /** Also hand the program a PEM file with the key (mode 0600, removed afterwards). */
+  pemFile: z.boolean().default(false),
+  timeout: duration.default(300_000),
+});
+
+type CommandConfig = z.output<typeof commandServerSchema>;
+
+/**
+ * key-material.ts loads the Key Vault SDK and node-forge; the config schema imports this module, so it is loaded
+ * only when a PEM file is written (`certrotate runs` must not pay for the SDKs).
+ */
+const keyMaterialCodec = () => import('../azure/key-material.js');
 
 /** What the program is asked to do (`CERTROTATE_ACTION`). */
 export type CommandAction = 'install' | 'restore' | 'current';
@@ -196,7 +214,8 @@ export function createCommandTarget(
     material?: KeyMaterial,
   ): Promise<CommandRun> {
     if (o?.signal?.aborted) throw new AdapterError({ code: 'aborted', message: 'aborted', retryable: false });
-    const notBefore = key?.notBefore ?? (material ? notBeforeOfPem(material.certificatePem) : undefined);
+    const notBefore =
+      key?.notBefore ?? (material ? (await keyMaterialCodec()).notBeforeOfPem(material.certificatePem) : undefined);
     const env: NodeJS.ProcessEnv = {
       ...baseEnv,
       CERTROTATE_TARGET: target,
@@ -210,7 +229,8 @@ export function createCommandTarget(
     try {
       if (server.pemFile && key) {
         if (!opts.keyMaterial) throw new Error('pemFile needs a key material loader');
-        const pem = pemBundle(material ?? (await opts.keyMaterial.load(key, o)));
+        const codec = await keyMaterialCodec();
+        const pem = codec.pemBundle(material ?? (await opts.keyMaterial.load(key, o)));
         // Directories left by certrotate processes that died (kill -9) go before this one is made.
         await sweepStaleKeyFiles({ ...opts.keyFiles, ...(opts.logger ? { logger: opts.logger } : {}) });
         dir = await createRunKeyDirectory(o?.runId, opts.keyFiles);
@@ -288,7 +308,11 @@ export function createCommandTarget(
     }
     // A restore goes back on purpose (the rollback of this run); only an install is fenced.
     if (action === 'install') {
-      await refuseOlder(key, key.notBefore ?? (material ? notBeforeOfPem(material.certificatePem) : undefined), o);
+      await refuseOlder(
+        key,
+        key.notBefore ?? (material ? (await keyMaterialCodec()).notBeforeOfPem(material.certificatePem) : undefined),
+        o,
+      );
     }
     const result = await run(action, key, o, material);
     const reported = thumbprintInOutput(result.stdout);
@@ -312,3 +336,15 @@ export function createCommandTarget(
     restore: (key, o) => install(key, 'restore', o),
   };
 }
+
+/** The `command` server kind. */
+export const commandServer = defineServerKind({
+  kind: 'command',
+  schema: commandServerSchema,
+  create: (target, server, deps) =>
+    createCommandTarget(target, server, {
+      keyMaterial: deps.keyMaterial,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.env ? { env: deps.env } : {}),
+    }),
+});

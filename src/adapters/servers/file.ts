@@ -7,12 +7,26 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { KeyVaultTargetConfig } from '../../config/schema.js';
-import { readFileIfExists, writeFileAtomic } from '../../runs/atomic-file.js';
+import { z } from 'zod';
+import { readFileIfExists, writeFileAtomic } from '../state/atomic-file.js';
 import { AdapterError, type CallOptions, type KeyRef, type ServerKeyTarget } from '../ports.js';
-import { notBeforeOfPem, parseCertificateSecret, pemBundle, type KeyMaterialLoader } from '../azure/key-material.js';
+import type { KeyMaterialLoader } from '../azure/key-material.js';
+import { defineServerKind } from './server-kind.js';
 
-type FileConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'file' }>;
+/** `server: { kind: file, path }` (DESIGN §5a); `path` is relative to the config file. */
+export const fileServerSchema = z.strictObject({
+  kind: z.literal('file'),
+  /** Where the server reads its PEM key and certificate; written atomically, mode 0600. */
+  path: z.string().min(1),
+});
+
+type FileConfig = z.output<typeof fileServerSchema>;
+
+/**
+ * key-material.ts loads the Key Vault SDK and node-forge; the config schema imports this module, so it is loaded
+ * only when a key file is written (`certrotate runs` must not pay for the SDKs).
+ */
+const keyMaterialCodec = () => import('../azure/key-material.js');
 
 /** Options of {@link createFileTarget}. */
 export interface FileTargetOptions {
@@ -57,14 +71,15 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
       // A rollback prefers the key kept beside the file: it needs no Key Vault read and works with the vault down.
       if (action === 'restore' && (await thumbprintOfFile(previousPath)) === wanted) {
         next = await readFile(previousPath, 'utf8');
-        const parsed = parseCertificateSecret(next, 'application/x-pem-file');
+        const parsed = (await keyMaterialCodec()).parseCertificateSecret(next, 'application/x-pem-file');
         if (parsed.thumbprint !== wanted) next = undefined;
       }
       // Servers never move backwards: a key older than the one in the file is refused, unless this is the rollback
       // of the key that replaced it (`.previous` holds it). A late install from a stale run lands here.
       if (next === undefined) {
+        const codec = await keyMaterialCodec();
         const material = await opts.keyMaterial.load(key, o);
-        const notBefore = notBeforeOfPem(material.certificatePem);
+        const notBefore = codec.notBeforeOfPem(material.certificatePem);
         if (inUse && Date.parse(inUse.notBefore) > Date.parse(notBefore)) {
           throw new AdapterError({
             code: 'serverHasNewerKey',
@@ -72,7 +87,7 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
             retryable: false,
           });
         }
-        next = pemBundle(material);
+        next = codec.pemBundle(material);
       }
       if (current !== undefined) await writeFileAtomic(previousPath, await readFile(path, 'utf8'));
       await writeFileAtomic(path, next);
@@ -98,3 +113,17 @@ export function createFileTarget(target: string, server: FileConfig, opts: FileT
     restore: (key, o) => put(key, 'restore', o),
   };
 }
+
+/** The `file` server kind. */
+export const fileServer = defineServerKind({
+  kind: 'file',
+  schema: fileServerSchema,
+  resolvePaths(server, absolute) {
+    server.path = absolute(server.path);
+  },
+  create: (target, server, deps) =>
+    createFileTarget(target, server, {
+      keyMaterial: deps.keyMaterial,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+    }),
+});

@@ -1,8 +1,16 @@
 /** A `manual` server target: a person installs the key; certrotate can neither do it nor observe it. */
-import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { z } from 'zod';
 import { AdapterError, type ServerKeyTarget } from '../ports.js';
+import { defineServerKind } from './server-kind.js';
 
-type ManualConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'manual' }>;
+/** `server: { kind: manual, instructions? }` (DESIGN §5a). */
+export const manualServerSchema = z.strictObject({
+  kind: z.literal('manual'),
+  /** What the operator must do on the server; shown when the run parks. */
+  instructions: z.string().min(1).optional(),
+});
+
+type ManualConfig = z.output<typeof manualServerSchema>;
 
 /** A `manual` {@link ServerKeyTarget}: `install`/`restore` throw `invalidRequest`; the run parks for the operator. */
 export function createManualTarget(target: string, server: ManualConfig): ServerKeyTarget {
@@ -20,3 +28,10 @@ export function createManualTarget(target: string, server: ManualConfig): Server
     restore: refuse('restore'),
   };
 }
+
+/** The `manual` server kind. */
+export const manualServer = defineServerKind({
+  kind: 'manual',
+  schema: manualServerSchema,
+  create: (target, server) => createManualTarget(target, server),
+});

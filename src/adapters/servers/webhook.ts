@@ -8,12 +8,26 @@
  * kinds): servers never move backwards, however late a request lands.
  */
 import type { Logger } from 'pino';
-import type { KeyVaultTargetConfig } from '../../config/schema.js';
+import { z } from 'zod';
+import { duration, httpsUrl } from '../../config/fields.js';
+import { systemClock } from '../../runs/system-clock.js';
 import { AdapterError, type CallOptions, type Clock, type KeyRef, type ServerKeyTarget } from '../ports.js';
 import { classifyHttpFailure } from '../azure/errors.js';
-import { httpRequest, serviceError } from '../azure/http.js';
+import { httpJson, httpRequest, serviceError } from '../azure/http.js';
+import { defineServerKind } from './server-kind.js';
 
-type WebhookConfig = Extract<KeyVaultTargetConfig['server'], { kind: 'webhook' }>;
+/** `server: { kind: webhook, url, healthUrl?, authHeaderEnv?, timeout? }` (DESIGN §5a). */
+export const webhookServerSchema = z.strictObject({
+  kind: z.literal('webhook'),
+  url: httpsUrl,
+  /** Where the server reports the thumbprint it uses; default: `<url origin>/health`. */
+  healthUrl: httpsUrl.optional(),
+  /** Environment variable holding the Authorization header value sent to the webhook. */
+  authHeaderEnv: z.string().min(1).optional(),
+  timeout: duration.default(60_000),
+});
+
+type WebhookConfig = z.output<typeof webhookServerSchema>;
 
 /** Options of {@link createWebhookTarget}. */
 export interface WebhookTargetOptions {
@@ -153,3 +167,16 @@ export function createWebhookTarget(
     },
   };
 }
+
+/** The `webhook` server kind. */
+export const webhookServer = defineServerKind({
+  kind: 'webhook',
+  schema: webhookServerSchema,
+  create: (target, server, deps) =>
+    createWebhookTarget(target, server, {
+      clock: deps.clock ?? systemClock,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.env ? { env: deps.env } : {}),
+      ...(deps.pollIntervalMs !== undefined ? { pollIntervalMs: deps.pollIntervalMs } : {}),
+    }),
+});

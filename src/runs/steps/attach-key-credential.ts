@@ -3,7 +3,8 @@ import { isPortError, toPortError } from '../../adapters/ports.js';
 import { credentialValidAt, isCertificateCredential } from '../../machines/rotation-policies.js';
 import type { AttachInput, AttachResult } from '../../machines/rotation-types.js';
 import { readUntilSettled, sameThumbprint } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * Adds the new key to the app registration: Graph `addKey` with a proof signed by the current key, or a merge-PATCH

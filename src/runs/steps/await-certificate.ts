@@ -2,7 +2,8 @@ import { AdapterError } from '../../adapters/ports.js';
 import type { AwaitCertificateInput, AwaitCertificateResult } from '../../machines/rotation-types.js';
 import { toNewKey } from './generate-certificate.js';
 import { timingOf } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * Polls the run's pending create until Key Vault issues the version. Read-only (it resumes the operation from its

@@ -1,6 +1,7 @@
 import type { PropagationInput, PropagationResult } from '../../machines/rotation-types.js';
 import { dataverseScope } from './verify-new-key.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * Asks Entra for a token with the new key, to learn whether it has propagated (AADSTS700027 `keyNotFound` until it

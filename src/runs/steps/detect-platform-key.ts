@@ -1,7 +1,8 @@
 import { isCertificateCredential } from '../../machines/rotation-policies.js';
 import type { DetectPlatformKeyInput, DetectPlatformKeyResult } from '../../machines/rotation-types.js';
 import { sameThumbprint } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * power-pages: finds the key the platform attached after the admin pressed Update key: a certificate credential that

@@ -1,4 +1,5 @@
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /** Disables a Key Vault version unless it already is (or is gone): idempotent by observation. */
 export async function disableVersion(

@@ -2,7 +2,8 @@ import { AdapterError } from '../../adapters/ports.js';
 import type { CertificateVersion } from '../../adapters/ports.js';
 import { RUN_ID_TAG } from '../../machines/rotation-policies.js';
 import type { GenerateInput, GenerateResult, NewKey } from '../../machines/rotation-types.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 export function toNewKey(version: CertificateVersion): NewKey {
   return {

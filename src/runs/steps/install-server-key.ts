@@ -1,6 +1,7 @@
 import type { InstallInput, InstallResult } from '../../machines/rotation-types.js';
 import { requireServer, sameThumbprint } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * Puts the new key in service on the server. Safe to re-run: it asks the server which key it uses first and does

@@ -1,5 +1,6 @@
 import type { ObserveInput, TargetObservation } from '../../machines/rotation-types.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * Preflight: reads the app, the certificate's versions, a pending create, the server's key and, for power-pages, the

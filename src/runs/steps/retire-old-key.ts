@@ -2,7 +2,8 @@ import { AdapterError, toPortError, type AppRegistration } from '../../adapters/
 import { credentialValidAt, isCertificateCredential } from '../../machines/rotation-policies.js';
 import type { RetireInput, RetireResult } from '../../machines/rotation-types.js';
 import { sameThumbprint } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 import { disableVersion } from './disable-version.js';
 
 /**

@@ -3,7 +3,8 @@ import { credentialValidAt } from '../../machines/rotation-policies.js';
 import type { RollbackInput, RollbackResult } from '../../machines/rotation-types.js';
 import { disableVersion } from './disable-version.js';
 import { readUntilSettled, sameThumbprint } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /**
  * Undoes a run, in the order that keeps I1: the server goes back to the old key first, then the new key leaves the

@@ -1,53 +1,12 @@
 /**
- * The ports the step activities run over, and the per-call context the driver gives them.
+ * What the step activities share: the default waits, the per-call context the driver gives them, and helpers over
+ * the rotation's ports (src/adapters/rotation-ports.ts).
  */
-import type {
-  AppOwnership,
-  AppRegistry,
-  CertificateStore,
-  Clock,
-  DataverseProbe,
-  ServerKeyTarget,
-  SiteDirectory,
-  TokenVerifier,
-} from '../../adapters/ports.js';
+import type { AppRegistry, ServerKeyTarget } from '../../adapters/ports.js';
 import { AdapterError } from '../../adapters/ports.js';
+import type { RotationPorts, StepTiming } from '../../adapters/rotation-ports.js';
 
-/** Every port a rotation needs, bound to one target. Adapters reach the machine only through these closures. */
-export interface RotationPorts {
-  certificates: CertificateStore;
-  apps: AppRegistry;
-  /** The server of a `keyvault` target; absent for `power-pages`. */
-  server?: ServerKeyTarget;
-  tokens: TokenVerifier;
-  dataverse: DataverseProbe;
-  /** Power Platform sites; needed by `power-pages` targets. */
-  sites?: SiteDirectory;
-  /** Who may change the app; power-pages preflight asks (the retire step PATCHes). Absent: not checked. */
-  ownership?: AppOwnership;
-  clock: Clock;
-  timing?: Partial<StepTiming>;
-}
-
-/** Waits inside steps (simulated in tests). */
-export interface StepTiming {
-  /** Between polls of a pending Key Vault create. */
-  createPollMs: number;
-  /** Give up waiting for one create after this long (a retryable timeout: the next attempt polls the same one). */
-  createTimeoutMs: number;
-  /**
-   * How long a directory read may lag a write (graph-entra §3.3). A step that may have written before (a retry or
-   * a resumed run) keeps reading this long before it believes a key is absent.
-   */
-  readSettleMs: number;
-  /** Between reads while settling. */
-  readPollMs: number;
-  /** power-pages: healthy answers in a row before the site counts as healthy on its new key. */
-  siteHealthyChecks: number;
-  /** power-pages: between those health checks. */
-  siteCheckMs: number;
-}
-
+/** The waits of {@link StepTiming} outside tests. */
 export const DEFAULT_STEP_TIMING: StepTiming = {
   createPollMs: 2_000,
   createTimeoutMs: 10 * 60_000,
@@ -67,10 +26,12 @@ export interface StepContext {
   rerun: boolean;
 }
 
+/** The step waits of `ports`, defaults filled in. */
 export function timingOf(ports: RotationPorts): StepTiming {
   return { ...DEFAULT_STEP_TIMING, ...ports.timing };
 }
 
+/** The server port of a keyvault target; a step that needs it on a target without one is a bug, not a retry. */
 export function requireServer(ports: RotationPorts): ServerKeyTarget {
   if (!ports.server) {
     throw new AdapterError({ code: 'invalidRequest', message: 'this target has no server port', retryable: false });

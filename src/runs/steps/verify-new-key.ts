@@ -1,7 +1,8 @@
 import { AdapterError } from '../../adapters/ports.js';
 import type { VerifyInput, VerifyResult } from '../../machines/rotation-types.js';
 import { requireServer, sameThumbprint, timingOf } from './step-ports.js';
-import type { RotationPorts, StepContext } from './step-ports.js';
+import type { RotationPorts } from '../../adapters/rotation-ports.js';
+import type { StepContext } from './step-ports.js';
 
 /** The Dataverse scope for an environment URL: `https://org.crm.dynamics.com/.default`. */
 export function dataverseScope(dataverseUrl: string): string {

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AdapterError, type KeyRef } from '../../../src/adapters/ports.js';
 import { createCommandTarget, thumbprintInOutput } from '../../../src/adapters/servers/command.js';
 import { createFileTarget, previousPathOf } from '../../../src/adapters/servers/file.js';
-import { createServerTarget } from '../../../src/adapters/servers/index.js';
+import { createServerTarget, SERVER_KINDS, serverKindOf } from '../../../src/adapters/servers/index.js';
 import type { KeyVaultTargetConfig } from '../../../src/config/schema.js';
 import type { CertificateMaterial } from '../../../src/sandbox/pki.js';
 import { MemoryKeyLoader, makeCertificate } from './support.js';
@@ -259,5 +259,15 @@ describe('manual target and the factory', () => {
     }
     const webhook = createServerTarget({ ...base, server: kinds[0] } as KeyVaultTargetConfig, { keyMaterial: loader });
     expect(typeof webhook.checkHealth).toBe('function');
+  });
+
+  it('registers each kind once, with a schema whose kind is the registered one', () => {
+    const kinds = SERVER_KINDS.map((k) => k.kind);
+    expect(new Set(kinds).size).toBe(kinds.length);
+    for (const k of SERVER_KINDS) {
+      expect(k.schema.shape.kind.value).toBe(k.kind);
+      expect(serverKindOf({ kind: k.kind } as never)).toBe(k);
+    }
+    expect(() => serverKindOf({ kind: 'ftp' } as never)).toThrow(/server\.kind ftp has no implementation/);
   });
 });

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rmdir, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { FileTargetLock, LockLostError } from '../../../src/runs/file-lock.js';
+import { FileTargetLock, LockLostError } from '../../../src/adapters/state/file-lock.js';
 
 describe('FileTargetLock', () => {
   let dir: string;
@@ -62,12 +62,36 @@ describe('FileTargetLock', () => {
     await expect(lock.renew('t', 'run-b')).rejects.toThrow(LockLostError);
   });
 
-  it('force-removes a lock and reports who held it', async () => {
+  it('force-removes the lock of a dead holder and reports who held it', async () => {
+    const dead = new FileTargetLock(dir, { clock, pid: 999_999, host: 'h1' });
+    await dead.acquire('t', 'run-a');
+    const lock = new FileTargetLock(dir, { clock, pid: 1234, host: 'h1', isProcessAlive: (pid) => pid !== 999_999 });
+    expect(await lock.forceRelease('t')).toMatchObject({ status: 'removed', holder: { runId: 'run-a' } });
+    expect(await lock.holder('t')).toBeUndefined();
+    expect(await lock.forceRelease('t')).toEqual({ status: 'notLocked' });
+  });
+
+  it('refuses to force-remove the lock of a live process on this host, and leaves the file as it was', async () => {
     const lock = new FileTargetLock(dir, { clock });
     await lock.acquire('t', 'run-a');
-    expect((await lock.forceRelease('t'))?.runId).toBe('run-a');
-    expect(await lock.holder('t')).toBeUndefined();
-    expect(await lock.forceRelease('t')).toBeUndefined();
+    const before = await readFile(join(dir, 'locks', 't.json'), 'utf8');
+    const unlocker = new FileTargetLock(dir, { clock, pid: 1 + process.pid });
+    expect(await unlocker.forceRelease('t')).toMatchObject({
+      status: 'refused',
+      reason: 'processAlive',
+      holder: { runId: 'run-a', pid: process.pid },
+    });
+    expect(await readFile(join(dir, 'locks', 't.json'), 'utf8')).toBe(before);
+  });
+
+  it('force-removes a torn lock file, and refuses while another process is taking the lock over', async () => {
+    await mkdir(join(dir, 'locks'), { recursive: true });
+    await writeFile(join(dir, 'locks', 't.json'), '{"runId":');
+    await mkdir(join(dir, 'locks', 't.json.takeover'));
+    const lock = new FileTargetLock(dir, { clock: { now: () => Date.now() } });
+    expect(await lock.forceRelease('t')).toMatchObject({ status: 'refused', reason: 'takeoverInProgress' });
+    await rmdir(join(dir, 'locks', 't.json.takeover'));
+    expect(await lock.forceRelease('t')).toMatchObject({ status: 'removed', holder: { runId: 'unknown' } });
   });
 
   it('treats a torn lock file as stale', async () => {
@@ -89,7 +113,7 @@ describe('FileTargetLock', () => {
     };
     await writeFile(join(dir, 'locks', 't.json'), JSON.stringify(stale));
     const script = fileURLToPath(new URL('./lock-racer.mjs', import.meta.url));
-    const lockModule = fileURLToPath(new URL('../../../dist/runs/file-lock.js', import.meta.url));
+    const lockModule = fileURLToPath(new URL('../../../dist/adapters/state/file-lock.js', import.meta.url));
     const results = await Promise.all(
       Array.from(
         { length: 6 },

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { RunEnvelope } from '../../../src/adapters/ports.js';
-import { FileRunStore, RunStoreError, summarizeSnapshot } from '../../../src/runs/file-run-store.js';
+import { FileRunStore } from '../../../src/adapters/state/file-run-store.js';
+import { RunStoreError, summarizeSnapshot } from '../../../src/adapters/state/run-format.js';
 
 function envelope(runId: string, n: number, extra: Partial<RunEnvelope> = {}): RunEnvelope {
   return {
@@ -104,6 +105,42 @@ describe('FileRunStore', () => {
       ['new', 'b', 'retiring.removingKey', null],
       ['old', 'a', 'succeeded', 'succeeded'],
     ]);
+  });
+
+  it('lists a run whose snapshot.json cannot be read as corrupt, naming the file and the error', async () => {
+    await store.appendJournal({
+      time: '2026-03-01T00:00:00.000Z',
+      runId: 'unreadable',
+      target: 'contoso-api',
+      step: 'run',
+      event: 'started',
+    });
+    // A directory where the file should be: unreadable whoever runs the test (root ignores file modes).
+    await mkdir(join(dir, 'runs', 'unreadable', 'snapshot.json'), { recursive: true });
+    await expect(store.loadSnapshot('unreadable')).rejects.toThrow(RunStoreError);
+    await expect(store.loadSnapshot('unreadable')).rejects.toThrow(/unreadable\/snapshot\.json cannot be read/);
+    expect(await store.listRuns()).toEqual([
+      {
+        runId: 'unreadable',
+        target: 'contoso-api',
+        state: 'corrupt',
+        outcome: 'corrupt',
+        startedAt: '2026-03-01T00:00:00.000Z',
+        updatedAt: '2026-03-01T00:00:00.000Z',
+        error: expect.stringMatching(/snapshot\.json cannot be read \(EISDIR/),
+      },
+    ]);
+  });
+
+  it('skips a run directory that has a journal but no snapshot yet (a run starting now), as before', async () => {
+    await store.appendJournal({
+      time: '2026-03-01T00:00:00.000Z',
+      runId: 'starting',
+      target: 'contoso-api',
+      step: 'run',
+      event: 'started',
+    });
+    expect(await store.listRuns()).toEqual([]);
   });
 
   it('stores the plan a run started from', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryRunStore } from '../../../src/runs/memory-run-store.js';
+import { MemoryRunStore } from '../../../src/adapters/state/memory-run-store.js';
 
 describe('MemoryRunStore', () => {
   it('keeps copies, not references, and lists runs like the file store', async () => {
@@ -27,5 +27,14 @@ describe('MemoryRunStore', () => {
       },
     ]);
     expect(await store.loadSnapshot('none')).toBeUndefined();
+  });
+
+  it('keeps its records as text under object names, as an object store would', async () => {
+    const objects = new Map<string, string>();
+    const store = new MemoryRunStore(objects);
+    await store.appendJournal({ time: '2026-01-01T00:00:00Z', runId: 'r', target: 't', step: 'run', event: 'started' });
+    await store.savePlan('r', { formatVersion: 1 });
+    expect([...objects.keys()].sort()).toEqual(['runs/r/journal.jsonl', 'runs/r/plan.json']);
+    expect(JSON.parse(objects.get('runs/r/journal.jsonl')!)).toMatchObject({ runId: 'r', event: 'started' });
   });
 });

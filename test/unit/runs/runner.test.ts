@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ROTATION_MACHINE_VERSION } from '../../../src/machines/rotation.js';
-import { FileTargetLock } from '../../../src/runs/file-lock.js';
-import { FileRunStore } from '../../../src/runs/file-run-store.js';
+import { FileTargetLock } from '../../../src/adapters/state/file-lock.js';
+import { FileRunStore } from '../../../src/adapters/state/file-run-store.js';
 import {
   exitCodeFor,
   newRunId,

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { RUN_ID_TAG } from '../../../src/machines/rotation-policies.js';
-import { attachKeyCredential } from '../../../src/runs/steps/attach-key-credential.js';
-import { generateCertificate } from '../../../src/runs/steps/generate-certificate.js';
-import { installServerKey } from '../../../src/runs/steps/install-server-key.js';
-import { retireOldKey } from '../../../src/runs/steps/retire-old-key.js';
-import { rollBackRotation } from '../../../src/runs/steps/roll-back-rotation.js';
-import { verifyNewKey } from '../../../src/runs/steps/verify-new-key.js';
-import type { KeyRef } from '../../../src/adapters/ports.js';
-import { rotationInput } from '../../fakes/harness.js';
-import { APP_ID, CERTIFICATE, DATAVERSE, FakeWorld, type WorldOptions } from '../../fakes/world.js';
+import { RUN_ID_TAG } from '../../../../src/machines/rotation-policies.js';
+import { attachKeyCredential } from '../../../../src/runs/steps/attach-key-credential.js';
+import { generateCertificate } from '../../../../src/runs/steps/generate-certificate.js';
+import { installServerKey } from '../../../../src/runs/steps/install-server-key.js';
+import { retireOldKey } from '../../../../src/runs/steps/retire-old-key.js';
+import { rollBackRotation } from '../../../../src/runs/steps/roll-back-rotation.js';
+import { verifyNewKey } from '../../../../src/runs/steps/verify-new-key.js';
+import type { KeyRef } from '../../../../src/adapters/ports.js';
+import { rotationInput } from '../../../fakes/harness.js';
+import { APP_ID, CERTIFICATE, DATAVERSE, FakeWorld, type WorldOptions } from '../../../fakes/world.js';
 
 const step = (rerun = false) => ({ signal: new AbortController().signal, rerun });
 const policy = rotationInput().keyVault!.policy;

@@ -3,13 +3,13 @@
  * several healthy answers in a row, and retirement refuses whenever the key it would remove might be the site's.
  */
 import { describe, expect, it } from 'vitest';
-import { AdapterError } from '../../../src/adapters/ports.js';
-import type { RetireInput } from '../../../src/machines/rotation-types.js';
-import { detectPlatformKey } from '../../../src/runs/steps/detect-platform-key.js';
-import { retireOldKey } from '../../../src/runs/steps/retire-old-key.js';
-import { verifyNewKey } from '../../../src/runs/steps/verify-new-key.js';
-import { checkSiteI1 } from '../../fakes/invariants.js';
-import { APP_ID, FakeWorld } from '../../fakes/world.js';
+import { AdapterError } from '../../../../src/adapters/ports.js';
+import type { RetireInput } from '../../../../src/machines/rotation-types.js';
+import { detectPlatformKey } from '../../../../src/runs/steps/detect-platform-key.js';
+import { retireOldKey } from '../../../../src/runs/steps/retire-old-key.js';
+import { verifyNewKey } from '../../../../src/runs/steps/verify-new-key.js';
+import { checkSiteI1 } from '../../../fakes/invariants.js';
+import { APP_ID, FakeWorld } from '../../../fakes/world.js';
 
 const step = { signal: new AbortController().signal, rerun: false };
 const site = { environmentId: 'env-1', websiteId: 'site-1' };
