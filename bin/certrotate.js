@@ -1,8 +1,46 @@
 #!/usr/bin/env node
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm run build`, which `prepare` runs on `npm ci`).
-import('../dist/cli.js')
-  .then((m) => m.main(process.argv))
-  .catch((err) => {
-    process.stderr.write(`certrotate: ${err && err.message ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
+// Launcher: the compiled CLI lives in dist/ (built by `npm run build`, which `prepare` runs on `npm ci`).
+//
+// `--help` and `--version` are answered without loading commander and the program: `npm run build` writes
+// dist/startup.json from the built program (commander's own help text), and test/e2e/cli-basics.test.ts checks it
+// byte for byte against what commander prints. The saved text is used only where commander would print exactly it:
+// a pipe or file (commander wraps at 80 columns there) or a terminal at least as wide as the text was made for.
+// Anything else, a missing or unreadable startup.json included, goes through commander as before.
+import { readFileSync } from 'node:fs';
+import module from 'node:module';
+
+/** The text commander would print for `certrotate <arg>`, when the build saved it; otherwise undefined. */
+function savedAnswer(arg) {
+  if (arg === '--version' || arg === '-V') {
+    // The same source commander's `.version()` reads, so both paths agree when package.json changes.
+    return `${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`;
+  }
+  if (arg !== '--help' && arg !== '-h') return undefined;
+  let saved;
+  try {
+    saved = JSON.parse(readFileSync(new URL('../dist/startup.json', import.meta.url), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  // commander's own rule: the terminal's columns, else 80.
+  const width = (process.stdout.isTTY ? process.stdout.columns : undefined) ?? 80;
+  const same = width === saved.helpWidth || (saved.widthIndependent && width > saved.helpWidth);
+  return same && typeof saved.help === 'string' ? saved.help : undefined;
+}
+
+const args = process.argv.slice(2);
+const answer = args.length === 1 ? savedAnswer(args[0]) : undefined;
+if (answer !== undefined) {
+  process.stdout.write(answer);
+} else {
+  // Every other command loads the program and its modules: Node's compile cache (Node >= 22.1; a directory under
+  // the OS temp dir, or NODE_COMPILE_CACHE) spares recompiling them on each start. It only caches V8 code for files
+  // whose contents it checks, so a rebuilt dist/ is recompiled, never run stale.
+  module.enableCompileCache?.();
+  import('../dist/cli.js')
+    .then((m) => m.main(process.argv))
+    .catch((err) => {
+      process.stderr.write(`certrotate: ${err && err.message ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}

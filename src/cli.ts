@@ -8,6 +8,9 @@ import type { CommandContext, GlobalOptions } from './commands/context.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { explainUnknownOptions } from './commands/unknown-option.js';
 
+/** The log level when `--log-level` is not given. */
+const DEFAULT_LOG_LEVEL = 'info';
+
 /** Exit codes of DESIGN §5. */
 export const ExitCode = { ok: 0, error: 1, changesPending: 2, parked: 3, locked: 4 } as const;
 
@@ -24,15 +27,18 @@ export function buildProgram(): Command {
   program
     .name('certrotate')
     .description(
-      'Rotates the certificate behind a Dataverse server-to-server connection (Entra ID app registration),\n' +
-        'safely: observe, generate, attach, install, verify, retire — resumable and auditable.',
+      'Rotates the certificate behind a Dataverse server-to-server connection\n' +
+        '(Entra ID app registration) safely, resumably and auditably:\n' +
+        'observe, generate, attach, install, verify, retire.',
     )
     .version(packageVersion(), '-V, --version', 'print the version')
-    .option('--config <file>', 'configuration file (default ./certrotate.yaml, or CERTROTATE_CONFIG)')
-    .option('--json', 'print one JSON document on stdout; logs go to stderr')
-    .option('--log-level <level>', 'trace | debug | info | warn | error | silent', 'info')
+    .option('--config <file>', 'configuration file\n(default ./certrotate.yaml, or CERTROTATE_CONFIG)')
+    .option('--json', 'print one JSON document on stdout;\nlogs go to stderr')
+    // The default is applied in run() and written on a line of its own: commander appends it to the level list,
+    // which then no longer fits the column and wraps at whatever width the terminal has.
+    .option('--log-level <level>', 'trace | debug | info | warn | error | silent\n(default: "info")')
     .option('--log-file <file>', 'also write logs to this file')
-    .option('--yes', 'confirm every mutating step (required when not interactive)')
+    .option('--yes', 'confirm every mutating step\n(required when not interactive)')
     .option('--no-color', 'no colour in output')
     .showHelpAfterError('(run certrotate --help for usage)')
     .exitOverride();
@@ -41,27 +47,28 @@ export function buildProgram(): Command {
   const run = async (action: Action, yes?: boolean): Promise<void> => {
     const { CommandContext } = await import('./commands/context.js');
     // `--yes` is accepted before or after the command name.
-    const options = program.opts<GlobalOptions>();
+    const given = program.opts<Partial<GlobalOptions>>();
+    const options = { ...given, logLevel: given.logLevel ?? DEFAULT_LOG_LEVEL } as GlobalOptions;
     const ctx = new CommandContext(yes ? { ...options, yes: true } : options);
     process.exitCode = await action(ctx);
   };
 
   program
     .command('scan')
-    .description('every target: credential kind, thumbprint, expiry, days left, status (reads only)')
+    .description('every target: credential kind, thumbprint, expiry,\ndays left and status (reads only)')
     .option('--detailed-exitcode', 'exit 2 when a target is due, expired or has no key')
     .option(
       '--environment <id>',
-      'also list every Power Pages site of this Power Platform environment, configured or not',
+      'also list every Power Pages site of this Power Platform\nenvironment, configured or not',
     )
-    .option('--html <file>', 'also write a self-contained HTML page with an expiry timeline of all targets')
+    .option('--html <file>', 'also write a self-contained HTML page\nwith an expiry timeline of all targets')
     .action((opts: { detailedExitcode?: boolean; environment?: string; html?: string }) =>
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 
   program
     .command('plan')
-    .description('dry run: real reads, the steps a rotation would take, no write to any service')
+    .description('dry run: the steps a rotation would take,\nfrom real reads, with no write to any service')
     .argument('<target>', 'target name from the configuration')
     .option('--out <file>', 'save the plan for `rotate --plan FILE`')
     .option('--detailed-exitcode', 'exit 2 when the plan has changes')
@@ -72,9 +79,9 @@ export function buildProgram(): Command {
 
   program
     .command('rotate')
-    .description('rotate a target: generate, attach, install, verify, retire (resumable)')
+    .description('rotate a target (resumable):\ngenerate, attach, install, verify, retire')
     .argument('<target>', 'target name from the configuration')
-    .option('--plan <file>', 'apply a plan saved by `plan --out`; refused when what it observed has changed')
+    .option('--plan <file>', 'apply a plan saved by `plan --out`;\nrefused when what it observed has changed')
     .option('--force', 'rotate even when the key is not due')
     .option('--yes', 'confirm every mutating step (required when not interactive)')
     .action((target: string, opts: { plan?: string; force?: boolean; yes?: boolean }) =>
@@ -83,7 +90,7 @@ export function buildProgram(): Command {
 
   program
     .command('resume')
-    .description('continue a parked or interrupted run from its snapshot')
+    .description('continue a parked or interrupted run\nfrom its snapshot')
     .argument('<runId>', 'the run id printed by rotate or runs')
     .option('--yes', 'confirm every mutating step (required when not interactive)')
     .action((runId: string, opts: { yes?: boolean }) =>
@@ -92,7 +99,7 @@ export function buildProgram(): Command {
 
   program
     .command('rollback')
-    .description('put the old key back in service and withdraw the new one, from a parked run')
+    .description('from a parked run: put the old key back in service\nand withdraw the new one')
     .argument('<runId>', 'the run id printed by rotate or runs')
     .option('--yes', 'confirm every mutating step (required when not interactive)')
     .action((runId: string, opts: { yes?: boolean }) =>
@@ -121,7 +128,7 @@ export function buildProgram(): Command {
 
   program
     .command('diagram')
-    .description('the rotation machine as a diagram, derived from its definition')
+    .description('the rotation machine as a diagram,\nderived from its definition')
     .option('--format <format>', 'mermaid', 'mermaid')
     .action((opts: { format: string }) =>
       run(async (ctx) => (await import('./commands/diagram.js')).diagramCommand(ctx, opts.format)),
@@ -131,7 +138,7 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('start a sandbox, scan, rotate its due keyvault target without prompts, summarise, stop')
+    .description('start a sandbox and scan it,\nrotate its due keyvault target without prompts,\nsummarise, stop')
     .action(() => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(ctx)));
 
   explainUnknownOptions(program);
