@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 import type { RotationPlan } from '../machines/plan.js';
 import { planStaleness } from '../runs/plan-fingerprint.js';
 import type { RunObserver } from '../runs/events.js';
@@ -69,7 +70,15 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
   const interrupt = interruptSignal();
   try {
     // Guided: the plan first, a question before each change, a live step list (src/commands/guided-*.ts).
-    const session = guided ? await openGuidedRotation(ctx, deps, input, interrupt.signal) : undefined;
+    let session: Awaited<ReturnType<typeof openGuidedRotation>> | undefined;
+    try {
+      session = guided ? await openGuidedRotation(ctx, deps, input, interrupt.signal) : undefined;
+    } catch (err) {
+      // Ctrl-C while the plan was read: no run exists and nothing changed; still an interruption (130), not an error.
+      if (interrupt.received !== 'SIGINT') throw err;
+      process.stderr.write(`certrotate: ${(err as Error).message}\n`);
+      return ExitCode.interrupted;
+    }
     try {
       const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
       const doc = await startRun(deps, input, {
@@ -83,7 +92,9 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
         ...(progress ? { observers: [progress] } : {}),
         ...(session ? { confirm: session.confirm } : {}),
       });
-      return session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);
+      return session
+        ? await reportGuidedRun(ctx, session, doc, deps.store, interrupt.received)
+        : await reportRun(ctx, doc, deps.store, interrupt.received);
     } finally {
       session?.dispose();
     }

@@ -20,10 +20,11 @@ import type {
   StepDone,
   StepFailed,
   StepName,
+  StepRecord,
 } from '../machines/rotation-types.js';
 import { fanOut, type RunEvent, type RunObserver } from './events.js';
 import { journalObserver, type JournalDraft } from './observers/journal.js';
-import { flattenState, stepInFlight } from './run-view.js';
+import { activeStep, flattenState, STEP_OF_ACTOR, stepInFlight } from './run-view.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
 import { awaitCertificate } from './steps/await-certificate.js';
 import { awaitPropagation } from './steps/await-propagation.js';
@@ -38,24 +39,6 @@ import { verifyNewKey } from './steps/verify-new-key.js';
 
 export type { RotationPorts } from './steps/step-ports.js';
 export { flattenState, stepInFlight } from './run-view.js';
-
-/**
- * The step each actor of the machine does its work for. `awaitCertificate` is the second half of
- * `generateCertificate` (the poll for the version Key Vault issues), so both report as one step. The one place the
- * driver maps actors to steps: the step catalogue (`src/machines/steps.ts`, `stepOfActor`) replaces this table.
- */
-const STEP_OF_ACTOR = {
-  observeTarget: 'observeTarget',
-  generateCertificate: 'generateCertificate',
-  awaitCertificate: 'generateCertificate',
-  attachKeyCredential: 'attachKeyCredential',
-  awaitPropagation: 'awaitPropagation',
-  installServerKey: 'installServerKey',
-  detectPlatformKey: 'detectPlatformKey',
-  verifyNewKey: 'verifyNewKey',
-  retireOldKey: 'retireOldKey',
-  rollBackRotation: 'rollBackRotation',
-} as const satisfies Record<string, StepName>;
 
 /** What a step that answered "not yet" waits for (the catalogue's waiting-for text replaces this too). */
 const WAITING_FOR: Partial<Record<StepName, string>> = {
@@ -129,7 +112,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   let thumbprints: { oldThumbprint?: string; newThumbprint?: string } = {};
   // The step at work and where it stands: a start after its `retrying` or `waiting` is another attempt or look of
   // the same step, not a new step.
-  let open: { step: StepName; phase: 'running' | 'retrying' | 'waiting' } | undefined;
+  let open: { step: StepName; phase: 'running' | 'retrying' | 'waiting'; since: number } | undefined;
   let landed: Landed | undefined;
 
   type EventBody = RunEvent extends infer E
@@ -163,8 +146,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       } else {
         emit({ type: 'stepStarted', step: name, attempt, rerun });
       }
-      open = { step: name, phase: 'running' };
       const startedAt = clock.now();
+      open = { step: name, phase: 'running', since: open?.step === name ? open.since : startedAt };
       try {
         const result = await activity(ports, input, { signal, rerun });
         const endedAt = clock.now();
@@ -214,7 +197,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     const ctx = snapshot.context;
     const record = ctx.steps.findLast((s) => s.name === l.step);
     if (l.kind === 'done' && saysNotYet(l.result)) {
-      open = { step: l.step, phase: 'waiting' };
+      open = { step: l.step, phase: 'waiting', since: open?.since ?? l.endedAt };
       const parked = snapshot.hasTag('parked');
       emit(
         {
@@ -240,7 +223,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         l.endedAt,
       );
     } else if (snapshot.hasTag('backoff')) {
-      open = { step: l.step, phase: 'retrying' };
+      open = { step: l.step, phase: 'retrying', since: open?.since ?? l.endedAt };
       const until = ctx.retryAt ?? l.endedAt;
       emit(
         {
@@ -266,6 +249,17 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     let askedFor: string | undefined;
     let lastState = '';
 
+    /**
+     * The step at work when the run stopped: the one whose actor is active (it may not have begun its body yet).
+     * Undefined at a question, a park or a backoff sleep.
+     */
+    const stepAtWork = (): { step: StepName; since: number } | undefined => {
+      if (open?.phase === 'running') return { step: open.step, since: open.since };
+      const step = activeStep(actor.getPersistedSnapshot());
+      return step ? { step, since: clock.now() } : undefined;
+    };
+    let interruptedStep: { step: StepName; since: number } | undefined;
+
     const finish = (status: RotationResult['status']) => {
       if (stopped) return;
       stopped = true;
@@ -276,6 +270,9 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         const output = outputOf(snapshot.context);
         resolve({
           ...output,
+          // The step at work when Ctrl-C came is still running (its record may say what an earlier invocation left:
+          // `declined` before the operator said yes this time); it re-runs on resume.
+          steps: interruptedStep ? withRunningStep(output.steps, interruptedStep) : output.steps,
           outcome: status === 'interrupted' ? null : output.outcome,
           status,
           state: flattenState(snapshot.value),
@@ -285,7 +282,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
 
     const onAbort = () => {
       if (stopped) return;
-      emit({ type: 'interrupted', state: lastState });
+      interruptedStep = stepAtWork();
+      emit({ type: 'interrupted', state: lastState, ...(interruptedStep ? { step: interruptedStep.step } : {}) });
       finish('interrupted');
     };
     if (opts.signal?.aborted) return onAbort();
@@ -387,4 +385,18 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     ready = true;
     settle(actor.getSnapshot());
   });
+}
+
+/** The steps with `at.step`'s open record (or a new one) marked running since `at.since`, without an end. */
+function withRunningStep(steps: StepRecord[], at: { step: StepName; since: number }): StepRecord[] {
+  const index = steps.findLastIndex((s) => s.name === at.step && s.status !== 'succeeded' && s.status !== 'skipped');
+  const record: StepRecord = {
+    ...(index === -1 ? { attempts: 1 } : steps[index]!),
+    name: at.step,
+    status: 'running',
+    startedAt: new Date(at.since).toISOString(),
+    detail: 'interrupted; the step re-runs on resume',
+  };
+  delete record.endedAt;
+  return index === -1 ? [...steps, record] : steps.map((s, i) => (i === index ? record : s));
 }

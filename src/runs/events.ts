@@ -145,6 +145,8 @@ export interface InterruptedEvent extends RunEventBase {
   type: 'interrupted';
   /** The state it stopped in. */
   state: string;
+  /** The step at work when it stopped (it re-runs on resume); absent at a question, a park or a retry wait. */
+  step?: StepName;
 }
 
 /** The run reached a final state. */
