@@ -236,6 +236,14 @@ export class GuidedSession {
         return;
       }
       case 'waiting':
+        if (event.inStep) {
+          // A wait inside the step (Graph's read-lag window): what for and until when, not "not yet".
+          const until = event.until !== undefined ? `, until ${new Date(event.until).toLocaleTimeString()}` : '';
+          a.spinner.message(
+            `${wording.title}: waiting for ${event.for}${until}${a.attempts > 1 ? ` (attempt ${a.attempts})` : ''}`,
+          );
+          return;
+        }
         a.polling = true;
         a.spinner.message(`${wording.title}: not yet; still waiting for ${wording.waitingFor}`);
         return;

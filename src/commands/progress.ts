@@ -28,10 +28,14 @@ export class ProgressLines {
       case 'stepStarted':
         this.waitingShown.delete(event.step);
         return `→ ${event.step} started${event.rerun ? ' — re-run after restore' : ''}`;
+      case 'attemptStarted':
+        // A new attempt after a retry wait may wait again (the read-lag window): that is news.
+        if (event.after === 'retrying') this.waitingShown.delete(event.step);
+        return undefined;
       case 'retrying':
         return `↻ ${event.step} retrying — attempt ${event.attempt} in ${event.waitMs} ms after ${event.code}`;
       case 'waiting': {
-        if (this.waitingShown.has(event.step)) return undefined;
+        if (this.waitingShown.has(event.step) && !event.inStep) return undefined;
         this.waitingShown.add(event.step);
         const until = event.until !== undefined ? ` until ${new Date(event.until).toISOString()}` : '';
         return `… ${event.step} waiting — for ${event.for}${until}`;

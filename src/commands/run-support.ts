@@ -21,10 +21,12 @@ import { portsForTarget } from './target-ports.js';
 /** The runner's dependencies for one target: file store and lock under `state.dir`, adapters over the real SDKs. */
 export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
   const loaded = await ctx.config();
+  const ports = await portsForTarget(ctx, loaded.config, target);
   return {
     store: new FileRunStore(loaded.stateDir),
     lock: new FileTargetLock(loaded.stateDir),
-    ports: await portsForTarget(ctx, loaded.config, target),
+    // `defaults.readSettle`: how long a retried write reads before it believes its key is absent.
+    ports: { ...ports, timing: { ...ports.timing, readSettleMs: loaded.config.defaults.readSettle } },
     clock: systemClock,
     logger: ctx.logger,
   };

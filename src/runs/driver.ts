@@ -141,6 +141,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       const rerun = rerunPending;
       rerunPending = false;
       const attempt = currentAttempt();
+      const previousError = attempt > 1 ? actor.getSnapshot().context.lastError : undefined;
       if (open?.step === name && open.phase !== 'running') {
         emit({ type: 'attemptStarted', step: name, attempt, after: open.phase });
       } else {
@@ -149,7 +150,14 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       const startedAt = clock.now();
       open = { step: name, phase: 'running', since: open?.step === name ? open.since : startedAt };
       try {
-        const result = await activity(ports, input, { signal, rerun });
+        const result = await activity(ports, input, {
+          signal,
+          rerun,
+          ...(previousError ? { previousError } : {}),
+          // A wait inside the step (the read-lag window) is said as it starts, with what it waits for and until when.
+          onWaiting: (wait) =>
+            emit({ type: 'waiting', step: name, for: wait.for, until: wait.until, result: undefined, inStep: true }),
+        });
         const endedAt = clock.now();
         landed = { kind: 'done', step: name, endedAt, result };
         return { result, startedAt, endedAt };

@@ -90,8 +90,10 @@ export interface WaitingEvent extends RunEventBase {
   until?: number;
   /** Epoch ms of the next look, when the run sleeps before it. */
   nextAt?: number;
-  /** The step's result (plain JSON, ids and thumbprints only). */
+  /** The step's result (plain JSON, ids and thumbprints only); absent for a wait inside the step. */
   result: unknown;
+  /** The wait is inside the step (Graph's read-lag window before it trusts a read), not a "not yet" result. */
+  inStep?: true;
 }
 
 /** A step finished its work. Exactly once per step that finishes. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { addFaults, cli, editConfig, startE2eSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 describe('a sign-in no method can attempt', () => {
   let dir: string;
@@ -62,4 +63,31 @@ describe('a sign-in no method can attempt', () => {
     expect(line).not.toMatch(/CredentialUnavailableError|aka\.ms|"level"/);
     expect(line.length).toBeLessThan(600);
   }, 40_000);
+});
+
+describe("Graph's read-lag window after an ambiguous addKey 503", () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = await startE2eSandbox();
+  });
+  afterAll(() => sb?.stop());
+
+  it('is shown as a wait with what it waits for and until when, and lasts defaults.readSettle', async () => {
+    const config = await editConfig(sb, 'read-settle.yaml', (doc) => doc.setIn(['defaults', 'readSettle'], '4s'));
+    await addFaults(sb, [{ service: 'graph', method: 'POST', path: '*/addKey', status: 503, count: 1 }]);
+    const started = Date.now();
+    const r = await cli(config, ['rotate', 'contoso-api', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n');
+    const retry = lines.findIndex((l) => l.startsWith('↻ attachKeyCredential retrying'));
+    const wait = lines.findIndex((l) =>
+      /^… attachKeyCredential waiting — for Graph's read-lag window before trusting that the key is absent until \d{4}-\d\d-\d\dT/.test(
+        l,
+      ),
+    );
+    expect(retry, r.stderr).toBeGreaterThanOrEqual(0);
+    expect(wait, r.stderr).toBeGreaterThan(retry);
+    // The configured 4 s, not the default 2 minutes.
+    expect(Date.now() - started).toBeLessThan(60_000);
+  }, 90_000);
 });

@@ -189,6 +189,9 @@ const RETRYABLE_NETWORK = new Set([
   'REQUEST_SEND_ERROR',
 ]);
 
+/** Network failures before a request could be sent: no connection, no name. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function networkCode(err: unknown): string | undefined {
   let cur: unknown = err;
   for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
@@ -252,6 +255,8 @@ export function classifyError(thrown: unknown, ctx?: ClassifyContext): PortError
       code: net.includes('TIMEOUT') || net === 'ETIMEDOUT' ? 'timeout' : 'unavailable',
       message: withOperation(ctx, `${net}: ${e.message}`),
       retryable: RETRYABLE_NETWORK.has(net),
+      // No connection was made, so nothing was sent: a write refused this way did not happen.
+      ...(NOT_SENT.has(net) ? { notSent: true as const } : {}),
     };
   }
   return { code: 'unknown', message: withOperation(ctx, e.message || e.name), retryable: false };

@@ -136,6 +136,10 @@ describe('classifyError', () => {
       code: 'unavailable',
       retryable: true,
     });
+    // A refused connection or an unknown host never sent the request: it cannot have written anything.
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(classifyError(new TypeError('fetch failed', { cause: refused }))).toMatchObject({ notSent: true });
+    expect(classifyError(new TypeError('fetch failed', { cause: reset })).notSent).toBeUndefined();
     const timeout = new DOMException('timed out', 'TimeoutError');
     expect(classifyError(timeout)).toMatchObject({ code: 'timeout', retryable: true });
     const abort = new DOMException('aborted', 'AbortError');
