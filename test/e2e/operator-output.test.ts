@@ -90,4 +90,10 @@ describe("Graph's read-lag window after an ambiguous addKey 503", () => {
     // The configured 4 s, not the default 2 minutes.
     expect(Date.now() - started).toBeLessThan(60_000);
   }, 90_000);
+
+  it('a rotate of a key that is not due says how far off it is and that --force rotates anyway', async () => {
+    const r = await cli(sb.configPath, ['rotate', 'fabrikam-api', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/: not due \(\d+ days left; rotateBefore 60d\); --force rotates anyway/);
+  }, 60_000);
 });
