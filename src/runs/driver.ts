@@ -25,7 +25,7 @@ import type {
 } from '../machines/rotation-types.js';
 import { fanOut, type RunEvent, type RunObserver } from './events.js';
 import { journalObserver, type JournalDraft } from './observers/journal.js';
-import { activeStep, flattenState, STEP_OF_ACTOR, stepInFlight } from './run-view.js';
+import { activeStep, flattenState, stepInFlight } from './run-view.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
 import { awaitCertificate } from './steps/await-certificate.js';
 import { awaitPropagation } from './steps/await-propagation.js';
