@@ -71,7 +71,7 @@ describe('resume of a run another agent has overtaken', () => {
 
     // The server went from the old key to B's, and nowhere else: never to A's older key, never back.
     const history = await getHistory(sb);
-    const serverKeys = history.filter((e) => e.kind === 'serverKey' && e.server === TARGET).map((e) => e.thumbprint);
+    const serverKeys = history.flatMap((e) => (e.kind === 'serverKey' && e.server === TARGET ? [e.thumbprint] : []));
     expect(serverKeys).toEqual([oldThumbprint, bDoc.newThumbprint]);
     expect(checkI1(history, { appId: sandboxTarget(sb, TARGET).appId, server: TARGET })).toEqual([]);
 
