@@ -47,21 +47,6 @@ async function readPlan(path: string): Promise<RotationPlan> {
   return p as RotationPlan;
 }
 
-const DAY = 86_400_000;
-
-/**
- * A not-due run's note (`key X expires T: not due`) with how far off it is and the way round it:
- * `not due (N days left; rotateBefore R); --force rotates anyway`. Other notes are left as they are.
- */
-export function notDueHint(message: string | undefined, rotateBeforeMs: number, now: number): string | undefined {
-  const m = message ? /^(.*expires (\S+)): not due$/.exec(message) : null;
-  if (!m) return message;
-  const left = Math.floor((Date.parse(m[2] ?? '') - now) / DAY);
-  const before = rotateBeforeMs % DAY === 0 ? `${rotateBeforeMs / DAY}d` : `${Math.round(rotateBeforeMs / 1000)}s`;
-  const days = Number.isFinite(left) ? `${left} days left; ` : '';
-  return `${m[1]}: not due (${days}rotateBefore ${before}); --force rotates anyway`;
-}
-
 /** `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. */
 export async function rotateCommand(ctx: CommandContext, targetName: string, opts: RotateOptions): Promise<number> {
   const { config } = await ctx.config();
@@ -107,7 +92,6 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
         ...(progress ? { observers: [progress] } : {}),
         ...(session ? { confirm: session.confirm } : {}),
       });
-      if (doc.outcome === 'noChange') doc.message = notDueHint(doc.message, input.rotateBeforeMs, deps.clock.now());
       return session
         ? await reportGuidedRun(ctx, session, doc, deps.store, interrupt.received)
         : await reportRun(ctx, doc, deps.store, interrupt.received);

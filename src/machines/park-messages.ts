@@ -110,10 +110,23 @@ function declined(context: RotationContext, resumeTo: ResumeTarget, reason?: str
   };
 }
 
+const DAY_MS = 86_400_000;
+
 /** The notes a run carries in its result when it ends or refuses without changing anything. */
 export const runNotes = {
   federated: 'the site uses the platform-managed identity (federated credential, no key): nothing to rotate',
-  notDue: (c: RotationContext) => `key ${c.current?.thumbprint ?? '?'} expires ${c.current?.expiresOn ?? '?'}: not due`,
+  /** How far off the key is, and the way round it, from what preflight observed at `now`. */
+  notDue: (c: RotationContext, now: number) => {
+    const expiresOn = c.current?.expiresOn;
+    const left = expiresOn ? Math.floor((Date.parse(expiresOn) - now) / DAY_MS) : undefined;
+    const before = c.settings.rotateBeforeMs;
+    const rotateBefore = before % DAY_MS === 0 ? `${before / DAY_MS}d` : `${Math.round(before / 1000)}s`;
+    return (
+      `key ${c.current?.thumbprint ?? '?'} expires ${expiresOn ?? '?'}: not due ` +
+      `(${left !== undefined && Number.isFinite(left) ? `${left} days left; ` : ''}rotateBefore ${rotateBefore}); ` +
+      '--force rotates anyway'
+    );
+  },
   nothingToUndo: 'Nothing had changed yet; the run is closed and the old key stays in service.',
   rollbackRefused:
     'Rollback refused: Power Pages made the new key and the site runs on it, so withdrawing it would take the ' +

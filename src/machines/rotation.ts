@@ -245,7 +245,9 @@ export const rotationMachine = setup({
     failPreflight: assign(({ context }, params: { observation: TargetObservation }) =>
       preflightFailure(context, params.observation, 'preconditionFailed'),
     ),
-    noteNotDue: assign(({ context }) => ({ note: runNotes.notDue(context) })),
+    noteNotDue: assign(({ context }, params: { observation: TargetObservation }) => ({
+      note: runNotes.notDue(context, params.observation.now),
+    })),
     recordGenerated: assign(recordGenerated),
     recordAttached: assign(recordAttached),
     recordPlatformKey: assign(recordPlatformKey),
@@ -294,7 +296,7 @@ export const rotationMachine = setup({
             {
               guard: { type: 'rotationNotDue', params: observationOf },
               target: '#rotation.noChange',
-              actions: [...observed(), 'noteNotDue'],
+              actions: [...observed(), { type: 'noteNotDue', params: observationOf }],
             },
             {
               // Checked before anyone presses Update key: afterwards the old key could not be removed.
