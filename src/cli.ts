@@ -108,7 +108,7 @@ export function buildProgram(): Command {
 
   program
     .command('prune')
-    .description('retire orphaned keys: valid keys on the app that the server\ndoes not use and no run will retire')
+    .description('retire orphaned keys: valid keys on the app\nthat the server does not use and no run retires')
     .argument('<target>', 'target name from the configuration')
     .option('--yes', 'confirm the removal (required when not interactive)')
     .action((target: string, opts: { yes?: boolean }) =>
