@@ -97,7 +97,16 @@ export async function scanCommand(
   let failures = 0;
   // Read only: the runs the world markers name, so a key of an unfinished local run is never called an orphan.
   const { store, lock } = openStateBackend(config);
-  const sources: InventorySources = { store, lock, staleRunAfterMs: config.defaults.staleRunAfter };
+  let listed: InventorySources['listed'];
+  const sources: InventorySources = {
+    store,
+    lock,
+    staleRunAfterMs: config.defaults.staleRunAfter,
+    // One read of the run list for all targets, made when the first keyvault target needs it.
+    get listed() {
+      return (listed ??= store.listRuns());
+    },
+  };
   for (const target of config.targets) {
     try {
       const ports = await portsForTarget(ctx, config, target);

@@ -5,7 +5,7 @@
  * the app's credentials, the vault's versions, the server's key, and what the state store knows of the runs the
  * world markers name. Reads only.
  */
-import type { CertificateVersion, Clock, KeyCredential, RunStore, TargetLock } from '../adapters/ports.js';
+import type { CertificateVersion, Clock, KeyCredential, RunStore, RunSummary, TargetLock } from '../adapters/ports.js';
 import { toPortError } from '../adapters/ports.js';
 import type { RotationPorts } from '../adapters/rotation-ports.js';
 import { CORRUPT, UNKNOWN_TARGET } from '../adapters/state/run-format.js';
@@ -24,8 +24,12 @@ import { describeRun } from './run-view.js';
 const PARKED = new Set(['awaitingOperator', 'awaitingRetirement']);
 
 /** What the local state store knows of `target`'s runs (a corrupt run of an unknown target counts as unfinished). */
-export async function knownRuns(store: RunStore, target: string): Promise<KnownRun[]> {
-  const runs = (await store.listRuns()).filter((r) => r.target === target || r.target === UNKNOWN_TARGET);
+export async function knownRuns(
+  store: RunStore,
+  target: string,
+  listed: Promise<RunSummary[]> = store.listRuns(),
+): Promise<KnownRun[]> {
+  const runs = (await listed).filter((r) => r.target === target || r.target === UNKNOWN_TARGET);
   const known: KnownRun[] = [];
   for (const r of runs) {
     const finished = r.outcome !== null && r.outcome !== CORRUPT && !PARKED.has(r.outcome);
@@ -46,6 +50,8 @@ export interface InventorySources {
   lock: TargetLock;
   /** `defaults.staleRunAfter`; default {@link DEFAULT_STALE_RUN_AFTER_MS}. */
   staleRunAfterMs?: number;
+  /** The store's run list, read once for every target of one command (scan); read per call when absent. */
+  listed?: Promise<RunSummary[]>;
 }
 
 /** The world as read for one inventory, kept so a caller can explain and re-check it. */
@@ -70,7 +76,10 @@ export async function inventoryFrom(
     inUseThumbprint?: string;
   },
 ): Promise<{ inventory: CredentialInventory; input: InventoryInput }> {
-  const [runs, holder] = await Promise.all([knownRuns(sources.store, target), sources.lock.holder(target)]);
+  const [runs, holder] = await Promise.all([
+    knownRuns(sources.store, target, sources.listed),
+    sources.lock.holder(target),
+  ]);
   const input: InventoryInput = {
     now: world.now,
     credentials: world.credentials,
