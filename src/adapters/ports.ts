@@ -186,6 +186,8 @@ export interface PortError {
   status?: number;
   /** x-ms-request-id / client-request-id, to correlate with Azure's own logs. */
   requestId?: string;
+  /** The request never left this machine (connection refused, DNS failure): the call cannot have had an effect. */
+  notSent?: true;
 }
 
 /** The `Error` adapters throw: carries a {@link PortError} and serialises to it. */

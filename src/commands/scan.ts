@@ -1,7 +1,7 @@
 import { preflightVerdict } from '../machines/preflight.js';
 import { certificateStatus } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
-import { toPortError } from '../adapters/ports.js';
+import { AdapterError, toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
 import { rotationInputFor } from '../runs/target-input.js';
 import { table } from './runs.js';
@@ -115,8 +115,10 @@ export async function scanCommand(
       const row = scanRow(config, target, observation);
       rows.push(target.kind === 'keyvault' ? await classified(sources, target.name, observation, row) : row);
     } catch (err) {
-      failures++;
       const error = toPortError(err);
+      // No sign-in method was available: said once for the whole scan, since every target would repeat it.
+      if (error.code === 'signInUnavailable') throw new AdapterError(error);
+      failures++;
       ctx.logger.error(
         { target: target.name, code: error.code },
         `cannot read target ${target.name}: ${error.message}`,
