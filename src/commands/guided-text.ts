@@ -191,6 +191,8 @@ export function outcomeHeadline(doc: RunDocument, kind?: TargetKind): string {
       return `Rolled back: ${doc.target} is back on its old key`;
     case 'failed':
       return `Failed: run ${doc.runId} stopped in ${doc.state}`;
+    case 'superseded':
+      return `Superseded: ${doc.target} moved on without run ${doc.runId}, which stopped and withdrew its own additions`;
     default:
       return `Interrupted ${stoppedAt(doc, kind)}: run ${doc.runId} can be resumed`;
   }
@@ -214,6 +216,8 @@ export function nextAction(doc: RunDocument): string {
       return `After the grace period, continue with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
     case 'failed':
       return doc.next ? `Fix the cause, then: ${doc.next}` : `See what happened: ${timeline}`;
+    case 'superseded':
+      return `Nothing more for this run to do; check the target with certrotate scan. The timeline: ${timeline}`;
     default:
       return `Resume with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
   }

@@ -25,7 +25,7 @@ import type {
 } from '../machines/rotation-types.js';
 import { fanOut, type RunEvent, type RunObserver } from './events.js';
 import { journalObserver, type JournalDraft } from './observers/journal.js';
-import { activeStep, flattenState, STEP_OF_ACTOR, stepInFlight } from './run-view.js';
+import { activeStep, flattenState, stepInFlight } from './run-view.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
 import { awaitCertificate } from './steps/await-certificate.js';
 import { awaitPropagation } from './steps/await-propagation.js';
@@ -38,6 +38,7 @@ import { rollBackRotation } from './steps/roll-back-rotation.js';
 import type { RotationPorts } from '../adapters/rotation-ports.js';
 import type { StepContext } from './steps/step-ports.js';
 import { verifyNewKey } from './steps/verify-new-key.js';
+import { withdrawAdditions } from './steps/withdraw-additions.js';
 
 export type { RotationPorts } from '../adapters/rotation-ports.js';
 export { flattenState, stepInFlight } from './run-view.js';
@@ -184,6 +185,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       verifyNewKey: step('verifyNewKey', verifyNewKey),
       retireOldKey: step('retireOldKey', retireOldKey),
       rollBackRotation: step('rollBackRotation', rollBackRotation),
+      withdrawAdditions: step('withdrawAdditions', withdrawAdditions),
       // Deadline-based: a restored run sleeps only for what is left of the wait.
       sleepUntil: fromPromise<void, SleepInput>(async ({ input, signal }) => {
         const remaining = input.until - clock.now();

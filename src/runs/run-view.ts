@@ -4,24 +4,7 @@
  */
 import type { RunEnvelope } from '../adapters/ports.js';
 import type { FailureInfo, ParkInfo, RotationOutcome, StepName, StepRecord } from '../machines/rotation-types.js';
-
-/**
- * The step each actor of the machine does its work for. `awaitCertificate` is the second half of
- * `generateCertificate` (the poll for the version Key Vault issues), so both report as one step. The one place
- * actors map to steps: the step catalogue (`src/machines/steps.ts`, `stepOfActor`) replaces this table.
- */
-export const STEP_OF_ACTOR = {
-  observeTarget: 'observeTarget',
-  generateCertificate: 'generateCertificate',
-  awaitCertificate: 'generateCertificate',
-  attachKeyCredential: 'attachKeyCredential',
-  awaitPropagation: 'awaitPropagation',
-  installServerKey: 'installServerKey',
-  detectPlatformKey: 'detectPlatformKey',
-  verifyNewKey: 'verifyNewKey',
-  retireOldKey: 'retireOldKey',
-  rollBackRotation: 'rollBackRotation',
-} as const satisfies Record<string, StepName>;
+import { stepOfActor } from '../machines/steps.js';
 
 /** What a persisted snapshot says, read defensively (a snapshot is a file: any field may be missing). */
 export interface SnapshotView {
@@ -84,7 +67,7 @@ export function activeStep(snapshot: unknown): StepName | undefined {
     ?.children;
   for (const c of Object.values(children ?? {})) {
     if (c?.snapshot?.status !== 'active' || typeof c.src !== 'string') continue;
-    const step = (STEP_OF_ACTOR as Record<string, StepName>)[c.src];
+    const step = stepOfActor(c.src);
     if (step) return step;
   }
   return undefined;
