@@ -56,7 +56,7 @@ export function buildProgram(): Command {
   program
     .command('scan')
     .description('every target: credential kind, thumbprint, expiry,\ndays left and status (reads only)')
-    .option('--detailed-exitcode', 'exit 2 when a target is due, expired or has no key')
+    .option('--detailed-exitcode', 'exit 2 when a target is due, expired, has no key\nor has orphaned keys')
     .option(
       '--environment <id>',
       'also list every Power Pages site of this Power Platform\nenvironment, configured or not',
@@ -104,6 +104,15 @@ export function buildProgram(): Command {
     .option('--yes', 'confirm every mutating step (required when not interactive)')
     .action((runId: string, opts: { yes?: boolean }) =>
       run(async (ctx) => (await import('./commands/resume.js')).resumeCommand(ctx, runId, 'rollback'), opts.yes),
+    );
+
+  program
+    .command('prune')
+    .description('retire orphaned keys: valid keys on the app\nthat the server does not use and no run retires')
+    .argument('<target>', 'target name from the configuration')
+    .option('--yes', 'confirm the removal (required when not interactive)')
+    .action((target: string, opts: { yes?: boolean }) =>
+      run(async (ctx) => (await import('./commands/prune.js')).pruneCommand(ctx, target), opts.yes),
     );
 
   program

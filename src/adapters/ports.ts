@@ -546,3 +546,28 @@ export interface AppOwnership {
   /** Reads the app's owners and the caller's own token. Read-only. Throws `notFound`, `forbidden`. */
   callerAccess(appId: string, options?: CallOptions): Promise<AppAccess>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Entra's sign-in log (prune: evidence that a key nobody should use is really unused)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What the service-principal sign-in log says of one key since a moment. */
+export type KeySignIns =
+  /** The log was read: the newest sign-in with the key since then (ISO-8601 UTC), or none. */
+  | { readable: true; lastSignIn?: string }
+  /** The log cannot be read here (no permission, no licence, too many entries): why, in one line. */
+  | { readable: false; reason: string };
+
+/** Entra's service-principal sign-in log. */
+export interface SignInLog {
+  /**
+   * The app's service-principal sign-ins with key credential `key` (by keyId or thumbprint) since `since`. Read-only.
+   * Resolves `readable: false` when certrotate's identity may not read the log; throws on other failures.
+   */
+  lastSignInWithKey(
+    appId: string,
+    key: { keyId: string; thumbprint: string },
+    since: string,
+    options?: CallOptions,
+  ): Promise<KeySignIns>;
+}

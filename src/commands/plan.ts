@@ -6,6 +6,10 @@ import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
+import { openStateBackend } from '../adapters/state/index.js';
+import { inFlightMessage, type CredentialInventory } from '../machines/credential-inventory.js';
+import { inventoryFrom } from '../runs/world-guard.js';
+import { preflightVerdict } from '../machines/preflight.js';
 
 /** Options of `plan`. */
 export interface PlanOptions {
@@ -28,6 +32,16 @@ export function planText(plan: RotationPlan): string {
   return lines.join('\n');
 }
 
+/** The credential lines under a keyvault plan: another run in flight (rotate exits 4), and orphans to prune. */
+export function inventoryText(target: string, inventory: CredentialInventory): string {
+  const lines: string[] = [];
+  if (inventory.inFlight) lines.push(`! in flight: ${inFlightMessage(target, inventory.inFlight)}; rotate exits 4`);
+  for (const o of inventory.orphans) {
+    lines.push(`! orphaned key ${o.thumbprint} (${o.why}): \`certrotate prune ${target}\` retires it`);
+  }
+  return lines.length ? `\n${lines.join('\n')}` : '';
+}
+
 /** True when applying the plan would change anything. */
 export function planHasChanges(plan: RotationPlan): boolean {
   return plan.steps.some((s) => s.action !== 'noChange');
@@ -39,12 +53,44 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
   const target = findTarget(config, targetName);
   const ports = await portsForTarget(ctx, config, target);
   const input = rotationInputFor(config, target, { runId: 'plan', autoConfirm: false, force: opts.force });
-  const plan = buildPlan(await observeTarget(ports, input), input);
-  if (opts.out) await writeFile(resolve(opts.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+  const observation = await observeTarget(ports, input);
+  const plan = buildPlan(observation, input);
+  // keyvault: what every credential on the app is, as rotate's world guard will judge it (reads only).
+  let inventory: CredentialInventory | undefined;
+  if (target.kind === 'keyvault') {
+    const { store, lock } = openStateBackend(config);
+    // A manual server cannot tell: the key preflight takes as in service stands in.
+    const decision = preflightVerdict(observation, input);
+    const inUse = observation.server.thumbprint ?? ('key' in decision ? decision.key.thumbprint : undefined);
+    ({ inventory } = await inventoryFrom({ store, lock, staleRunAfterMs: config.defaults.staleRunAfter }, target.name, {
+      now: observation.now,
+      credentials: observation.app.keyCredentials,
+      versions: observation.versions,
+      ...(inUse ? { inUseThumbprint: inUse } : {}),
+    }));
+  }
+  // The inventory rides beside the plan, outside its fingerprint: `rotate --plan` re-judges the world itself.
+  const document = inventory
+    ? {
+        ...plan,
+        credentials: inventory.entries.map((e) => ({
+          thumbprint: e.thumbprint,
+          keyId: e.keyId,
+          expiresOn: e.expiresOn,
+          runId: e.runId,
+          role: e.role,
+        })),
+        inFlight: inventory.inFlight
+          ? { runId: inventory.inFlight.runId, message: inFlightMessage(target.name, inventory.inFlight) }
+          : null,
+      }
+    : plan;
+  if (opts.out) await writeFile(resolve(opts.out), `${JSON.stringify(document, null, 2)}\n`, { mode: 0o600 });
   ctx.print(
-    plan,
+    document,
     () =>
       planText(plan) +
+      (inventory ? inventoryText(target.name, inventory) : '') +
       (opts.out ? `\nSaved to ${opts.out}; apply it with certrotate rotate ${targetName} --plan ${opts.out}` : ''),
   );
   return opts.detailedExitcode && planHasChanges(plan) ? 2 : 0;

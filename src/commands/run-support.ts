@@ -12,6 +12,7 @@ import type { Invocation, RunObserver } from '../runs/events.js';
 import { redactArgv } from '../runs/observers/journal.js';
 import { runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
+import { DEFAULT_STALE_RUN_AFTER_MS } from '../machines/credential-inventory.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { CommandContext } from './context.js';
 import type { StepTimes } from './guided-text.js';
@@ -19,7 +20,10 @@ import { progressWriter, runSummary } from './progress.js';
 import { portsForTarget } from './target-ports.js';
 
 /** The runner's dependencies for one target: the configured state backend, adapters over the real SDKs. */
-export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Promise<RunnerDeps> {
+export async function runnerDeps(
+  ctx: CommandContext,
+  target: TargetConfig,
+): Promise<RunnerDeps & { staleRunAfterMs: number }> {
   const loaded = await ctx.config();
   // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
   await sweepStaleKeyFiles({ logger: ctx.logger });
@@ -32,6 +36,8 @@ export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Pro
     ports: { ...ports, timing: { ...ports.timing, readSettleMs: loaded.config.defaults.readSettle } },
     clock: systemClock,
     logger: ctx.logger,
+    // The world guard's bound: how long a run with no record here counts as in flight (src/runs/world-guard.ts).
+    staleRunAfterMs: loaded.config.defaults.staleRunAfter ?? DEFAULT_STALE_RUN_AFTER_MS,
   };
 }
 

@@ -9,6 +9,20 @@ import { UsageError, type CommandContext } from './context.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
 import { scanEnvironmentRows, sitesTable, type SiteScanRow } from './scan-environment.js';
+import type { CredentialInventory, CredentialRole } from '../machines/credential-inventory.js';
+import { inFlightMessage } from '../machines/credential-inventory.js';
+import { openStateBackend } from '../adapters/state/index.js';
+import { inventoryFrom, type InventorySources } from '../runs/world-guard.js';
+
+/** One certificate credential of a keyvault target's app, as scan reports it (src/machines/credential-inventory.ts). */
+export interface ScanCredential {
+  thumbprint: string;
+  keyId: string;
+  expiresOn: string;
+  /** The run that added it (its world marker); null when certrotate did not. */
+  runId: string | null;
+  role: CredentialRole;
+}
 
 /** One row of the scan document (DESIGN §5). */
 export interface ScanRow {
@@ -18,9 +32,42 @@ export interface ScanRow {
   thumbprint: string | null;
   expiresOn: string | null;
   daysLeft: number | null;
-  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown';
+  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown' | 'inFlight' | 'orphaned';
   /** Why the target could not be read (status `unknown`); absent otherwise. */
   error?: string;
+  /** keyvault targets: every key credential of the app and what it is (in use, in flight, orphaned…). */
+  credentials?: ScanCredential[];
+  /** inFlight / orphaned: which run or which keys, and what to do. */
+  detail?: string;
+}
+
+/**
+ * A keyvault row with its app's credentials classified: another run's rotation in flight, or orphaned keys, take
+ * the status over `due`/`ok` (an expired key in use stays `expired`: that is the most urgent fact).
+ */
+export function withInventory(row: ScanRow, inventory: CredentialInventory): ScanRow {
+  const credentials = inventory.entries.map((e) => ({
+    thumbprint: e.thumbprint,
+    keyId: e.keyId,
+    expiresOn: e.expiresOn,
+    runId: e.runId,
+    role: e.role,
+  }));
+  const out: ScanRow = { ...row, credentials };
+  if (row.status !== 'ok' && row.status !== 'due') return out;
+  if (inventory.inFlight) return { ...out, status: 'inFlight', detail: inFlightMessage(row.name, inventory.inFlight) };
+  if (inventory.orphans.length > 0) {
+    const keys = inventory.orphans.map((o) => o.thumbprint).join(', ');
+    return {
+      ...out,
+      status: 'orphaned',
+      detail:
+        `${inventory.orphans.length} valid key(s) the server does not use and no run will retire: ${keys}; ` +
+        `\`certrotate prune ${row.name}\` retires them` +
+        (row.status === 'due' ? ' (the key in use is also due for rotation)' : ''),
+    };
+  }
+  return out;
 }
 
 /** Classifies one target from what was observed, by the preflight verdict the machine switches on. */
@@ -48,11 +95,25 @@ export async function scanCommand(
   const { config, path: configPath } = await ctx.config();
   const rows: ScanRow[] = [];
   let failures = 0;
+  // Read only: the runs the world markers name, so a key of an unfinished local run is never called an orphan.
+  const { store, lock } = openStateBackend(config);
+  let listed: InventorySources['listed'];
+  const sources: InventorySources = {
+    store,
+    lock,
+    staleRunAfterMs: config.defaults.staleRunAfter,
+    // One read of the run list for all targets, made when the first keyvault target needs it.
+    get listed() {
+      return (listed ??= store.listRuns());
+    },
+  };
   for (const target of config.targets) {
     try {
       const ports = await portsForTarget(ctx, config, target);
       const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
-      rows.push(scanRow(config, target, await observeTarget(ports, input)));
+      const observation = await observeTarget(ports, input);
+      const row = scanRow(config, target, observation);
+      rows.push(target.kind === 'keyvault' ? await classified(sources, target.name, observation, row) : row);
     } catch (err) {
       const error = toPortError(err);
       // No sign-in method was available: said once for the whole scan, since every target would repeat it.
@@ -104,14 +165,39 @@ export async function scanCommand(
         r.daysLeft === null ? '-' : String(r.daysLeft),
         r.status + (r.error ? ` (${r.error})` : ''),
       ]);
+      // Every other key on the app, beneath its target: the orphans and in-flight keys scan exists to show.
+      for (const c of r.credentials ?? []) {
+        if (c.role === 'inUse') continue;
+        out.push([`  ${c.role}`, '', '', c.thumbprint, c.expiresOn.slice(0, 10), '', c.runId ? `run ${c.runId}` : '']);
+      }
     }
-    return `${table(out)}${siteText}`;
+    const details = rows.filter((r) => r.detail).map((r) => `${r.name}: ${r.detail}`);
+    return `${table(out)}${details.length ? `\n${details.join('\n')}` : ''}${siteText}`;
   });
   if (failures > 0) return 1;
   const pending = [...rows, ...(sites ?? [])].some(
-    (r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey',
+    (r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey' || r.status === 'orphaned',
   );
   return opts.detailedExitcode && pending ? 2 : 0;
+}
+
+/** The row with its app's credentials classified, from the observation scan already made (reads the state store). */
+async function classified(
+  sources: InventorySources,
+  target: string,
+  observation: TargetObservation,
+  row: ScanRow,
+): Promise<ScanRow> {
+  const { inventory } = await inventoryFrom(sources, target, {
+    now: observation.now,
+    credentials: observation.app.keyCredentials,
+    versions: observation.versions,
+    // The server's report; a manual server cannot tell, so the key preflight took as in service stands in.
+    ...((observation.server.thumbprint ?? row.thumbprint)
+      ? { inUseThumbprint: (observation.server.thumbprint ?? row.thumbprint)! }
+      : {}),
+  });
+  return withInventory(row, inventory);
 }
 
 /** `--html FILE`: the expiry report page (src/report), written before stdout so a failed write prints no table. */

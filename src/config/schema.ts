@@ -133,6 +133,11 @@ export const configSchema = z
         retireAfter: duration.default(0),
         /** How long a retried Graph write reads before it trusts that its key is absent (Graph's read lag). */
         readSettle: duration.default(2 * 60_000),
+        /**
+         * A run with no record in this state directory counts as in flight for this long after it started
+         * (default 24h, src/machines/credential-inventory.ts); past it, what it left is orphaned.
+         */
+        staleRunAfter: duration.optional(),
       })
       .default({ rotateBefore: 60 * 86_400_000, verifyTimeout: 10 * 60_000, retireAfter: 0, readSettle: 2 * 60_000 }),
     targets: z.array(targetSchema).default([]),

@@ -13,8 +13,10 @@ export interface ExpiryRow {
   thumbprint: string | null;
   expiresOn: string | null;
   daysLeft: number | null;
-  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown';
+  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown' | 'inFlight' | 'orphaned';
   error?: string;
+  /** inFlight / orphaned: which run, which keys, what to do. */
+  detail?: string;
   /** The target's `rotateBefore`: how long before the expiry a rotation is due. */
   rotateBeforeMs?: number;
   /** Where the row comes from: a configured target, or a site found by `--environment` that no target lists. */
@@ -37,6 +39,8 @@ export const STATUS_COLOURS: Record<ExpiryRow['status'], string> = {
   noKey: '#6d4c41',
   federated: '#546e7a',
   unknown: '#757575',
+  inFlight: '#1565c0',
+  orphaned: '#8e24aa',
 };
 
 /** What a row without an expiry says instead of a bar. */

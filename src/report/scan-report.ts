@@ -28,6 +28,8 @@ const STATUS_TEXT: Record<ExpiryRow['status'], string> = {
   noKey: 'no key',
   federated: 'federated',
   unknown: 'unknown',
+  inFlight: 'in flight',
+  orphaned: 'orphaned keys',
 };
 
 const CSS = `
@@ -48,6 +50,7 @@ th { background: #f5f5f5; font-weight: 600; }
 td.mono { font-family: ui-monospace, Consolas, monospace; font-size: 12px; }
 tr.status-due td { background: #fff3e0; }
 tr.status-expired td { background: #ffebee; }
+tr.status-orphaned td { background: #f3e5f5; }
 .badge { color: #fff; background: var(--c); border-radius: 10px; padding: 1px 9px; font-size: 12px; font-weight: 600; }
 @media print { body { background: #fff; margin: 0; } figure, table { break-inside: avoid; } }
 `;
@@ -74,6 +77,8 @@ export function scanReportHtml(input: ScanReportInput): string {
     tile('ok', count('ok'), STATUS_COLOURS.ok),
     tile('no key / unreadable', count('noKey') + count('unknown'), STATUS_COLOURS.unknown),
     tile('federated', count('federated'), STATUS_COLOURS.federated),
+    tile('rotation in flight', count('inFlight'), STATUS_COLOURS.inFlight),
+    tile('orphaned keys', count('orphaned'), STATUS_COLOURS.orphaned),
     '</div>',
     '<figure>',
     expiryChartSvg(rows, now),
@@ -96,7 +101,7 @@ export function scanReportHtml(input: ScanReportInput): string {
         `<td>${escapeXml(r.expiresOn?.slice(0, 10) ?? '–')}</td>` +
         `<td>${r.daysLeft === null ? '–' : r.daysLeft}</td>` +
         `<td><span class="badge" style="--c:${STATUS_COLOURS[r.status]}">${STATUS_TEXT[r.status]}</span>` +
-        `${r.error ? ` ${escapeXml(r.error)}` : ''}</td></tr>`,
+        `${r.error ? ` ${escapeXml(r.error)}` : ''}${r.detail ? ` ${escapeXml(r.detail)}` : ''}</td></tr>`,
     );
   }
   body.push('</tbody></table>');

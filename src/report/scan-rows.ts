@@ -31,6 +31,16 @@ export function scanReportRows(
 
 /** Only the fields the report shows (a site row also carries ids the page does not need). */
 function pick(row: ScanRowLike): ScanRowLike {
-  const { name, kind, credential, thumbprint, expiresOn, daysLeft, status, error } = row;
-  return { name, kind, credential, thumbprint, expiresOn, daysLeft, status, ...(error ? { error } : {}) };
+  const { name, kind, credential, thumbprint, expiresOn, daysLeft, status, error, detail } = row;
+  return {
+    name,
+    kind,
+    credential,
+    thumbprint,
+    expiresOn,
+    daysLeft,
+    status,
+    ...(error ? { error } : {}),
+    ...(detail ? { detail } : {}),
+  };
 }

@@ -15,6 +15,7 @@ import { fanOut, type Invocation, type RunEvent, type RunObserver } from './even
 import { journalLines, type JournalDraft, type JournalLine } from './observers/journal.js';
 import { describeRun } from './run-view.js';
 import { blockingRunMessage, findBlockingRun } from '../adapters/state/open-runs.js';
+import { assertNoRunInFlight } from './world-guard.js';
 
 export { exitCodeFor } from '../exit-codes.js';
 
@@ -215,6 +216,8 @@ export async function startRun(
   await takeLock(deps, target, runId);
   try {
     await assertNoOpenRun(deps.store, target);
+    // The tenant, not only this state directory: another agent's rotation of the target may be in flight (I8).
+    await assertNoRunInFlight(deps, input);
     const invocation = opts.invocation ?? {
       ...defaultInvocation('rotate', !input.autoConfirm),
       ...(input.force ? { force: true } : {}),

@@ -105,6 +105,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     tokens,
     clock,
     baseUrl: () => graph.url,
+    history,
     writeBudget: options.graphWriteBudget ?? { writes: 3000, windowSeconds: 150 },
     readLagSeconds: options.graphReadLagSeconds ?? 0,
   });

@@ -49,8 +49,13 @@ describe('resume of a run another agent has overtaken', () => {
     expect(aVersion, 'A made its version').toBeDefined();
     expect(withA.app.keyCredentials.map((k) => k.thumbprint)).toContain(aVersion!.thumbprint);
 
-    // Agent B: the same config but for its state dir (another pipeline agent, another laptop) rotates fully.
-    const other = await editConfig(sb, 'agent-b.yaml', (d) => d.setIn(['state', 'dir'], join(sb.dir, 'state-b')));
+    // Agent B: the same config but for its state dir (another pipeline agent, another laptop) rotates fully. B sees
+    // A's marked key on the app and would refuse beside it (exit 4, I8) until A counts as stale; `staleRunAfter: 0s`
+    // is B judging A lost at once, so that A's late resume meets a world that moved on.
+    const other = await editConfig(sb, 'agent-b.yaml', (d) => {
+      d.setIn(['state', 'dir'], join(sb.dir, 'state-b'));
+      d.setIn(['defaults', 'staleRunAfter'], '0s');
+    });
     const b = await cli(other, ['rotate', TARGET, '--yes', '--json']);
     expect(b.code, b.stderr).toBe(0);
     const bDoc = parseJson<RunDocument>(b);

@@ -13,6 +13,7 @@ import type {
   CertificateStore,
   Clock,
   DataverseProbe,
+  SignInLog,
   SiteDirectory,
   TokenVerifier,
 } from '../ports.js';
@@ -23,6 +24,7 @@ import type { ConsistencyOptions } from './consistency.js';
 import { createOperatorCredential, identityOptions } from './credentials.js';
 import { createDataverseProbe } from './dataverse-probe.js';
 import { createKeyMaterialLoader, type KeyMaterialLoader } from './key-material.js';
+import { createSignInLog } from './sign-in-log.js';
 import { createSiteDirectory } from './site-directory.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { trustExtraCa } from './trust.js';
@@ -55,6 +57,8 @@ export interface AzureAdapters {
   sites: SiteDirectory;
   /** Whether certrotate's identity may change an app (power-pages preflight). */
   ownership: AppOwnership;
+  /** Entra's service-principal sign-in log (prune's evidence that a key is unused). */
+  signIns: SignInLog;
   keyMaterial: KeyMaterialLoader;
 }
 
@@ -122,6 +126,7 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
   );
   const dataverse = lazy(createDataverseProbe);
   const ownership = lazy(() => createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
+  const signIns = lazy(() => createSignInLog({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
   return {
     certificates(target) {
       const url = target.keyVault.url.replace(/\/+$/, '');
@@ -151,6 +156,9 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
     },
     get ownership() {
       return ownership();
+    },
+    get signIns() {
+      return signIns();
     },
     keyMaterial: loader,
   };

@@ -4,6 +4,7 @@
 import type { AccessTokenIssuer } from '../access-tokens.js';
 import type { SandboxClock } from '../clock.js';
 import type { Directory } from '../directory.js';
+import type { History } from '../history.js';
 import type { WriteBudget } from './throttle.js';
 
 /** Options of `registerGraph`. */
@@ -17,6 +18,8 @@ export interface GraphOptions {
   writeBudget?: { writes: number; windowSeconds: number };
   /** Seconds by which application reads lag writes (0 = read-your-writes). */
   readLagSeconds?: number;
+  /** The sandbox's history: its certificate sign-ins are the sign-in log (`/beta/auditLogs/signIns`). */
+  history?: History;
 }
 
 export interface GraphContext {

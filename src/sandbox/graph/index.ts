@@ -11,6 +11,7 @@ import type { GraphContext, GraphOptions } from './context.js';
 import { GraphHttpError, installGraphErrorHandling, sendGraphError } from './errors.js';
 import { getApplications, patchApplication, postApplicationAction } from './routes-applications.js';
 import { getServicePrincipals } from './routes-service-principals.js';
+import { getSignIns } from './sign-ins.js';
 import { WriteBudget } from './throttle.js';
 
 export type { GraphOptions } from './context.js';
@@ -47,6 +48,14 @@ export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
         : getApplications(ctx, req, caller);
     }),
   );
+  // Service-principal sign-ins: documented on Graph beta (sign-ins.ts).
+  const history = opts.history;
+  if (history) {
+    app.get(
+      '/beta/auditLogs/signIns',
+      handle(async (req) => getSignIns(ctx, history, req, await authenticate(ctx, req))),
+    );
+  }
   app.patch(
     '/v1.0/*',
     handle(async (req, reply) => patchApplication(ctx, req, reply, await authenticate(ctx, req))),
