@@ -30,6 +30,8 @@ export function exitCodeFor(outcome: RotationOutcome | null): ExitCodeValue {
   switch (outcome) {
     case 'succeeded':
     case 'noChange':
+    // Closed before it changed anything: nothing left to do.
+    case 'abandoned':
       return ExitCode.ok;
     case 'awaitingOperator':
     case 'awaitingRetirement':

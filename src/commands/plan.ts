@@ -38,7 +38,7 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
   const { config } = await ctx.config();
   const target = findTarget(config, targetName);
   const ports = await portsForTarget(ctx, config, target);
-  const input = rotationInputFor(config, target, { runId: 'plan', autoConfirm: false, force: opts.force });
+  const input = rotationInputFor(config, target, { runId: 'plan', force: opts.force });
   const plan = buildPlan(await observeTarget(ports, input), input);
   if (opts.out) await writeFile(resolve(opts.out), `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
   ctx.print(

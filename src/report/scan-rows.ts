@@ -18,7 +18,7 @@ export function scanReportRows(
   const out: ExpiryRow[] = rows.map((row) => {
     const target = config.targets.find((t) => t.name === row.name);
     const rotateBeforeMs = target
-      ? rotationInputFor(config, target, { runId: 'scan', autoConfirm: false }).rotateBeforeMs
+      ? rotationInputFor(config, target, { runId: 'scan' }).rotateBeforeMs
       : undefined;
     return { ...row, source: 'target', ...(rotateBeforeMs !== undefined ? { rotateBeforeMs } : {}) };
   });

@@ -95,7 +95,7 @@ describe('run events', () => {
       },
     };
     const { result } = await driveInWorld(world, {
-      input: portalInput({ autoConfirm: false }),
+      input: portalInput(),
       confirm: async () => true,
       observers: [seen, counter],
     });
@@ -125,7 +125,7 @@ describe('run events', () => {
     const world = new FakeWorld();
     const seen = collector();
     const { result } = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step) => step !== 'attaching',
       observers: [seen],
     });
