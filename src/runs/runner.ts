@@ -283,7 +283,7 @@ export async function resumeRun(
   await takeLock(deps, first.target, runId);
   let envelope: RunEnvelope;
   let parked: boolean;
-  let closeInstead = false;
+  let closeInstead: boolean;
   try {
     // Read it again under the lock: the run's own process may have moved it on, or ended it, between the read above
     // and the lock; driving it from the older snapshot would repeat its steps after its end.
