@@ -108,7 +108,7 @@ export function buildProgram(): Command {
 
   program
     .command('abandon')
-    .description('close a run that changed nothing (stopped at its first\nquestion, or declined before any change)')
+    .description('close a run that changed nothing\n(e.g. stopped at its first question)')
     .argument('<runId>', 'the run id printed by rotate or runs')
     .action((runId: string) => run(async (ctx) => (await import('./commands/abandon.js')).abandonCommand(ctx, runId)));
 
