@@ -116,6 +116,12 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('abandon')
+    .description('close a run that changed nothing\n(e.g. stopped at its first question)')
+    .argument('<runId>', 'the run id printed by rotate or runs')
+    .action((runId: string) => run(async (ctx) => (await import('./commands/abandon.js')).abandonCommand(ctx, runId)));
+
+  program
     .command('runs')
     .description('list runs, newest first')
     .action(() => run(async (ctx) => (await import('./commands/runs.js')).runsCommand(ctx)));

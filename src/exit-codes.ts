@@ -29,8 +29,10 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
  */
 export function exitCodeFor(outcome: RotationOutcome | null): ExitCodeValue {
   switch (outcome) {
+    // `abandoned`: closed before it changed anything, so there is nothing left to do.
     case 'succeeded':
     case 'noChange':
+    case 'abandoned':
       return ExitCode.ok;
     case 'awaitingOperator':
     case 'awaitingRetirement':

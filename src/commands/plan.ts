@@ -52,7 +52,7 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
   const { config } = await ctx.config();
   const target = findTarget(config, targetName);
   const ports = await portsForTarget(ctx, config, target);
-  const input = rotationInputFor(config, target, { runId: 'plan', autoConfirm: false, force: opts.force });
+  const input = rotationInputFor(config, target, { runId: 'plan', force: opts.force });
   const observation = await observeTarget(ports, input);
   const plan = buildPlan(observation, input);
   // keyvault: what every credential on the app is, as rotate's world guard will judge it (reads only).

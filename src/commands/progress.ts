@@ -45,7 +45,8 @@ export class ProgressLines {
       case 'stepFailed':
         return `✗ ${event.step} failed${suffix(`${event.error.code}: ${event.error.message}`)}`;
       case 'confirmed':
-        return `✓ ${event.step} confirmed${suffix(event.summary)}`;
+        // `--yes` (or a plan) answered: the journal records it; the terminal shows the steps themselves.
+        return event.by === 'operator' ? `✓ ${event.step} confirmed${suffix(event.summary)}` : undefined;
       case 'declined':
         return `✗ ${event.step} declined${suffix(event.summary)}`;
       case 'parked':

@@ -125,7 +125,7 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
   const ports = await portsForTarget(ctx, config, target);
   const { createAzureAdapters } = await import('../adapters/azure/index.js');
   const signIns = createAzureAdapters(config, { logger: ctx.logger, clock: systemClock, env: ctx.env }).signIns;
-  const input = rotationInputFor(config, target, { runId: 'prune', autoConfirm: !guided });
+  const input = rotationInputFor(config, target, { runId: 'prune' });
   const staleRunAfterMs = config.defaults.staleRunAfter ?? DEFAULT_STALE_RUN_AFTER_MS;
   const pruneId = newRunId(target.name, systemClock.now());
   const actor = whoAmI();

@@ -61,7 +61,7 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
   }
   const deps = await runnerDeps(ctx, target);
   const runId = newRunId(target.name, deps.clock.now());
-  const input = rotationInputFor(config, target, { runId, autoConfirm: !guided, force: opts.force });
+  const input = rotationInputFor(config, target, { runId, force: opts.force });
   if (plan) {
     // Observe now and compare: a plan approved against a world that has since changed approves nothing.
     const stale = planStaleness(plan, await observeTarget(deps.ports, input), input);

@@ -63,7 +63,6 @@ export function siteScanRow(
     rotateBeforeMs: configured?.rotateBefore ?? config.defaults.rotateBefore,
     verifyTimeoutMs: config.defaults.verifyTimeout,
     retireAfterMs: config.defaults.retireAfter,
-    autoConfirm: false,
   };
   // The machine's preflight verdict decides, as it does for configured targets.
   const decision = preflightVerdict(observation, settings);

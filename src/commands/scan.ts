@@ -72,7 +72,7 @@ export function withInventory(row: ScanRow, inventory: CredentialInventory): Sca
 
 /** Classifies one target from what was observed, by the preflight verdict the machine switches on. */
 export function scanRow(config: Config, target: TargetConfig, observation: TargetObservation): ScanRow {
-  const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
+  const input = rotationInputFor(config, target, { runId: 'scan' });
   const base = { name: target.name, kind: target.kind };
   const none = { thumbprint: null, expiresOn: null, daysLeft: null };
   // The machine's preflight verdict decides: scan reports what a rotation would find.
@@ -110,7 +110,7 @@ export async function scanCommand(
   for (const target of config.targets) {
     try {
       const ports = await portsForTarget(ctx, config, target);
-      const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
+      const input = rotationInputFor(config, target, { runId: 'scan' });
       const observation = await observeTarget(ports, input);
       const row = scanRow(config, target, observation);
       rows.push(target.kind === 'keyvault' ? await classified(sources, target.name, observation, row) : row);

@@ -92,6 +92,21 @@ export const parkMessages = {
       'unhealthy. Check the site in the admin center; if Update key failed there, press Retry Authentication Key ' +
       `Update. Then run \`certrotate resume ${c.settings.runId}\`.`,
   }),
+  /**
+   * Verification (or the wait for Entra) could not reach a service for the whole `verifyTimeout`: `why` names it.
+   * Nothing is undone: the new key is attached (and, past the wait for Entra, installed), the old key stays
+   * registered, so both work; swapping the server back during an outage would only move it twice.
+   */
+  serviceUnavailable: (c: RotationContext, why: string, resumeTo: 'verifying' | 'attaching.propagating'): ParkInfo => ({
+    reason: 'serviceUnavailable',
+    resumeTo,
+    message:
+      `${resumeTo === 'verifying' ? 'Verifying' : 'Waiting for Entra to accept'} the new key ` +
+      `${c.newThumbprint ?? '?'} could not reach a service for ${describeWait(c.settings.verifyTimeoutMs)} ` +
+      `(${why}). That is an outage, not a rejection, so nothing was undone: the old key ${c.oldThumbprint ?? '?'} ` +
+      `stays registered on app ${c.settings.appId}. Once the service answers again, run ` +
+      `\`certrotate resume ${c.settings.runId}\`: it ${resumeTo === 'verifying' ? 'verifies' : 'checks'} again.`,
+  }),
 };
 
 /** A confirming gate's DECLINE park: the run resumes to `resumeTo` and asks again. */
@@ -128,6 +143,7 @@ export const runNotes = {
     );
   },
   nothingToUndo: 'Nothing had changed yet; the run is closed and the old key stays in service.',
+  abandoned: 'Nothing had changed yet; the run is closed (abandoned) and the old key stays in service.',
   rollbackRefused:
     'Rollback refused: Power Pages made the new key and the site runs on it, so withdrawing it would take the ' +
     'site down; the old key stays until this run retires it.',

@@ -46,3 +46,16 @@ export function shouldRetry(context: RotationContext, step: StepName, failed: St
   }
   return context.attempt < policy.maxAttempts;
 }
+
+/**
+ * The codes that say a service did not answer (5xx or a dropped connection, no answer in time, throttled): an
+ * outage, which says nothing about the new key. Anything else a verification fails with is an answer about the key —
+ * Entra still not knowing it after `verifyTimeout` (AADSTS700027), WhoAmI refusing its token (401/403), the server
+ * reporting another key — and only such a rejection rolls back.
+ */
+const OUTAGE_CODES: ReadonlySet<string> = new Set(['unavailable', 'timeout', 'throttled']);
+
+/** True when `error` is a service outage rather than an answer (see {@link OUTAGE_CODES}). */
+export function isServiceOutage(error: PortError): boolean {
+  return OUTAGE_CODES.has(error.code);
+}

@@ -1,6 +1,7 @@
 /**
  * Builders for the shapes the rotation chart repeats: a step's states (`gatedStep`: confirming → working →
- * backingOff; `retriedStep`: working → backingOff), the guided-mode gate before a mutating step, the deadline sleeps, the retry-or-fail branches of a step's `onError`, parks, resume branches and final states, and the params
+ * backingOff; `retriedStep`: working → backingOff), the gate before a mutating step, the deadline sleeps, the
+ * retry-or-fail branches of a step's `onError`, parks, resume branches and final states, and the params
  * pickers their guards and actions share.
  *
  * Each builder returns a new plain config fragment with literal names (`as const`), built exactly as the chart wrote
@@ -10,6 +11,7 @@
  * Pure like the rest of src/machines: no I/O, only the chart's own helpers. The params pickers only read the event,
  * so XState may evaluate them any number of times (a restored run re-evaluates nothing, a re-run step evaluates again).
  */
+import { parkMessages } from './park-messages.js';
 import { asStepFailed } from './rotation-backoff.js';
 import { describeError } from './rotation-context.js';
 import type {
@@ -164,22 +166,26 @@ export function parkAfterFailure(step: StepName, info: (context: RotationContext
 }
 
 /**
- * The guided-mode gate before a mutating step: `autoConfirm` (`--yes`) passes straight to `next`, CONFIRM goes on,
- * DECLINE parks with `parkInfo` (stamped with the event's `now` when it has one). Safe to re-run: the gate changes
- * nothing in the world, and a restored run waiting here simply asks again.
+ * The gate before a mutating step: the machine always waits here; CONFIRM goes on, DECLINE parks with `parkInfo`
+ * (stamped with the event's `now` when it has one). Whether anyone is asked is the invocation's business, never the
+ * run's: the driver answers CONFIRM itself for `--yes` (and journals that it did), so a guided `resume` of a run
+ * started with `--yes` asks again. Safe to re-run: the gate changes nothing in the world, and a restored run waiting
+ * here simply asks (or is answered) again.
  */
 export function confirmingState<const TNext extends string>(options: {
   title: string;
   next: TNext;
   step: StepName;
   parkInfo: (context: RotationContext, reason: string | undefined) => ParkInfo;
+  /** The gate before the run's first change: a run interrupted here can be abandoned ({@link abandoning}). */
+  abandonable?: boolean;
 }) {
   const { title, next, step, parkInfo } = options;
   return {
     tags: ['confirm'],
     meta: { title },
-    always: { guard: 'autoConfirm', target: next },
     on: {
+      ...(options.abandonable ? abandoning() : {}),
       CONFIRM: next,
       DECLINE: {
         target: '#rotation.awaitingOperator',
@@ -193,6 +199,34 @@ export function confirmingState<const TNext extends string>(options: {
         },
       },
     },
+  } as const;
+}
+
+/**
+ * The `ABANDON` transition of a state a run that changed nothing may be closed from (src/machines/abandonment.ts
+ * lists them): to `abandoned`, guarded by `changedNothing`. Safe: it changes nothing in the world, and a run that did
+ * change something is refused (it stays where it is; rollback or resume deals with it).
+ */
+export function abandoning() {
+  return {
+    ABANDON: { guard: 'changedNothing', target: '#rotation.abandoned', actions: 'noteAbandoned' },
+  } as const;
+}
+
+/**
+ * The branch of a verification's `onError` after its retries: a failure that is a service outage (5xx, no answer,
+ * throttled: `serviceUnreachable`), not an answer about the key, parks the run as `serviceUnavailable` to resume to
+ * `resumeTo`, instead of rolling back (an outage must not swap the server's key twice). Safe to re-run: parking only
+ * records, and the step it resumes to only reads.
+ */
+export function parkWhenUnreachable(step: StepName, resumeTo: 'verifying' | 'attaching.propagating') {
+  return {
+    guard: { type: 'serviceUnreachable', params: failureOf(step) },
+    target: '#rotation.awaitingOperator',
+    actions: [
+      parkAfterFailure(step, (context, why) => parkMessages.serviceUnavailable(context, why, resumeTo)),
+      'resetAttempts',
+    ],
   } as const;
 }
 
@@ -303,6 +337,7 @@ export function gatedStep<
     title: string;
     step: StepName;
     parkInfo: (context: RotationContext, reason: string | undefined) => ParkInfo;
+    abandonable?: boolean;
   };
   states: TStates;
   backingOff: BackingOff<TWake>;

@@ -53,8 +53,6 @@ export interface RotationInput {
   verifyTimeoutMs: number;
   /** Grace period between verification and retirement of the old key (`retireAfter`); 0 retires at once. */
   retireAfterMs: number;
-  /** `--yes`: go through mutating steps without waiting for CONFIRM. */
-  autoConfirm: boolean;
   /** Rotate even when the key is not due. */
   force?: boolean;
   retry?: Partial<RetryPolicy>;
@@ -119,7 +117,9 @@ export type RotationOutcome =
   | 'awaitingOperator'
   | 'awaitingRetirement'
   /** The world moved on under the run (another run rotated the target): it stopped and withdrew its own additions. */
-  | 'superseded';
+  | 'superseded'
+  /** `abandon RUN_ID`: closed by an operator before it changed anything. */
+  | 'abandoned';
 
 /** Why a run is parked in `awaitingOperator`. */
 export type ParkReason =
@@ -129,11 +129,24 @@ export type ParkReason =
   | 'platformKeyUpdate'
   | 'retireFailed'
   /** power-pages: the platform's new key is on the app, but the site did not answer healthy in time. */
-  | 'siteUnhealthy';
+  | 'siteUnhealthy'
+  /**
+   * Verification (or the wait for Entra to accept the new key) could not reach Entra, Dataverse or the server until
+   * `verifyTimeout` ran out: an outage, not a rejection, so nothing is undone and `resume` verifies again.
+   */
+  | 'serviceUnavailable';
 
 /** The states a parked run continues in on RESUME. */
 export type ResumeTarget =
-  'generating' | 'attaching' | 'installing' | 'detectingPlatformKey' | 'verifying' | 'retiring' | 'rollingBack';
+  | 'generating'
+  | 'attaching'
+  /** The wait for Entra to accept the new key (already attached), behind no gate: it changes nothing. */
+  | 'attaching.propagating'
+  | 'installing'
+  | 'detectingPlatformKey'
+  | 'verifying'
+  | 'retiring'
+  | 'rollingBack';
 
 export interface ParkInfo {
   reason: ParkReason;
@@ -221,7 +234,9 @@ export type RotationEvent =
   /** Continue a parked run. `now` (epoch ms) lets the pure machine decide whether a grace period is over. */
   | { type: 'RESUME'; now: number }
   /** `rollback RUN_ID`: from a parked state, undo what the run did. */
-  | { type: 'ROLLBACK' };
+  | { type: 'ROLLBACK' }
+  /** `abandon RUN_ID`: close a run that changed nothing (refused by the machine otherwise). */
+  | { type: 'ABANDON' };
 
 // ---- Step actors: what each receives and returns ----------------------------------------------------------------
 

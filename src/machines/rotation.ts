@@ -14,6 +14,7 @@
  * key away.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import { changedNothing } from './abandonment.js';
 import type { PortError } from '../adapters/ports.js';
 import {
   attaching,
@@ -36,9 +37,9 @@ import {
   startSiteClock,
 } from './flows/power-pages.js';
 import { isSuperseded, noteWithdrawn, premisesOf, withdrawing } from './flows/superseded.js';
-import { retiring, verifying } from './flows/verify-and-retire.js';
+import { restartVerifyClock, retiring, verifying } from './flows/verify-and-retire.js';
 import { parkMessages, runNotes } from './park-messages.js';
-import { shouldRetry } from './rotation-backoff.js';
+import { isServiceOutage, shouldRetry } from './rotation-backoff.js';
 import {
   closeStep,
   failStepRecord,
@@ -53,6 +54,7 @@ import {
 import { preflightVerdict, type PreflightReason } from './preflight.js';
 import { somethingToUndo } from './rotation-policies.js';
 import {
+  abandoning,
   endedAtOf,
   finalState,
   nowOf,
@@ -149,6 +151,20 @@ function observed(detail?: string) {
   return [{ type: 'recordObservation', params: observationOf }, stepSucceeded('observeTarget', detail)] as const;
 }
 
+/**
+ * The guards that read how this invocation was started, which the driver provides per invocation
+ * (`machine.provide({ guards: invocationGuards(...) })`), never from the run's persisted context: the mode belongs to
+ * the invocation (a guided `resume` of a run started with `--yes` asks again). The bare machine asks. The gates do
+ * not read it — they always wait, and the driver answers them for `--yes` — only preflight does.
+ */
+export function invocationGuards(mode: { unattended: boolean }) {
+  return {
+    /** power-pages with nobody to ask (`--yes`, a plan, CI): nobody can press Update key, so hand over at once. */
+    parksForUpdateKey: ({ context }: { context: RotationContext }) =>
+      context.settings.kind === 'power-pages' && mode.unattended,
+  };
+}
+
 export const rotationMachine = setup({
   types: {
     input: {} as RotationInput,
@@ -173,7 +189,6 @@ export const rotationMachine = setup({
     sleepUntil: requiredActor<void, SleepInput>('sleepUntil'),
   },
   guards: {
-    autoConfirm: ({ context }) => context.settings.autoConfirm,
     shouldRetry: ({ context }, params: { step: StepName; failed: StepFailed }) =>
       shouldRetry(context, params.step, params.failed),
     isSuperseded,
@@ -183,8 +198,7 @@ export const rotationMachine = setup({
     rotationNotDue: ({ context }, params: { observation: TargetObservation }) =>
       preflightSays(context, params.observation, 'RotationNotDue'),
     isPowerPages: ({ context }) => context.settings.kind === 'power-pages',
-    /** power-pages without anyone to ask (`--yes`, CI): the run hands over to a person at once. */
-    parksForUpdateKey: ({ context }) => context.settings.kind === 'power-pages' && context.settings.autoConfirm,
+    ...invocationGuards({ unattended: false }),
     onPlatformIdentity: ({ context }, params: { observation: TargetObservation }) =>
       preflightSays(context, params.observation, 'UsesPlatformIdentity'),
     cannotRetire: ({ context }, params: { observation: TargetObservation }) =>
@@ -201,6 +215,8 @@ export const rotationMachine = setup({
       context.verifiedAt !== undefined && params.now >= (context.retireAt ?? 0),
     resumesTo: ({ context }, params: { target: ResumeTarget }) => context.park?.resumeTo === params.target,
     somethingToUndo: ({ context }) => somethingToUndo(context),
+    changedNothing: ({ context }) => changedNothing(context),
+    serviceUnreachable: (_, params: { step: StepName; failed: StepFailed }) => isServiceOutage(params.failed.error),
   },
   // Wired by name; the updates themselves live with their concern (rotation-context.ts, flows/*).
   actions: {
@@ -242,12 +258,14 @@ export const rotationMachine = setup({
     startPlatformKeyWait: assign(startPlatformKeyWait),
     scheduleNextLook: assign(scheduleNextLook),
     startSiteClock: assign(startSiteClock),
+    restartVerifyClock: assign(restartVerifyClock),
     failPreflight: assign(({ context }, params: { observation: TargetObservation }) =>
       preflightFailure(context, params.observation, 'preconditionFailed'),
     ),
     noteNotDue: assign(({ context }, params: { observation: TargetObservation }) => ({
       note: runNotes.notDue(context, params.observation.now),
     })),
+    noteAbandoned: assign({ note: runNotes.abandoned, park: undefined, outcome: undefined }),
     recordGenerated: assign(recordGenerated),
     recordAttached: assign(recordAttached),
     recordPlatformKey: assign(recordPlatformKey),
@@ -275,59 +293,64 @@ export const rotationMachine = setup({
   output: ({ context }) => outputOf(context),
   initial: 'preflight',
   states: {
-    preflight: retriedStep({
-      title: 'Observe the app, the vault and the server',
-      states: {
-        running: workingState('Reading the target', {
-          id: 'observeTarget',
-          src: 'observeTarget',
-          input: ({ context }: { context: RotationContext }) => observeInput(context),
-          onDone: [
-            {
-              guard: { type: 'onPlatformIdentity', params: observationOf },
-              target: '#rotation.noChange',
-              actions: [...observed('federated'), 'noteFederated'],
-            },
-            {
-              guard: { type: 'cannotRotateFrom', params: observationOf },
-              target: '#rotation.failed',
-              actions: [...observed('precondition failed'), { type: 'failPreflight', params: observationOf }],
-            },
-            {
-              guard: { type: 'rotationNotDue', params: observationOf },
-              target: '#rotation.noChange',
-              actions: [...observed(), { type: 'noteNotDue', params: observationOf }],
-            },
-            {
-              // Checked before anyone presses Update key: afterwards the old key could not be removed.
-              guard: { type: 'cannotRetire', params: observationOf },
-              target: '#rotation.failed',
-              actions: [...observed('precondition failed'), { type: 'failCannotRetire', params: observationOf }],
-            },
-            {
-              // Unattended: nobody here can press the button, so hand the run over at once (exit 3).
-              guard: 'parksForUpdateKey',
-              target: '#rotation.awaitingOperator',
-              actions: [...observed(), parkAfterStep('detectPlatformKey', parkMessages.platformKeyUpdate)],
-            },
-            {
-              // Guided: show the instructions and wait here while the operator presses the button.
-              guard: 'isPowerPages',
-              target: '#rotation.detectingPlatformKey',
-              actions: [...observed(), { type: 'startPlatformKeyWait', params: endedAtOf }],
-            },
-            { target: '#rotation.generating', actions: observed() },
-          ],
-          onError: retryOrFail('observeTarget', '#rotation.failed'),
-        }),
-      },
-      backingOff: 'Waiting before reading the target again',
-    }),
+    preflight: {
+      ...retriedStep({
+        title: 'Observe the app, the vault and the server',
+        states: {
+          running: workingState('Reading the target', {
+            id: 'observeTarget',
+            src: 'observeTarget',
+            input: ({ context }: { context: RotationContext }) => observeInput(context),
+            onDone: [
+              {
+                guard: { type: 'onPlatformIdentity', params: observationOf },
+                target: '#rotation.noChange',
+                actions: [...observed('federated'), 'noteFederated'],
+              },
+              {
+                guard: { type: 'cannotRotateFrom', params: observationOf },
+                target: '#rotation.failed',
+                actions: [...observed('precondition failed'), { type: 'failPreflight', params: observationOf }],
+              },
+              {
+                guard: { type: 'rotationNotDue', params: observationOf },
+                target: '#rotation.noChange',
+                actions: [...observed(), { type: 'noteNotDue', params: observationOf }],
+              },
+              {
+                // Checked before anyone presses Update key: afterwards the old key could not be removed.
+                guard: { type: 'cannotRetire', params: observationOf },
+                target: '#rotation.failed',
+                actions: [...observed('precondition failed'), { type: 'failCannotRetire', params: observationOf }],
+              },
+              {
+                // Unattended: nobody here can press the button, so hand the run over at once (exit 3).
+                guard: 'parksForUpdateKey',
+                target: '#rotation.awaitingOperator',
+                actions: [...observed(), parkAfterStep('detectPlatformKey', parkMessages.platformKeyUpdate)],
+              },
+              {
+                // Guided: show the instructions and wait here while the operator presses the button.
+                guard: 'isPowerPages',
+                target: '#rotation.detectingPlatformKey',
+                actions: [...observed(), { type: 'startPlatformKeyWait', params: endedAtOf }],
+              },
+              { target: '#rotation.generating', actions: observed() },
+            ],
+            onError: retryOrFail('observeTarget', '#rotation.failed'),
+          }),
+        },
+        backingOff: 'Waiting before reading the target again',
+      }),
+      // Only reads so far: a run stopped here can be closed.
+      on: abandoning(),
+    },
 
     generating,
     attaching,
     installing,
-    detectingPlatformKey,
+    // Waits for a person and reads the app: nothing the run did needs undoing, so it can be closed.
+    detectingPlatformKey: { ...detectingPlatformKey, on: abandoning() },
     verifying,
 
     awaitingRetirement: {
@@ -361,9 +384,10 @@ export const rotationMachine = setup({
         RESUME: [
           resumingTo('generating'),
           resumingTo('attaching'),
+          resumingTo('attaching.propagating', { type: 'restartVerifyClock', params: nowOf }),
           resumingTo('installing'),
           resumingTo('detectingPlatformKey', { type: 'startPlatformKeyWait', params: nowOf }),
-          resumingTo('verifying', { type: 'startSiteClock', params: nowOf }),
+          resumingTo('verifying', { type: 'restartVerifyClock', params: nowOf }),
           resumingTo('retiring'),
           resumingTo('rollingBack'),
         ],
@@ -377,6 +401,7 @@ export const rotationMachine = setup({
             actions: ['unparkForRollback', assign({ note: runNotes.nothingToUndo })],
           },
         ],
+        ...abandoning(),
       },
     },
 
@@ -385,6 +410,7 @@ export const rotationMachine = setup({
     rolledBack: finalState('rolledBack', 'Rolled back: the old key is in service'),
     failed: finalState('failed', 'Failed: needs a person'),
     superseded: finalState('superseded', 'Superseded: the world moved on; this run withdrew its own additions'),
+    abandoned: finalState('abandoned', 'Abandoned before any change'),
   },
 });
 

@@ -97,6 +97,9 @@ export function buildTimeline(journal: JournalLine[]): RunTimeline {
         }
       }
     }
+    // The operator lane shows what people answered; a gate `--yes` or a plan answered is the invocation's (its
+    // `run started` mark says so), and stays in the journal below.
+    if (e.event === 'confirmed' && e.by !== undefined && e.by !== 'operator') continue;
     const detail = detailText(e);
     marks.push({ at, step: e.step, event: e.event, ...(detail ? { detail } : {}) });
   }

@@ -17,9 +17,7 @@ export function scanReportRows(
 ): ExpiryRow[] {
   const out: ExpiryRow[] = rows.map((row) => {
     const target = config.targets.find((t) => t.name === row.name);
-    const rotateBeforeMs = target
-      ? rotationInputFor(config, target, { runId: 'scan', autoConfirm: false }).rotateBeforeMs
-      : undefined;
+    const rotateBeforeMs = target ? rotationInputFor(config, target, { runId: 'scan' }).rotateBeforeMs : undefined;
     return { ...row, source: 'target', ...(rotateBeforeMs !== undefined ? { rotateBeforeMs } : {}) };
   });
   for (const site of sites) {

@@ -11,7 +11,7 @@ import type { PortError } from '../adapters/ports.js';
 import { toPortError } from '../adapters/ports.js';
 import { outputOf } from '../machines/rotation-context.js';
 import { confirmSummary } from '../machines/rotation-policies.js';
-import { rotationMachine } from '../machines/rotation.js';
+import { invocationGuards, rotationMachine } from '../machines/rotation.js';
 import { stepOfActor, type StepActor } from '../machines/steps.js';
 import type {
   RotationInput,
@@ -23,7 +23,7 @@ import type {
   StepName,
   StepRecord,
 } from '../machines/rotation-types.js';
-import { fanOut, type RunEvent, type RunObserver } from './events.js';
+import { fanOut, type ConfirmedBy, type RunEvent, type RunObserver } from './events.js';
 import { journalObserver, type JournalDraft } from './observers/journal.js';
 import { activeStep, flattenState, stepInFlight } from './run-view.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
@@ -69,8 +69,18 @@ export interface DriveOptions {
   resumeEvent?: boolean;
   /** Send ROLLBACK after restoring a parked run (`rollback RUN_ID`). */
   rollbackEvent?: boolean;
-  /** Guided mode: asked before each mutating step. Absent = confirm everything (`--yes`). */
+  /**
+   * Send ABANDON after restoring (`abandon RUN_ID`): the run closes if it changed nothing; if the machine refuses,
+   * the drive stops at once (status `interrupted`) and nothing runs.
+   */
+  abandonEvent?: boolean;
+  /**
+   * Guided mode: asked before each mutating step. Absent = this invocation confirms everything itself (`--yes` or a
+   * saved plan), whatever earlier invocations of the run did: the machine waits at every gate either way.
+   */
   confirm?: (step: string, summary: string) => Promise<boolean>;
+  /** Without `confirm`: what answers the gates, for the journal (default `yes`). */
+  confirmedBy?: Exclude<ConfirmedBy, 'operator'>;
   /** Called after every snapshot, awaited and in order. A rejection stops the run. */
   onSnapshot: (persisted: unknown, info: { state: string; status: string }) => Promise<void>;
   /** The journal's sink: each event's audit lines (see `observers/journal.ts`), in order. */
@@ -141,6 +151,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       // during the step resumes into this step (which re-runs, observing first) and never past it.
       await Promise.resolve();
       await persisted;
+      // The machine left this state meanwhile (an ABANDON right after a restore, a stop): its step must not act.
+      if (signal.aborted) throw { error: toPortError(signal.reason), startedAt: clock.now(), endedAt: clock.now() };
       const rerun = rerunPending;
       rerunPending = false;
       const attempt = currentAttempt();
@@ -174,6 +186,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     });
 
   const machine = rotationMachine.provide({
+    // The invocation's mode, never the run's: a persisted `--yes` would let a guided resume change things unasked.
+    guards: invocationGuards({ unattended: opts.confirm === undefined }),
     actors: {
       observeTarget: step('observeTarget', observeTarget),
       generateCertificate: step('generateCertificate', generateCertificate),
@@ -345,6 +359,8 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
 
     const ask = async (stepState: string, summary: string) => {
       emit({ type: 'confirmRequested', step: stepState, summary });
+      // Without a confirm callback this invocation answers itself (`--yes`, a plan), and the journal says so.
+      const by: ConfirmedBy = opts.confirm ? 'operator' : (opts.confirmedBy ?? 'yes');
       let yes = true;
       if (opts.confirm) {
         try {
@@ -354,7 +370,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         }
       }
       if (stopped) return;
-      emit({ type: yes ? 'confirmed' : 'declined', step: stepState, summary });
+      emit({ type: yes ? 'confirmed' : 'declined', step: stepState, summary, by });
       actor.send(yes ? { type: 'CONFIRM' } : { type: 'DECLINE', now: clock.now() });
     };
 
@@ -392,7 +408,14 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     });
 
     actor.start();
-    if (opts.snapshot !== undefined && opts.rollbackEvent) actor.send({ type: 'ROLLBACK' });
+    if (opts.snapshot !== undefined && opts.abandonEvent) {
+      actor.send({ type: 'ABANDON' });
+      // Abandoning never drives a run on: refused (it changed something), it stops right here.
+      if (actor.getSnapshot().status !== 'done') {
+        ready = true;
+        return finish('interrupted');
+      }
+    } else if (opts.snapshot !== undefined && opts.rollbackEvent) actor.send({ type: 'ROLLBACK' });
     else if (opts.snapshot !== undefined && opts.resumeEvent) actor.send({ type: 'RESUME', now: clock.now() });
     ready = true;
     settle(actor.getSnapshot());

@@ -8,8 +8,8 @@ import type { ParkReason, RotationOutcome, StepName } from '../machines/rotation
 
 /** How certrotate was invoked for this part of a run: the audit trail's "who typed what". */
 export interface Invocation {
-  /** `rotate` starts a run; `resume` and `rollback` continue one. */
-  mode: 'rotate' | 'resume' | 'rollback';
+  /** `rotate` starts a run; `resume` and `rollback` continue one; `abandon` closes one that changed nothing. */
+  mode: 'rotate' | 'resume' | 'rollback' | 'abandon';
   /** The command line as typed (after `certrotate`), secrets redacted. */
   argv: string[];
   /** `--yes`, `--plan`, or guided (asked before each change). */
@@ -39,7 +39,7 @@ export interface RunStartedEvent extends RunEventBase {
   invocation: Invocation;
 }
 
-/** A parked or interrupted run continues (`resume`), or is sent back (`rollback`). */
+/** A parked or interrupted run continues (`resume`), is sent back (`rollback`) or closed (`abandon`). */
 export interface RunResumedEvent extends RunEventBase {
   type: 'runResumed';
   invocation: Invocation;
@@ -125,11 +125,15 @@ export interface ConfirmRequestedEvent extends RunEventBase {
   summary: string;
 }
 
-/** The operator's answer (or `--yes`). */
+/** Who answered a gate: the operator at the terminal, or this invocation's `--yes` or saved plan. */
+export type ConfirmedBy = 'operator' | 'yes' | 'plan';
+
+/** The answer at a gate: the operator's, or `--yes` / the plan of this invocation (never an earlier one's). */
 export interface ConfirmAnsweredEvent extends RunEventBase {
   type: 'confirmed' | 'declined';
   step: string;
   summary: string;
+  by: ConfirmedBy;
 }
 
 /** The run stopped at a park: it waits for a person or a grace period, and `resume` continues it. */

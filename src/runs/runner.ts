@@ -9,7 +9,8 @@ import { hostname, userInfo } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock, RunEnvelope, RunStore, TargetLock } from '../adapters/ports.js';
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
-import type { RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
+import { abandonRefusal } from '../machines/abandonment.js';
+import type { RotationContext, RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
 import { fanOut, type Invocation, type RunEvent, type RunObserver } from './events.js';
 import { journalLines, type JournalDraft, type JournalLine } from './observers/journal.js';
@@ -154,7 +155,13 @@ async function drive(
   deps: RunnerDeps,
   runId: string,
   target: string,
-  drive: { input?: RotationInput; snapshot?: unknown; resumeEvent?: boolean; rollbackEvent?: boolean },
+  drive: {
+    input?: RotationInput;
+    snapshot?: unknown;
+    resumeEvent?: boolean;
+    rollbackEvent?: boolean;
+    abandonEvent?: boolean;
+  },
   opts: RunOptions,
 ): Promise<RunDocument> {
   const actor = deps.actor ?? whoAmI();
@@ -170,6 +177,8 @@ async function drive(
       ports: deps.ports,
       ...drive,
       confirm: opts.confirm,
+      // Who answers the gates when nobody is asked: this invocation's saved plan, else its --yes.
+      ...(opts.invocation?.confirmation === 'plan' ? { confirmedBy: 'plan' as const } : {}),
       signal: opts.signal,
       onSnapshot: async (snapshot, info) => {
         await deps.store.saveSnapshot({
@@ -219,7 +228,7 @@ export async function startRun(
     // The tenant, not only this state directory: another agent's rotation of the target may be in flight (I8).
     await assertNoRunInFlight(deps, input);
     const invocation = opts.invocation ?? {
-      ...defaultInvocation('rotate', !input.autoConfirm),
+      ...defaultInvocation('rotate', opts.confirm !== undefined),
       ...(input.force ? { force: true } : {}),
     };
     await announce(
@@ -277,6 +286,7 @@ export async function resumeRun(
   await takeLock(deps, first.target, runId);
   let envelope: RunEnvelope;
   let parked: boolean;
+  let closeInstead: boolean;
   try {
     // Read it again under the lock: the run's own process may have moved it on, or ended it, between the read above
     // and the lock; driving it from the older snapshot would repeat its steps after its end.
@@ -287,6 +297,7 @@ export async function resumeRun(
       return now.ended;
     }
     parked = now.parked;
+    closeInstead = now.closeInstead === true;
     const mode = opts.rollback ? 'rollback' : 'resume';
     const invocation = opts.invocation ?? defaultInvocation(mode, opts.confirm !== undefined);
     await announce(
@@ -307,10 +318,78 @@ export async function resumeRun(
     {
       snapshot: envelope.snapshot,
       resumeEvent: parked && !opts.rollback,
-      rollbackEvent: Boolean(opts.rollback),
+      // A rollback with nothing to undo, of a run stopped before its first change: it is closed (abandoned).
+      ...(closeInstead ? { abandonEvent: true } : { rollbackEvent: Boolean(opts.rollback) }),
     },
     opts,
   );
+}
+
+/**
+ * `abandon RUN_ID`: closes a run that changed nothing (ABANDON: outcome `abandoned`), journaled with this
+ * invocation, so it no longer blocks its target. Refuses (RunRefusedError, nothing driven) a run that changed
+ * anything or stopped inside a mutating step, naming rollback or resume instead; a run that already ended, too.
+ */
+export async function abandonRun(deps: RunnerDeps, runId: string, opts: RunOptions = {}): Promise<RunDocument> {
+  const first = await deps.store.loadSnapshot(runId);
+  if (!first) throw new RunRefusedError(`run "${runId}" has no snapshot; \`certrotate runs\` lists the runs`);
+  judgeAbandonable(runId, first);
+  await takeLock(deps, first.target, runId);
+  let envelope: RunEnvelope;
+  try {
+    // Under the lock, again: the run's own process may have moved it on since the read above.
+    envelope = (await deps.store.loadSnapshot(runId)) ?? first;
+    judgeAbandonable(runId, envelope);
+    const invocation = opts.invocation ?? defaultInvocation('abandon', false);
+    await announce(
+      deps,
+      runId,
+      envelope.target,
+      { type: 'runResumed', at: deps.clock.now(), invocation: { ...invocation, mode: 'abandon' } },
+      opts.observers,
+    );
+  } catch (err) {
+    await deps.lock.release(first.target, runId);
+    throw err;
+  }
+  const doc = await drive(deps, runId, envelope.target, { snapshot: envelope.snapshot, abandonEvent: true }, opts);
+  if (doc.outcome !== 'abandoned') {
+    // The machine's own guard refused what the judgement above allowed: say so rather than report a closed run.
+    throw new RunRefusedError(
+      `run ${runId} could not be abandoned (it stays in ${doc.state}); \`certrotate show ${runId}\``,
+    );
+  }
+  return doc;
+}
+
+/** The machine context a snapshot holds, or undefined when it has none (a snapshot is a file). */
+function contextOf(envelope: RunEnvelope): RotationContext | undefined {
+  const context = (envelope.snapshot as { context?: RotationContext } | null)?.context;
+  return context && typeof context === 'object' && context.progress && context.settings ? context : undefined;
+}
+
+/** Refuses a machine version other than this certrotate's: its states and context may mean something else. */
+function assertSameMachine(runId: string, envelope: RunEnvelope): void {
+  if (envelope.machineVersion !== ROTATION_MACHINE_VERSION) {
+    throw new RunRefusedError(
+      `run ${runId} was written by rotation machine ${envelope.machineVersion}, but this certrotate runs ` +
+        `${ROTATION_MACHINE_VERSION}; resume it with the certrotate version that started it (its journal shows what ` +
+        `it did: \`certrotate show ${runId}\`)`,
+    );
+  }
+}
+
+/** Whether a run may be abandoned now (src/machines/abandonment.ts); throws the reason when not. */
+function judgeAbandonable(runId: string, envelope: RunEnvelope): void {
+  assertSameMachine(runId, envelope);
+  const run = describeRun(envelope);
+  if (run.ended) {
+    throw new RunRefusedError(`run ${runId} already ended (${run.outcome ?? run.state}); there is nothing to abandon`);
+  }
+  const context = contextOf(envelope);
+  if (!context) throw new RunRefusedError(`run ${runId}: its snapshot holds no machine context to judge it by`);
+  const refusal = abandonRefusal(run.state, context);
+  if (refusal) throw new RunRefusedError(`cannot abandon: ${refusal}`);
 }
 
 /**
@@ -322,14 +401,8 @@ async function judgeResumable(
   runId: string,
   envelope: RunEnvelope,
   opts: { rollback?: boolean },
-): Promise<{ parked: boolean } | { ended: RunDocument }> {
-  if (envelope.machineVersion !== ROTATION_MACHINE_VERSION) {
-    throw new RunRefusedError(
-      `run ${runId} was written by rotation machine ${envelope.machineVersion}, but this certrotate runs ` +
-        `${ROTATION_MACHINE_VERSION}; resume it with the certrotate version that started it (its journal shows what ` +
-        `it did: \`certrotate show ${runId}\`)`,
-    );
-  }
+): Promise<{ parked: boolean; closeInstead?: boolean } | { ended: RunDocument }> {
+  assertSameMachine(runId, envelope);
   const run = describeRun(envelope);
   const parked = run.parked;
   if (run.ended) {
@@ -342,10 +415,15 @@ async function judgeResumable(
     return { ended: doc };
   }
   if (opts.rollback && !parked) {
+    // Stopped before its first change (Ctrl-C at the first question): nothing to undo, so rolling back closes it.
+    const context = contextOf(envelope);
+    const closable = context !== undefined && abandonRefusal(run.state, context) === undefined;
+    if (closable && context.settings.kind !== 'power-pages') return { parked, closeInstead: true };
     // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
     throw new RunRefusedError(
       `run ${runId} is not parked (it stopped in ${run.state}); \`certrotate resume ${runId}\` ` +
-        `continues it, and it rolls back by itself if verification fails`,
+        `continues it, and it rolls back by itself if verification fails` +
+        (closable ? `; it changed nothing yet, so \`certrotate abandon ${runId}\` closes it` : ''),
     );
   }
   return { parked };

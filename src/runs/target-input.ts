@@ -16,12 +16,13 @@ export function findTarget(config: Config, name: string): TargetConfig {
 
 /**
  * The machine input for a run of `target`: the target's settings with the config's defaults applied. Only ids,
- * names, URLs and durations — the input is persisted with every snapshot.
+ * names, URLs and durations — the input is persisted with every snapshot, so how this invocation confirms (`--yes`
+ * or guided) is not in it: that belongs to each invocation (the driver's `confirm`).
  */
 export function rotationInputFor(
   config: Config,
   target: TargetConfig,
-  run: { runId: string; autoConfirm: boolean; force?: boolean },
+  run: { runId: string; force?: boolean },
 ): RotationInput {
   const base = {
     runId: run.runId,
@@ -30,7 +31,6 @@ export function rotationInputFor(
     rotateBeforeMs: target.rotateBefore ?? config.defaults.rotateBefore,
     verifyTimeoutMs: target.verifyTimeout ?? config.defaults.verifyTimeout,
     retireAfterMs: target.retireAfter ?? config.defaults.retireAfter,
-    autoConfirm: run.autoConfirm,
     ...(run.force ? { force: true } : {}),
   };
   if (target.kind === 'keyvault') {

@@ -2,7 +2,9 @@
  * Guided mode through a real pseudo-terminal: the CLI runs inside tmux (a TTY, CI unset, no --yes), the test reads
  * the screen with `capture-pane` and answers with `send-keys`. The plan is shown before anything changes, each
  * mutating step is asked for, a decline parks the run (exit 3) naming the command that continues it, a resumed run
- * finishes, and Ctrl-C — at a spinner or at a question — leaves a run that `resume` completes.
+ * finishes, and Ctrl-C — at a spinner or at a question — leaves a run that `resume` completes. A run started with
+ * `--yes` and resumed guided asks again (the mode is the invocation's), and a run stopped at its first question is
+ * closed by `abandon` (or `rollback`) instead of blocking its target.
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkI1,
   cli,
+  editConfig,
   getHistory,
   listRuns,
   parseJson,
@@ -104,7 +107,7 @@ describe('guided rotate in a terminal', () => {
   beforeAll(async () => {
     await run('tmux', ['-V']);
     // Entra takes 4 s to accept a new key, so the run visibly waits and retries.
-    sb = await startE2eSandbox({ propagationDelaySeconds: 4 });
+    sb = await startE2eSandbox({ propagationDelaySeconds: 4, targets: 2 });
     oldThumbprint = (await targetState(sb, 'contoso-api')).server!.thumbprint;
   });
   afterAll(async () => {
@@ -229,5 +232,72 @@ describe('guided rotate in a terminal', () => {
     const doc = JSON.parse(await readFile(out, 'utf8')) as RunDocument;
     expect(doc).toMatchObject({ formatVersion: 1, target: 'contoso-portal', outcome: 'awaitingOperator' });
     expect(await term.screen()).toContain(`Continue with: certrotate resume ${doc.runId}`);
+  });
+  it('a run started with --yes asks again when resumed guided: the retirement waits for its answer', async () => {
+    const grace = await editConfig(sb, 'grace.yaml', (d) => d.setIn(['defaults', 'retireAfter'], '2s'));
+    const started = await cli(grace, ['--json', 'rotate', 'bench-0001', '--yes']);
+    expect(started.code, started.stderr).toBe(3);
+    const doc = parseJson<RunDocument>(started);
+    expect(doc.outcome).toBe('awaitingRetirement');
+    await new Promise((r) => setTimeout(r, 2_500));
+
+    const term = await Terminal.open('yes-then-guided', grace, ['resume', doc.runId]);
+    terminals.push(term);
+    const question = await term.waitFor(asking('Retire the old key?'));
+    expect(question).toContain('Each remaining change is asked for first');
+    await term.keys('n');
+    expect(await term.exitCode()).toBe(3);
+    // Declined: the old key is still on the app beside the new one.
+    expect((await targetState(sb, 'bench-0001')).app.keyCredentials).toHaveLength(2);
+    // The journal records each invocation's mode and who answered each gate.
+    const shown = await cli(grace, ['--json', 'show', doc.runId]);
+    const journal = parseJson<{ journal: { event: string; step: string; by?: string; confirmation?: string }[] }>(
+      shown,
+    ).journal;
+    expect(journal.filter((l) => l.step === 'run').map((l) => `${l.event} ${l.confirmation}`)).toEqual([
+      'started yes',
+      'resumed guided',
+    ]);
+    expect(
+      journal.filter((l) => l.event === 'confirmed' || l.event === 'declined').map((l) => `${l.step} ${l.by}`),
+    ).toEqual(['generating yes', 'attaching yes', 'installing yes', 'retiring operator']);
+
+    // A changed run cannot be abandoned: exit 1, naming what it changed and the commands that deal with it.
+    const refused = await cli(grace, ['abandon', doc.runId]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('already changed the target');
+    expect(refused.stderr).toContain(`certrotate rollback ${doc.runId}`);
+    expect(refused.stderr).toContain(`certrotate resume ${doc.runId}`);
+  });
+
+  it('Ctrl-C at the first question leaves a run that blocks the target until abandon (or rollback) closes it', async () => {
+    const stopAtFirstQuestion = async (name: string) => {
+      const term = await open(name, ['rotate', 'bench-0002']);
+      await term.waitFor(asking('Generate a new certificate?'));
+      await term.keys('C-c');
+      expect(await term.exitCode()).toBe(1);
+      const runId = /Resume with: certrotate resume (\S+)/.exec(await term.screen())?.[1];
+      expect(runId).toMatch(/bench-0002/);
+      return runId!;
+    };
+    const first = await stopAtFirstQuestion('first-question');
+    const blocked = await cli(sb.configPath, ['rotate', 'bench-0002', '--yes']);
+    expect(blocked.code).toBe(4);
+    expect(blocked.stderr).toContain(first);
+
+    const abandoned = await cli(sb.configPath, ['--json', 'abandon', first]);
+    expect(abandoned.code, abandoned.stderr).toBe(0);
+    expect(parseJson<RunDocument>(abandoned)).toMatchObject({ runId: first, outcome: 'abandoned' });
+    const shown = parseJson<{ journal: { event: string }[] }>(await cli(sb.configPath, ['--json', 'show', first]));
+    expect(shown.journal.map((l) => l.event).slice(-2)).toEqual(['abandonRequested', 'abandoned']);
+    expect((await targetState(sb, 'bench-0002')).versions).toHaveLength(1);
+
+    // The same stop closed by rollback: nothing to undo, so it is closed; then the target rotates.
+    const second = await stopAtFirstQuestion('first-question-again');
+    const rolledBack = await cli(sb.configPath, ['--json', 'rollback', second, '--yes']);
+    expect(rolledBack.code, rolledBack.stderr).toBe(0);
+    expect(parseJson<RunDocument>(rolledBack).outcome).toBe('abandoned');
+    const rotated = await cli(sb.configPath, ['--json', 'rotate', 'bench-0002', '--yes']);
+    expect(rotated.code, rotated.stderr).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Faults on every service a rotation calls (sandbox fault rules: 429 with Retry-After, 500, 503, slow answers), one
- * service at a time: the rotation converges or rolls back cleanly, with I1–I3 held. And a verification that never
- * succeeds — Dataverse failing for good, or Entra propagating the new key later than `verifyTimeout` — ends in
- * `rolledBack` with the old key still working.
+ * service at a time: the rotation converges or rolls back cleanly, with I1–I3 held. And a verification whose new
+ * key is rejected — WhoAmI refusing its token, or Entra propagating it later than `verifyTimeout` — ends in
+ * `rolledBack` with the old key still working (an outage parks instead: verify-outage.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -118,11 +118,12 @@ describe('rotation under faults', () => {
     expect(doc.outcome, JSON.stringify(doc.steps, null, 2)).toBe('succeeded');
   });
 
-  it('rolls back when Dataverse never answers WhoAmI within verifyTimeout, leaving the old key working', async () => {
+  it('rolls back when Dataverse WhoAmI refuses the new key, leaving the old key working', async () => {
     const target = `bench-${String(services.length + 1).padStart(4, '0')}`;
     const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
     const config = await editConfig(sb, 'short-verify.yaml', (doc) => doc.setIn(['defaults', 'verifyTimeout'], '4s'));
-    await addFaults(sb, [{ service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 503 }]);
+    // A definite rejection (403), not an outage: a Dataverse that does not answer parks the run instead.
+    await addFaults(sb, [{ service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 403 }]);
     let r;
     try {
       r = await cli(config, ['rotate', target, '--yes', '--json']);

@@ -78,8 +78,9 @@ describe('parked runs and rollback', () => {
     const target = 'bench-0001';
     const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
     const shortVerify = await editConfig(sb, 'short-verify.yaml', (d) => d.setIn(['defaults', 'verifyTimeout'], '3s'));
-    // WhoAmI fails for good, so verification times out and the run rolls back by itself; kill it as it does.
-    await addFaults(sb, [{ service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 503 }]);
+    // WhoAmI refuses the new key's token for good (a rejection, not an outage), so the run rolls back by itself;
+    // kill it as it does.
+    await addFaults(sb, [{ service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 403 }]);
     let killed;
     try {
       killed = await killAtStep(shortVerify, ['rotate', target, '--yes'], 'rollBackRotation', 20);

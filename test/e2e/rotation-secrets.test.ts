@@ -91,7 +91,8 @@ describe('no private key, token or secret in any artifact', () => {
     await addFaults(sb, [
       { service: 'keyvault', method: 'POST', path: '/certificates/*/create', status: 503, count: 1 },
       { service: 'server', method: 'POST', path: '/admin/s2s-key', status: 500, count: 1 },
-      { service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 500 },
+      // WhoAmI refuses the new key's token: a rejection, so the run rolls back (an outage would park it).
+      { service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 403 },
     ]);
     const rolledBack = record(
       'rollback',

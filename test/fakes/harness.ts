@@ -30,7 +30,6 @@ export function rotationInput(overrides: Partial<RotationInput> = {}): RotationI
     rotateBeforeMs: 60 * DAY,
     verifyTimeoutMs: 10 * 60_000,
     retireAfterMs: 0,
-    autoConfirm: true,
     ...overrides,
   };
 }

@@ -8,7 +8,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnyEventObject } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
-import { rotationMachine } from '../../src/machines/rotation.js';
+import { atAbandonableStandstill, changedNothing } from '../../src/machines/abandonment.js';
+import { invocationGuards, rotationMachine } from '../../src/machines/rotation.js';
 import {
   DEFAULT_RESUME_TIMEOUT_MS,
   type RotationInput,
@@ -36,18 +37,22 @@ const OTHER_RUN = 'run-other';
 interface Variant {
   name: string;
   input: RotationInput;
+  /** `--yes`: the driver answers every gate itself (no confirm callback), and preflight knows nobody is asked. */
+  unattended: boolean;
   observations: ObservationKind[];
 }
 
 const variants: Variant[] = [
   {
     name: 'keyvault, guided',
-    input: rotationInput({ autoConfirm: false, retry: { maxAttempts: MAX_ATTEMPTS }, verifyTimeoutMs: VERIFY_TIMEOUT }),
+    input: rotationInput({ retry: { maxAttempts: MAX_ATTEMPTS }, verifyTimeoutMs: VERIFY_TIMEOUT }),
+    unattended: false,
     observations: ['due', 'dueManual', 'notDue', 'broken'],
   },
   {
     name: 'keyvault, --yes, retirement grace period',
     input: rotationInput({ retireAfterMs: 3_600_000, retry: { maxAttempts: MAX_ATTEMPTS } }),
+    unattended: true,
     observations: ['due', 'dueManual'],
   },
   {
@@ -56,9 +61,9 @@ const variants: Variant[] = [
       kind: 'power-pages',
       keyVault: undefined,
       site: { environmentId: 'env-1', websiteId: 'site-1' },
-      autoConfirm: false,
       retry: { maxAttempts: MAX_ATTEMPTS },
     }),
+    unattended: false,
     observations: ['due', 'notDue'],
   },
   {
@@ -70,6 +75,7 @@ const variants: Variant[] = [
       retireAfterMs: 3_600_000,
       retry: { maxAttempts: MAX_ATTEMPTS },
     }),
+    unattended: true,
     observations: ['due', 'federated', 'notOwner'],
   },
 ];
@@ -148,12 +154,19 @@ function eventsFor(variant: Variant) {
     const state = flattenState(snapshot.value);
     const c = snapshot.context;
     const [top, sub] = state.split('.');
-    if (sub === 'confirming') return [{ type: 'CONFIRM' }, { type: 'DECLINE', now: T0 }];
+    // `abandon RUN_ID` of a run stopped where nothing it did needs undoing (offered only where it closes the run).
+    const abandon = changedNothing(c) && atAbandonableStandstill(state) ? [{ type: 'ABANDON' }] : [];
+    if (sub === 'confirming') {
+      // --yes: the driver answers CONFIRM itself; nobody is there to decline or to stop it at the question.
+      if (variant.unattended) return [{ type: 'CONFIRM' }];
+      return [{ type: 'CONFIRM' }, { type: 'DECLINE', now: T0 }, ...abandon];
+    }
     if (sub === 'backingOff' || sub === 'waiting')
       return [done('sleepUntil', undefined), { type: 'xstate.error.actor.sleepUntil', error: new Error('timer') }];
     switch (state) {
       case 'preflight.running':
         return [
+          ...abandon,
           ...variant.observations.map((kind) =>
             done('observeTarget', observations.get(`${variant.name}/${kind}`), kind),
           ),
@@ -192,6 +205,7 @@ function eventsFor(variant: Variant) {
         ];
       case 'detectingPlatformKey.running':
         return [
+          ...abandon,
           done(
             'detectPlatformKey',
             { status: 'found', keyId: 'k-new', thumbprint: 'NEW', expiresOn: 'x', keySet: [] },
@@ -231,7 +245,7 @@ function eventsFor(variant: Variant) {
         ];
       case 'awaitingRetirement':
       case 'awaitingOperator':
-        return [{ type: 'RESUME', now: T0 + 365 * 86_400_000 }, { type: 'ROLLBACK' }];
+        return [{ type: 'RESUME', now: T0 + 365 * 86_400_000 }, { type: 'ROLLBACK' }, ...abandon];
       default:
         if (top && snapshot.status === 'done') return [];
         return [];
@@ -295,16 +309,25 @@ async function realise(variant: Variant, steps: Step[]) {
     const controller = new AbortController();
     let skipRestored = drive > 0;
     const resumeWith = drive > 0 ? steps[seen.length]?.event.type : undefined;
+    const abandonNext = () => steps[seen.length]?.event.type === 'ABANDON';
     const result = await driveRotation({
       ports: world.ports(),
       ...(drive === 0 ? { input: variant.input } : { snapshot }),
       ...(resumeWith === 'RESUME' ? { resumeEvent: true } : {}),
       ...(resumeWith === 'ROLLBACK' ? { rollbackEvent: true } : {}),
+      ...(resumeWith === 'ABANDON' ? { abandonEvent: true } : {}),
       signal: controller.signal,
-      confirm: async () => {
-        await new Promise((resolve) => setImmediate(resolve));
-        return steps[seen.length]?.event.type === 'CONFIRM';
-      },
+      // --yes: no callback; the driver answers every gate itself (and journals that it did).
+      ...(variant.unattended
+        ? {}
+        : {
+            confirm: async () => {
+              // Ctrl-C at the question, then `abandon RUN_ID`: stop here, the next drive abandons.
+              if (abandonNext()) controller.abort();
+              await new Promise((resolve) => setImmediate(resolve));
+              return steps[seen.length]?.event.type === 'CONFIRM';
+            },
+          }),
       onSnapshot: async (persisted, info) => {
         if (controller.signal.aborted) return;
         snapshot = JSON.parse(JSON.stringify(persisted));
@@ -316,12 +339,17 @@ async function realise(variant: Variant, steps: Step[]) {
         const next = steps[seen.length];
         if (!next)
           controller.abort(); // the path ends here; the real run would go on
+        // The process stops here (Ctrl-C, or it parked); `abandon RUN_ID` comes in the next drive.
+        else if (next.event.type === 'ABANDON') controller.abort();
         else arrange(world, next.event, variant.input.runId);
       },
       onJournal: () => {},
     });
     drive += 1;
-    if (result.status !== 'parked' || seen.length >= steps.length) return { world, expected, seen, result };
+    const stoppedToAbandon = result.status === 'interrupted' && abandonNext();
+    if ((result.status !== 'parked' && !stoppedToAbandon) || seen.length >= steps.length) {
+      return { world, expected, seen, result };
+    }
     const parked = (snapshot as { context: Snapshot['context'] }).context;
     // Play the operator the park asked for before resuming.
     if (parked.park?.reason === 'manualInstall' && parked.newThumbprint) world.operatorInstalls(parked.newThumbprint);
@@ -366,8 +394,12 @@ describe.each(variants)('rotation model: $name', (variant) => {
   it('every transition of the walk, realised against the fakes, follows the model and keeps I1–I3', async () => {
     // The walk feeds actor done/error events, which are not in the machine's declared event union.
     const options = { input: variant.input, events: eventsFor(variant) as never, serializeState };
-    const adjacency = getAdjacencyMap(rotationMachine, options);
-    const shortest = new Map(getShortestPaths(rotationMachine, options).map((p) => [serializeState(p.state), p]));
+    // The invocation's mode, as the driver provides it: never read from the run's context.
+    const machine = variant.unattended
+      ? rotationMachine.provide({ guards: invocationGuards({ unattended: true }) })
+      : rotationMachine;
+    const adjacency = getAdjacencyMap(machine, options);
+    const shortest = new Map(getShortestPaths(machine, options).map((p) => [serializeState(p.state), p]));
     let transitions = 0;
     for (const [key, { state, transitions: outgoing }] of Object.entries(adjacency)) {
       const prefix = shortest.get(key);
@@ -427,8 +459,7 @@ describe.each(variants)('rotation model: $name', (variant) => {
 });
 
 describe('rotation model coverage', () => {
-  // toDirectedGraph lists every explicit transition; the eventless `--yes` skips of the confirming states show as
-  // the walk reaching each step's running state straight from the previous step (the state coverage below).
+  // toDirectedGraph lists every transition; with `--yes` the walk passes each gate by the CONFIRM the driver sends.
   it('the walks reached every state and every transition of the machine', () => {
     expect(machineEdges.length).toBeGreaterThan(70);
     const missingStates = machineStates.filter((id) => !coveredStates.has(id));

@@ -66,7 +66,7 @@ describe('restoring parked and confirming states', () => {
     const world = new FakeWorld();
     const asked: string[] = [];
     const first = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step) => {
         asked.push(step);
         return step !== 'attaching';

@@ -14,6 +14,7 @@ import {
   failStep,
   gatedStep,
   parkAfterStep,
+  parkWhenUnreachable,
   recordStep,
   resultOf,
   retryAfterBackoff,
@@ -93,6 +94,8 @@ export const generating = gatedStep({
     title: 'Waiting for confirmation to create a new version',
     step: 'generateCertificate',
     parkInfo: declinedTo('generating'),
+    // Nothing has changed yet: a run stopped at this question can be closed (`abandon`).
+    abandonable: true,
   },
   states: {
     requesting: workingState('Creating the new version', {
@@ -204,7 +207,12 @@ export const attaching = gatedStep({
         ...(context.settings.dataverseUrl ? { dataverseUrl: context.settings.dataverseUrl } : {}),
       }),
       onDone: { target: '#rotation.installing', actions: stepSucceeded('awaitPropagation') },
-      onError: retryOrFail('awaitPropagation', '#rotation.rollingBack'),
+      onError: [
+        retryAfterBackoff('awaitPropagation'),
+        // Entra unreachable the whole time says nothing about the key: park, and look again on resume.
+        parkWhenUnreachable('awaitPropagation', 'attaching.propagating'),
+        failStep('awaitPropagation', '#rotation.rollingBack'),
+      ],
     }),
   },
   backingOff: {

@@ -12,6 +12,7 @@ import {
   failStep,
   gatedStep,
   parkAfterFailure,
+  parkWhenUnreachable,
   recordStep,
   retriedStep,
   retryAfterBackoff,
@@ -19,9 +20,9 @@ import {
   workingState,
 } from '../rotation-states.js';
 import type { RetireResult, RotationContext } from '../rotation-types.js';
-import { keyVaultRetirementRecord } from './keyvault.js';
+import { keyVaultRetirementRecord, startVerifyClock } from './keyvault.js';
 import { premisesInput, supersededBranch } from './superseded.js';
-import { powerPagesRetirementRecord } from './power-pages.js';
+import { powerPagesRetirementRecord, startSiteClock } from './power-pages.js';
 
 interface ContextArgs {
   context: RotationContext;
@@ -37,6 +38,14 @@ function retirementRecord(result: RetireResult, context: RotationContext): { det
   return context.settings.kind === 'power-pages'
     ? powerPagesRetirementRecord(context, result)
     : keyVaultRetirementRecord(result);
+}
+
+/**
+ * `restartVerifyClock`: a resumed verification (or wait for Entra) gets its whole time again from the RESUME at `at`:
+ * `verifyTimeout` for a keyvault key, the site's restart time for power-pages ({@link startSiteClock}).
+ */
+export function restartVerifyClock(args: ContextArgs, params: { at: number }) {
+  return args.context.settings.kind === 'power-pages' ? startSiteClock(args, params) : startVerifyClock(args, params);
 }
 
 /** `verifying`: the new key works (I2: nothing is retired before this succeeds). */
@@ -67,7 +76,11 @@ export const verifying = retriedStep({
           target: '#rotation.awaitingOperator',
           actions: [parkAfterFailure('verifyNewKey', parkMessages.siteUnhealthy), 'resetAttempts'],
         },
-        // I2: the new key never produced a token, so the old key stays; undo the new one.
+        // Entra, Dataverse or the server did not answer for the whole verifyTimeout: an outage, not a rejection.
+        // Nothing is undone (swapping the server back and forth during an outage helps nobody); resume verifies.
+        parkWhenUnreachable('verifyNewKey', 'verifying'),
+        // I2: the new key was rejected (never produced a token, refused by WhoAmI, not the server's key), so the old
+        // key stays; undo the new one.
         failStep('verifyNewKey', '#rotation.rollingBack'),
       ],
     }),

@@ -40,7 +40,9 @@ export interface JournalLine extends JournalEntry {
   outcome?: string;
   /** The outcome line of a run that ended without change: why. */
   note?: string;
-  /** run started/resumed/rollbackRequested: how certrotate was invoked. */
+  /** confirmed/declined: who answered (the operator, or this invocation's `--yes` or plan). */
+  by?: 'operator' | 'yes' | 'plan';
+  /** run started/resumed/rollbackRequested/abandonRequested: how certrotate was invoked. */
   mode?: Invocation['mode'];
   argv?: string[];
   confirmation?: Invocation['confirmation'];
@@ -100,7 +102,12 @@ export function journalLines(event: RunEvent): JournalDraft[] {
         {
           ...base,
           step: 'run',
-          event: event.invocation.mode === 'rollback' ? 'rollbackRequested' : 'resumed',
+          event:
+            event.invocation.mode === 'rollback'
+              ? 'rollbackRequested'
+              : event.invocation.mode === 'abandon'
+                ? 'abandonRequested'
+                : 'resumed',
           ...invocationFields(event.invocation),
         },
       ];
@@ -174,7 +181,7 @@ export function journalLines(event: RunEvent): JournalDraft[] {
       return [];
     case 'confirmed':
     case 'declined':
-      return [{ ...base, step: event.step, event: event.type, detail: event.summary }];
+      return [{ ...base, step: event.step, event: event.type, detail: event.summary, by: event.by }];
     case 'parked':
       return [
         {

@@ -1,8 +1,13 @@
-import { AdapterError } from '../../adapters/ports.js';
+import { AdapterError, toPortError } from '../../adapters/ports.js';
+import { isServiceOutage } from '../../machines/rotation-backoff.js';
 import type { VerifyInput, VerifyResult } from '../../machines/rotation-types.js';
 import { requireServer, sameThumbprint, timingOf } from './step-ports.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
+
+/** How an outage names Entra's token endpoint. */
+export const ENTRA = 'Entra ID (token endpoint)';
+const SERVER = 'the app server';
 
 /** The Dataverse scope for an environment URL: `https://org.crm.dynamics.com/.default`. */
 export function dataverseScope(dataverseUrl: string): string {
@@ -10,11 +15,27 @@ export function dataverseScope(dataverseUrl: string): string {
 }
 
 /**
+ * One call to a service verification depends on. An outage (5xx or a dropped connection, no answer in time,
+ * throttled: still retryable, same code) is rethrown naming `service` first, so the park it may end in after
+ * `verifyTimeout` says which service was unreachable; an answer (a rejection, any other error) passes unchanged.
+ */
+export async function reaching<T>(service: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const error = toPortError(err);
+    if (!isServiceOutage(error)) throw err;
+    throw new AdapterError({ ...error, message: `${service} unreachable: ${error.message}` });
+  }
+}
+
+/**
  * Proves the new key works. Read-only, so re-running it is always safe.
  *
  * keyvault: a token with the new key (AADSTS700027 while Entra propagates it is a retryable `keyNotFound`; the
  * machine retries until verifyTimeout), then Dataverse WhoAmI with that token, then the server: it must report the
- * new key and, where it can tell, be healthy. The token never leaves this function (I4).
+ * new key and, where it can tell, be healthy. The token never leaves this function (I4). A service that does not
+ * answer is named in the error ({@link reaching}): past verifyTimeout that parks the run; only a rejection rolls back.
  * power-pages: the site answers healthy on the platform's new key, several times in a row.
  */
 export async function verifyNewKey(ports: RotationPorts, input: VerifyInput, step: StepContext): Promise<VerifyResult> {
@@ -22,15 +43,18 @@ export async function verifyNewKey(ports: RotationPorts, input: VerifyInput, ste
   if (input.kind === 'power-pages') return verifySiteHealthy(ports, input, step);
 
   const scope = input.dataverseUrl ? dataverseScope(input.dataverseUrl) : 'https://graph.microsoft.com/.default';
-  const token = await ports.tokens.acquireToken(input.appId, input.newKey, scope, options);
+  const token = await reaching(ENTRA, () => ports.tokens.acquireToken(input.appId, input.newKey, scope, options));
   const result: VerifyResult = { tokenExpiresOn: token.expiresOn };
   if (input.dataverseUrl) {
-    const who = await ports.dataverse.whoAmI(input.dataverseUrl, token, options);
+    const dataverseUrl = input.dataverseUrl;
+    const who = await reaching(`Dataverse (${new URL(dataverseUrl).origin})`, () =>
+      ports.dataverse.whoAmI(dataverseUrl, token, options),
+    );
     result.userId = who.userId;
   }
   const server = requireServer(ports);
   if (!server.manual) {
-    const current = await server.currentKey(options);
+    const current = await reaching(SERVER, () => server.currentKey(options));
     if (current.thumbprint !== undefined && !sameThumbprint(current.thumbprint, input.newKey.thumbprint)) {
       throw new AdapterError({
         code: 'serverKeyMismatch',
@@ -40,7 +64,8 @@ export async function verifyNewKey(ports: RotationPorts, input: VerifyInput, ste
     }
   }
   if (server.checkHealth) {
-    const health = await server.checkHealth(options);
+    const check = server.checkHealth.bind(server);
+    const health = await reaching(SERVER, () => check(options));
     if (!health.healthy) {
       throw new AdapterError({
         code: 'serverUnhealthy',

@@ -35,7 +35,7 @@ describe('power-pages flow', () => {
     let looks = 0;
     const result = await driveRotation({
       ports: world.ports(),
-      input: portalInput({ autoConfirm: false }),
+      input: portalInput(),
       confirm: async (step, summary) => {
         asked.push({ step, summary });
         return true;

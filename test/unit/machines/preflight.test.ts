@@ -42,7 +42,6 @@ const keyvault: RotationInput = {
   rotateBeforeMs: 60 * DAY,
   verifyTimeoutMs: 600_000,
   retireAfterMs: 0,
-  autoConfirm: false,
 };
 
 const powerPages: RotationInput = {

@@ -1,5 +1,5 @@
 /**
- * The rotation chart's structure, pinned: a persisted `rotation/4` snapshot restores only into the same states,
+ * The rotation chart's structure, pinned: a persisted `rotation/6` snapshot restores only into the same states,
  * transitions, guards, actions and invokes, so a refactor of how the chart is written must not change what it is.
  *
  * The fixture was captured from the chart before the builder refactor. Besides the serialisable definition
@@ -39,7 +39,6 @@ const keyVaultInput: RotationInput = {
   rotateBeforeMs: 30 * 86_400_000,
   verifyTimeoutMs: 600_000,
   retireAfterMs: 3_600_000,
-  autoConfirm: true,
   resumeTimeoutMs: 120_000,
 };
 
@@ -86,7 +85,6 @@ const bareContext: RotationContext = initialContext({
   rotateBeforeMs: 0,
   verifyTimeoutMs: 300_000,
   retireAfterMs: 0,
-  autoConfirm: false,
 });
 
 /**
@@ -252,7 +250,9 @@ describe('rotation machine structure', () => {
     expect(text).toContain('The operator declined to roll back (not now)');
     expect(text).toContain('"step":"generateCertificate"');
     expect(text).toContain('https://vault/secrets/probe-cert/v-new');
-    // `always` (left out of `definition`) is described: the confirming states' autoConfirm branch.
-    expect(JSON.stringify(described)).toContain('"always":[{"guard":"autoConfirm"');
+    // `always` (left out of `definition`) is described; since rotation/6 no state has one: the gates always wait
+    // for CONFIRM, which the driver sends itself for `--yes` (the mode belongs to the invocation, not the run).
+    expect(JSON.stringify(described)).toContain('"always":"[none]"');
+    expect(JSON.stringify(described)).not.toContain('"always":[');
   });
 });

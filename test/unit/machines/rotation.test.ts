@@ -71,7 +71,7 @@ describe('rotation machine', () => {
   it('guided mode: a decline parks the run, the record says declined, and nothing else changes', async () => {
     const world = new FakeWorld();
     const { result } = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step) => step !== 'installing',
     });
     expect(result).toMatchObject({ outcome: 'awaitingOperator', status: 'parked', state: 'awaitingOperator' });

@@ -141,3 +141,19 @@ describe('run timeline', () => {
     ]);
   });
 });
+
+describe('the operator lane and --yes', () => {
+  it('shows the answers people gave, not the gates an invocation answered with --yes or a plan', () => {
+    const lines = [
+      at(0, 'run', 'started', 'rotate contoso-api --yes'),
+      { ...at(100, 'generating', 'confirmed', 'create'), by: 'yes' as const },
+      { ...at(200, 'attaching', 'confirmed', 'add key'), by: 'plan' as const },
+      at(300, 'run', 'resumed'),
+      { ...at(400, 'retiring', 'confirmed', 'remove old key'), by: 'operator' as const },
+      // A journal written before `by` existed: its answers were people's.
+      at(500, 'installing', 'confirmed', 'install key'),
+    ];
+    const marks = buildTimeline(lines).marks.map((m) => `${m.step} ${m.event}`);
+    expect(marks).toEqual(['run started', 'run resumed', 'retiring confirmed', 'installing confirmed']);
+  });
+});

@@ -9,7 +9,7 @@ describe('re-runs after a restore', () => {
     const world = new FakeWorld();
     // Decline the attach confirmation: the run parks before attachKeyCredential ever started.
     const { result, record } = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step) => step !== 'attaching',
     });
     expect(result.outcome).toBe('awaitingOperator');

@@ -87,7 +87,7 @@ describe('driveRotation', () => {
     const world = new FakeWorld();
     const asked: [string, string][] = [];
     const { result } = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step, summary) => {
         asked.push([step, summary]);
         if (step === 'retiring') throw new Error('stdin closed');

@@ -96,7 +96,7 @@ describe('run events', () => {
       },
     };
     const { result } = await driveInWorld(world, {
-      input: portalInput({ autoConfirm: false }),
+      input: portalInput(),
       confirm: async () => true,
       observers: [seen, counter],
     });
@@ -126,7 +126,7 @@ describe('run events', () => {
     const world = new FakeWorld();
     const seen = collector();
     const { result } = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step) => step !== 'attaching',
       observers: [seen],
     });
@@ -203,7 +203,7 @@ describe('Ctrl-C in a step the operator had just confirmed', () => {
     let snapshot: unknown;
     const parked = await driveRotation({
       ports: world.ports(),
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (state) => state !== 'installing',
       onSnapshot: async (persisted) => {
         snapshot = JSON.parse(JSON.stringify(persisted));

@@ -15,7 +15,7 @@ describe('run view', () => {
   it('reads a parked run: outcome, park, message, keys and steps', async () => {
     const world = new FakeWorld();
     const { record, result } = await driveInWorld(world, {
-      input: rotationInput({ autoConfirm: false }),
+      input: rotationInput(),
       confirm: async (step) => step !== 'installing',
     });
     const view = describeRun({

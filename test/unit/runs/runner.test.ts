@@ -74,7 +74,7 @@ describe('runner', () => {
   });
 
   it('parks a declined run (exit 3), refuses a new run of the target, and resumes it to the end', async () => {
-    const input = rotationInput({ runId: 'run-c', autoConfirm: false });
+    const input = rotationInput({ runId: 'run-c' });
     const parked = await startRun(deps, input, { confirm: async () => false });
     expect(parked.outcome).toBe('awaitingOperator');
     expect(exitCodeFor(parked.outcome)).toBe(3);
@@ -93,7 +93,7 @@ describe('runner', () => {
   });
 
   it('refuses a snapshot written by another machine version, saying what to do', async () => {
-    await startRun(deps, rotationInput({ runId: 'run-e', autoConfirm: false }), { confirm: async () => false });
+    await startRun(deps, rotationInput({ runId: 'run-e' }), { confirm: async () => false });
     const path = join(dir, 'runs', 'run-e', 'snapshot.json');
     const envelope = JSON.parse(await readFile(path, 'utf8'));
     await writeFile(path, JSON.stringify({ ...envelope, machineVersion: 'rotation/0' }));
@@ -104,7 +104,7 @@ describe('runner', () => {
   });
 
   it('closes a run declined before anything changed when it is rolled back, so the target is free again', async () => {
-    const parked = await startRun(deps, rotationInput({ runId: 'run-g', autoConfirm: false }), {
+    const parked = await startRun(deps, rotationInput({ runId: 'run-g' }), {
       confirm: async () => false,
     });
     expect(parked.outcome).toBe('awaitingOperator');
