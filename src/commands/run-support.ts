@@ -19,10 +19,11 @@ export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Pro
   const loaded = await ctx.config();
   // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
   await sweepStaleKeyFiles({ logger: ctx.logger });
-  const { store, lock } = openStateBackend(loaded.config);
+  const { store, lock, renewEveryMs } = openStateBackend(loaded.config);
   return {
     store,
     lock,
+    ...(renewEveryMs !== undefined ? { renewEveryMs } : {}),
     ports: await portsForTarget(ctx, loaded.config, target),
     clock: systemClock,
     logger: ctx.logger,

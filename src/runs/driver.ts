@@ -77,6 +77,11 @@ export interface DriveOptions {
   observers?: readonly RunObserver[];
   /** Ctrl-C: stop now, leaving the last persisted snapshot to resume from (every step is re-runnable, I3). */
   signal?: AbortSignal;
+  /**
+   * Stop at the next step boundary: the step at work finishes its call, and no further step starts (the target's
+   * lock was lost, so another process may drive the target; a write in flight is never cut off).
+   */
+  stopBeforeNextStep?: AbortSignal;
 }
 
 /** What a drive ends with. */
@@ -128,6 +133,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
 
   // Assigned below; the step activities only run once the actor exists.
   let currentAttempt = () => 1;
+  let stopAtBoundary = () => undefined as void;
 
   const step = <TInput, TResult>(
     actorName: StepActor,
@@ -139,6 +145,10 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       // during the step resumes into this step (which re-runs, observing first) and never past it.
       await Promise.resolve();
       await persisted;
+      // A step boundary: nothing of this step has happened yet. A run that must stop (its snapshot could not be
+      // written, or its lock was lost) stops here, before acting; the stopped actor ignores this promise.
+      if (!stopped && opts.stopBeforeNextStep?.aborted) stopAtBoundary();
+      if (stopped) return new Promise<never>(() => undefined);
       const rerun = rerunPending;
       rerunPending = false;
       const attempt = currentAttempt();
@@ -274,6 +284,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     };
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    stopAtBoundary = onAbort;
 
     const settle = (snapshot: RotationSnapshot) => {
       if (stopped || !ready) return;

@@ -157,9 +157,16 @@ async function drive(
   opts: RunOptions,
 ): Promise<RunDocument> {
   const actor = deps.actor ?? whoAmI();
+  // A renewal that fails may mean another process holds the target now (its lease was broken, or expired and was
+  // taken over): stop before the next step, and leave the lock alone — releasing it could free another's.
+  const lockLost = new AbortController();
+  let lostBecause: string | undefined;
   const renew = setInterval(() => {
     deps.lock.renew(target, runId).catch((err: unknown) => {
       deps.logger?.error({ err, target, runId }, 'could not renew the target lock');
+      if (lockLost.signal.aborted) return;
+      lostBecause = err instanceof Error ? err.message : String(err);
+      lockLost.abort();
     });
   }, deps.renewEveryMs ?? 60_000);
   renew.unref();
@@ -170,6 +177,7 @@ async function drive(
       ...drive,
       confirm: opts.confirm,
       signal: opts.signal,
+      stopBeforeNextStep: lockLost.signal,
       onSnapshot: async (snapshot, info) => {
         await deps.store.saveSnapshot({
           formatVersion: 1,
@@ -187,9 +195,14 @@ async function drive(
   } finally {
     clearInterval(renew);
     await deps.store.flush();
-    await deps.lock.release(target, runId);
+    if (!lockLost.signal.aborted) await deps.lock.release(target, runId);
   }
-  const message = result.failure?.message ?? result.park?.message ?? result.note;
+  const lost =
+    lostBecause !== undefined && result.status === 'interrupted'
+      ? `the lock on target "${target}" could not be renewed (${lostBecause}); the run stopped before its next ` +
+        `step and can be resumed with \`certrotate resume ${runId}\``
+      : undefined;
+  const message = lost ?? result.failure?.message ?? result.park?.message ?? result.note;
   const next = result.status === 'final' ? undefined : `certrotate resume ${runId}`;
   return {
     formatVersion: 1,
