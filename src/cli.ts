@@ -109,7 +109,11 @@ export function buildProgram(): Command {
   program
     .command('runs')
     .description('list runs, newest first')
-    .action(() => run(async (ctx) => (await import('./commands/runs.js')).runsCommand(ctx)));
+    .option('--target <name>', "only this target's runs")
+    .option('--open', 'only runs that block a new rotation (unfinished, parked, corrupt)')
+    .action((opts: { target?: string; open?: boolean }) =>
+      run(async (ctx) => (await import('./commands/runs.js')).runsCommand(ctx, opts)),
+    );
 
   program
     .command('show')
@@ -121,9 +125,14 @@ export function buildProgram(): Command {
     .command('unlock')
     .description("remove a target's lock, whoever holds it")
     .argument('<target>', 'target name from the configuration')
-    .option('--force', 'confirm removing the lock')
-    .action((target: string, opts: { force?: boolean }) =>
-      run(async (ctx) => (await import('./commands/unlock.js')).unlockCommand(ctx, target, Boolean(opts.force))),
+    .option('--force', 'confirm removing the lock (twice: break an unexpired lease too)', (_v, n: number) => n + 1, 0)
+    .option('--break-lease', "break the holder's lease even before it expires (azure-blob state)")
+    .action((target: string, opts: { force: number; breakLease?: boolean }) =>
+      run(async (ctx) =>
+        (await import('./commands/unlock.js')).unlockCommand(ctx, target, opts.force > 0, {
+          breakLease: Boolean(opts.breakLease) || opts.force > 1,
+        }),
+      ),
     );
 
   program

@@ -192,11 +192,22 @@ async function drive(
       onJournal: (line) => deps.store.appendJournal(journalLine(line, runId, target, actor)),
       ...(opts.observers ? { observers: opts.observers } : {}),
     });
-  } finally {
+  } catch (err) {
     clearInterval(renew);
     await deps.store.flush();
-    if (!lockLost.signal.aborted) await deps.lock.release(target, runId);
+    // The run's own failure (its state could not be written: the store is down) is what the operator must read; a
+    // release that fails for the same reason must not replace it. The lease then runs out on its own.
+    if (!lockLost.signal.aborted) {
+      await deps.lock.release(target, runId).catch((releaseErr: unknown) => {
+        const error = releaseErr instanceof Error ? releaseErr.message : String(releaseErr);
+        deps.logger?.warn({ error, target, runId }, 'could not release the target lock; its lease runs out by itself');
+      });
+    }
+    throw err;
   }
+  clearInterval(renew);
+  await deps.store.flush();
+  if (!lockLost.signal.aborted) await deps.lock.release(target, runId);
   const lost =
     lostBecause !== undefined && result.status === 'interrupted'
       ? `the lock on target "${target}" could not be renewed (${lostBecause}); the run stopped before its next ` +

@@ -44,6 +44,10 @@ interface JournalTail {
   blocks: number;
 }
 
+/** What a run whose state could not be written does next, for the operator. */
+const resumeHint = (runId: string) =>
+  `the run stops before its next step; \`certrotate resume ${runId}\` continues it once storage answers`;
+
 const JOURNAL_BLOB = /^journal-(\d{6})\.jsonl$/;
 const segmentName = (n: number) => `journal-${String(n).padStart(6, '0')}.jsonl`;
 
@@ -109,7 +113,12 @@ export class BlobRunStore implements RunStore {
         // 412 (If-Match failed, or If-None-Match on an existing blob) or 409 BlobAlreadyExists: the blob is not the
         // one this store last saw. A retried write whose first try landed also comes back 412 (fleet-state §2.5).
         if (!isPreconditionFailed(err) && !isConflict(err)) {
-          throw blobStateError(`saving the snapshot of run ${envelope.runId}`, this.where(name), err);
+          throw blobStateError(
+            `saving the snapshot of run ${envelope.runId}`,
+            this.where(name),
+            err,
+            resumeHint(envelope.runId),
+          );
         }
         const now = await this.download(name);
         if (now?.text === body) {
@@ -190,7 +199,7 @@ export class BlobRunStore implements RunStore {
         }
         if (!isPreconditionFailed(err)) {
           this.tails.delete(runId);
-          throw blobStateError(`appending to the journal of run ${runId}`, this.where(name), err);
+          throw blobStateError(`appending to the journal of run ${runId}`, this.where(name), err, resumeHint(runId));
         }
         const fresh = await this.discoverTail(runId);
         if (fresh.segment === tail.segment && (await this.landedAt(name, tail.position, bytes))) {

@@ -76,7 +76,7 @@ export class BlobStateError extends RunStoreError {}
  * A storage failure as a person reads it: what was being done, where, and what to do. A missing container and a
  * refused sign-in say so; anything else keeps the service's status and code.
  */
-export function blobStateError(what: string, where: string, err: unknown): BlobStateError {
+export function blobStateError(what: string, where: string, err: unknown, next?: string): BlobStateError {
   const status = statusOf(err);
   const code = codeOf(err);
   const message = (err as Error)?.message?.split('\n')[0] ?? String(err);
@@ -90,5 +90,5 @@ export function blobStateError(what: string, where: string, err: unknown): BlobS
     );
   }
   const reason = status === undefined ? `no answer (${code ?? message})` : `${status} ${code ?? message}`;
-  return new BlobStateError(`${what}: state storage ${where} failed: ${reason}`);
+  return new BlobStateError(`${what}: state storage ${where} failed: ${reason}${next ? `; ${next}` : ''}`);
 }
