@@ -136,6 +136,19 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('state')
+    .description('the run state store')
+    .command('migrate')
+    .description('copy the local runs into shared storage (refused while a run is active)')
+    .requiredOption('--to <kind>', 'the state kind to copy to: azure-blob')
+    .option('--account-url <url>', 'the storage account, https://ACCOUNT.blob.core.windows.net')
+    .option('--container <name>', 'the container (it must exist)')
+    .option('--prefix <prefix>', 'names in the container start with this')
+    .action((opts: { to: string; accountUrl?: string; container?: string; prefix?: string }) =>
+      run(async (ctx) => (await import('./commands/state-migrate.js')).stateMigrateCommand(ctx, opts)),
+    );
+
+  program
     .command('diagram')
     .description('the rotation machine as a diagram,\nderived from its definition')
     .option('--format <format>', 'mermaid', 'mermaid')

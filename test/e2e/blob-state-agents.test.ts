@@ -9,6 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import { createOperatorCredential } from '../../src/adapters/azure/credentials.js';
+import { trustExtraCa } from '../../src/adapters/azure/trust.js';
+import { BlobTargetLock } from '../../src/adapters/state/azure-blob-lock.js';
+import { openContainer } from '../../src/adapters/state/azure-blob-storage.js';
+import { FileTargetLock } from '../../src/adapters/state/file-lock.js';
+import { loadConfig } from '../../src/config/load.js';
 import {
   checkI1,
   checkI3,
@@ -35,18 +41,19 @@ describe('two agents sharing run state in one blob container', () => {
   const dirs: string[] = [];
 
   /** A copy of the sandbox's config in a directory of its own (its CA by absolute path): one agent's checkout. */
-  async function agentConfig(name: string): Promise<string> {
+  async function agentConfig(name: string, state?: Record<string, unknown>): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), `certrotate-${name}-`));
     dirs.push(dir);
     const doc = parseDocument(await readFile(sb.configPath, 'utf8'));
     doc.setIn(['cloud', 'caFile'], join(sb.dir, 'ca.pem'));
+    if (state) doc.set('state', doc.createNode(state));
     const path = join(dir, 'certrotate.yaml');
     await writeFile(path, doc.toString(), { mode: 0o600 });
     return path;
   }
 
   beforeAll(async () => {
-    sb = await startE2eSandbox({ targets: 2, storage: true });
+    sb = await startE2eSandbox({ targets: 3, storage: true });
     agentA = await agentConfig('agent-a');
     agentB = await agentConfig('agent-b');
   }, 120_000);
@@ -160,6 +167,88 @@ describe('two agents sharing run state in one blob container', () => {
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(parseJson<RunDocument>(resumed)).toMatchObject({ runId, outcome: 'succeeded', oldThumbprint });
       await invariants(target, [runId!]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'state migrate copies local runs into the container (refused while a run is active), and B resumes one',
+    async () => {
+      const target = 'bench-0003';
+      const local = await agentConfig('agent-local', { kind: 'file', dir: '.certrotate' });
+      const localState = join(local, '..', '.certrotate');
+      const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
+      const killed = await killAtStep(local, ['rotate', target, '--yes'], 'generateCertificate', 50);
+      expect(killed.result.signal, killed.result.stderr).toBe('SIGKILL');
+      const [run] = await listRuns(local);
+      expect(run?.target).toBe(target);
+      expect((await listRuns(agentB)).map((r) => r.runId)).not.toContain(run!.runId);
+
+      const { accountUrl } = sb.storage!;
+      const migrate = [
+        'state',
+        'migrate',
+        '--to',
+        'azure-blob',
+        '--account-url',
+        accountUrl,
+        '--container',
+        'certrotate',
+      ];
+      // A live holder of a lock (this test process) is an active run: refused, exit 4, nothing copied.
+      const live = new FileTargetLock(localState);
+      await live.acquire('contoso-api', 'run-active');
+      const refused = await cli(local, migrate);
+      expect(refused.code, refused.stderr).toBe(4);
+      expect(refused.stderr).toContain('run run-active is active on target "contoso-api"');
+      await live.release('contoso-api', 'run-active');
+
+      const copied = await cli(local, ['--json', ...migrate]);
+      expect(copied.code, copied.stderr).toBe(0);
+      expect(parseJson<{ copied: string[] }>(copied).copied).toEqual([run!.runId]);
+      const again = await cli(local, ['--json', ...migrate]);
+      expect(parseJson<{ copied: string[]; skipped: string[] }>(again)).toMatchObject({
+        copied: [],
+        skipped: [run!.runId],
+      });
+      const wrongKind = await cli(local, [...migrate.slice(0, 3), 'file']);
+      expect(wrongKind.code).toBe(1);
+      expect(wrongKind.stderr).toContain('option --to: got "file"; expected azure-blob');
+
+      // The interrupted run, with its journal, is now in the container: agent B resumes it to the end.
+      const journal = await cli(agentB, ['show', run!.runId]);
+      expect(journal.code, journal.stderr).toBe(0);
+      const resumed = await cli(agentB, ['resume', run!.runId, '--yes', '--json']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(parseJson<RunDocument>(resumed)).toMatchObject({ runId: run!.runId, outcome: 'succeeded', oldThumbprint });
+      await invariants(target, [run!.runId]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'unlock --force names a holder on another agent and leaves its lease; --break-lease breaks it',
+    async () => {
+      const { config } = await loadConfig(agentB);
+      trustExtraCa(sb.caPem);
+      const container = openContainer(
+        { accountUrl: sb.storage!.accountUrl, container: 'certrotate', prefix: '' },
+        createOperatorCredential(config, { caPem: sb.caPem }),
+      );
+      const far = new BlobTargetLock(container, { host: 'agent-far', pid: 777 });
+      expect(await far.acquire('bench-0001', 'run-far')).toEqual({ acquired: true });
+      const refused = await cli(agentA, ['unlock', 'bench-0001', '--force']);
+      expect(refused.code, refused.stderr).toBe(4);
+      expect(refused.stderr).toContain('locked by run run-far (pid 777 on agent-far)');
+      expect(refused.stderr).toContain('--break-lease');
+      const broken = await cli(agentA, ['--json', 'unlock', 'bench-0001', '--force', '--break-lease']);
+      expect(broken.code, broken.stderr).toBe(0);
+      expect(broken.stderr).toContain('target bench-0001 is held by run run-far (pid 777 on agent-far');
+      expect(parseJson<{ removed: boolean; holder: { runId: string } }>(broken)).toMatchObject({
+        removed: true,
+        holder: { runId: 'run-far' },
+      });
+      await expect(far.renew('bench-0001', 'run-far')).rejects.toThrow(/no longer holds it/);
     },
     TIMEOUT,
   );
