@@ -23,8 +23,9 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /**
- * The exit code for a run's outcome (DESIGN §5). An interrupted run (outcome null) is still an error here: the
- * guided and pipeline tests pin exit 1 for Ctrl-C today; DESIGN's 130 is {@link ExitCode.interrupted}.
+ * The exit code for a run's outcome (DESIGN §5). An unfinished run (outcome null) is an error here: only the command,
+ * which knows that Ctrl-C stopped it, turns that into {@link ExitCode.interrupted} (run-support `runExitCode`); a
+ * run stopped by SIGTERM or a lost snapshot write stays 1.
  */
 export function exitCodeFor(outcome: RotationOutcome | null): ExitCodeValue {
   switch (outcome) {

@@ -196,6 +196,8 @@ export interface PortError {
   status?: number;
   /** x-ms-request-id / client-request-id, to correlate with Azure's own logs. */
   requestId?: string;
+  /** The request never left this machine (connection refused, DNS failure): the call cannot have had an effect. */
+  notSent?: true;
 }
 
 /** The `Error` adapters throw: carries a {@link PortError} and serialises to it. */
@@ -389,6 +391,16 @@ export interface AppRegistration {
   hasFederatedCredentials: boolean;
 }
 
+/** Options of the calls that add a key credential. */
+export interface KeyCredentialOptions extends CallOptions {
+  /**
+   * The new credential's `displayName` (Graph keeps up to 90 characters). certrotate writes its world marker here,
+   * `certrotate <runId>` (src/machines/world-markers.ts), so any agent can tell which run added the key. Absent: the
+   * certificate's subject.
+   */
+  displayName?: string;
+}
+
 /**
  * The Entra app registration. Directory reads are eventually consistent: a read right after a write may miss it
  * (graph-entra §3.3), so callers never treat one read as proof of absence after a write they may have made.
@@ -401,7 +413,7 @@ export interface AppRegistry {
    * app). NOT idempotent (a second call may add a second credential): observe first. Throws `invalidProof`,
    * `keyExpired` (the proof key is no longer valid).
    */
-  addKey(appId: string, newKey: KeyRef, proofKey: KeyRef, options?: CallOptions): Promise<KeyCredential>;
+  addKey(appId: string, newKey: KeyRef, proofKey: KeyRef, options?: KeyCredentialOptions): Promise<KeyCredential>;
   /**
    * Graph `removeKey` of `keyId`, with a proof signed by `proofKey`. Throws `notFound` when the key is already gone
    * (callers treat that as success), `invalidProof`.
@@ -411,14 +423,14 @@ export interface AppRegistry {
    * The fallback when no current key can sign a proof: GET the app, then PATCH `keyCredentials` as the existing set
    * (by keyId, never dropping others) plus `add` minus `removeKeyIds`. Idempotent for the merge it computes (a key
    * already present is not added again; an absent one is not removed). Needs Application.ReadWrite permission.
-   * Returns the credentials added. Because PATCH replaces the whole collection, a merge computed from a lagging read
+   * Returns the credentials added; each one added gets `options.displayName` when given. Because PATCH replaces the whole collection, a merge computed from a lagging read
    * would drop a key written moments ago: the adapter must re-read after the PATCH and fail (`unavailable`,
    * retryable) if a key it meant to keep is missing, rather than trust one read.
    */
   patchKeyCredentials(
     appId: string,
     change: { add?: KeyRef[]; removeKeyIds?: string[] },
-    options?: CallOptions,
+    options?: KeyCredentialOptions,
   ): Promise<KeyCredential[]>;
 }
 

@@ -2,15 +2,17 @@
  * What `rotate` and `resume` do differently in guided mode: open a {@link GuidedSession}, show the plan (rotate) or
  * where the run stopped (resume) before anything changes, and close with the summary and the next action.
  */
-import type { RotationInput } from '../machines/rotation-types.js';
+import type { RotationInput, StepRecord } from '../machines/rotation-types.js';
 import { rotationDue, selectCurrentKey } from '../machines/rotation-policies.js';
 import { buildPlan } from '../runs/plan-fingerprint.js';
-import { exitCodeFor } from '../exit-codes.js';
+import type { RunStore } from '../adapters/ports.js';
 import type { RunDocument, RunnerDeps } from '../runs/runner.js';
 import { UsageError, type CommandContext } from './context.js';
 import { GuidedSession } from './guided-session.js';
+import { stoppedAt, type TargetKind } from './guided-text.js';
 import { observeTarget } from './observe.js';
 import { runSummary } from './progress.js';
+import { runExitCode, stepTimes } from './run-support.js';
 
 /**
  * Info-level log lines say what the step list already shows, and a line written under a spinner breaks it; at the
@@ -20,9 +22,9 @@ function quietInfoLogs(ctx: CommandContext): void {
   if (ctx.options.logLevel === 'info' && !ctx.options.logFile) ctx.logger.level = 'warn';
 }
 
-function newSession(ctx: CommandContext, signal: AbortSignal): GuidedSession {
+function newSession(ctx: CommandContext, signal: AbortSignal, kind: TargetKind): GuidedSession {
   quietInfoLogs(ctx);
-  return new GuidedSession({ signal, color: ctx.options.color && !ctx.env.NO_COLOR });
+  return new GuidedSession({ signal, color: ctx.options.color && !ctx.env.NO_COLOR, kind });
 }
 
 /** Adds whole months to an epoch-ms time, the way a certificate's validity counts them. */
@@ -43,7 +45,7 @@ export async function openGuidedRotation(
   input: RotationInput,
   signal: AbortSignal,
 ): Promise<GuidedSession> {
-  const session = newSession(ctx, signal);
+  const session = newSession(ctx, signal, input.kind);
   session.start(`certrotate rotate ${input.target}`);
   try {
     const observation = await session.during('Reading the app registration, Key Vault and the server', () =>
@@ -75,12 +77,20 @@ export async function openGuidedRotation(
 export function openGuidedResume(
   ctx: CommandContext,
   mode: 'resume' | 'rollback',
-  run: { runId: string; target: string; state: string; outcome: string | null; message?: string },
+  run: {
+    runId: string;
+    target: string;
+    kind: TargetKind;
+    state: string;
+    outcome: string | null;
+    steps: StepRecord[];
+    message?: string;
+  },
   signal: AbortSignal,
 ): GuidedSession {
-  const session = newSession(ctx, signal);
+  const session = newSession(ctx, signal, run.kind);
   session.start(`certrotate ${mode} ${run.runId}`);
-  const where = run.outcome ? `parked (${run.outcome}) in ${run.state}` : `interrupted in ${run.state}`;
+  const where = run.outcome ? `parked (${run.outcome})` : `interrupted ${stoppedAt(run, run.kind)}`;
   session.info(
     `Target ${run.target}: the run is ${where}${run.message ? ` — ${run.message.replace(/\.$/, '')}` : ''}. ` +
       (mode === 'rollback' ? 'Rolling back is asked for first.' : 'Each remaining change is asked for first.'),
@@ -92,8 +102,16 @@ export function openGuidedResume(
  * Closes a guided run: the summary and next action on the terminal. The result document still goes to stdout with
  * `--json`, and as the plain summary when stdout is not the terminal (a log file keeps it).
  */
-export function reportGuidedRun(ctx: CommandContext, session: GuidedSession, doc: RunDocument): number {
-  session.finish(doc);
-  if (ctx.options.json || !process.stdout.isTTY) ctx.print(doc, () => runSummary(doc));
-  return exitCodeFor(doc.outcome);
+export async function reportGuidedRun(
+  ctx: CommandContext,
+  session: GuidedSession,
+  doc: RunDocument,
+  store: RunStore,
+  interrupted?: NodeJS.Signals,
+): Promise<number> {
+  // Each step's time as `show` counts it: a run parked for a day before its resume did not work for a day.
+  const times = await stepTimes(store, doc.runId);
+  session.finish(doc, times);
+  if (ctx.options.json || !process.stdout.isTTY) ctx.print(doc, () => runSummary(doc, times));
+  return runExitCode(doc, interrupted);
 }

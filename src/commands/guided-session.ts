@@ -22,6 +22,8 @@ import {
   summaryLines,
   type PlanFacts,
   type RetryInfo,
+  type StepTimes,
+  type TargetKind,
 } from './guided-text.js';
 
 /** Options of a {@link GuidedSession}. */
@@ -36,6 +38,8 @@ export interface GuidedSessionOptions {
   color?: boolean;
   /** Epoch ms, for the countdown to the next attempt. */
   now?: () => number;
+  /** The target's kind: Power Pages steps are worded for the site and the platform's key. */
+  kind?: TargetKind;
 }
 
 /** The step a spinner is showing. */
@@ -170,11 +174,20 @@ export class GuidedSession {
     }
   }
 
-  /** Closes the session: the summary, then the next action. */
-  finish(doc: RunDocument): void {
+  /** Closes the session: the summary (each step's time as `show` counts it, when `times` is given), then the next action. */
+  finish(doc: RunDocument, times?: StepTimes): void {
     this.settle(doc.outcome === null ? 'cancel' : 'ok');
-    const headline = outcomeHeadline(doc);
-    note(summaryLines(doc).join('\n'), headline, { output: this.output, format: (line) => line });
+    const headline = outcomeHeadline(doc, this.opts.kind);
+    note(
+      summaryLines(doc, { ...(this.opts.kind ? { kind: this.opts.kind } : {}), ...(times ? { times } : {}) }).join(
+        '\n',
+      ),
+      headline,
+      {
+        output: this.output,
+        format: (line) => line,
+      },
+    );
     const next = nextAction(doc);
     if (doc.outcome === 'failed' || doc.outcome === 'rolledBack') log.error(headline, { output: this.output });
     outro(next, { output: this.output });
@@ -193,7 +206,7 @@ export class GuidedSession {
     >,
   ): void {
     const { step } = event;
-    const wording = stepWording(step);
+    const wording = stepWording(step, this.opts.kind);
     let a = this.active;
     if (event.type === 'stepStarted') {
       this.settle('ok');
@@ -223,6 +236,14 @@ export class GuidedSession {
         return;
       }
       case 'waiting':
+        if (event.inStep) {
+          // A wait inside the step (Graph's read-lag window): what for and until when, not "not yet".
+          const until = event.until !== undefined ? `, until ${new Date(event.until).toLocaleTimeString()}` : '';
+          a.spinner.message(
+            `${wording.title}: waiting for ${event.for}${until}${a.attempts > 1 ? ` (attempt ${a.attempts})` : ''}`,
+          );
+          return;
+        }
         a.polling = true;
         a.spinner.message(`${wording.title}: not yet; still waiting for ${wording.waitingFor}`);
         return;
@@ -241,7 +262,7 @@ export class GuidedSession {
         a.retry = { info, until: this.now() + info.waitMs };
         const tick = () => {
           if (!a?.retry) return;
-          a.spinner.message(retryMessage(step, a.retry.info, Math.max(0, a.retry.until - this.now())));
+          a.spinner.message(retryMessage(step, a.retry.info, Math.max(0, a.retry.until - this.now()), this.opts.kind));
         };
         tick();
         this.stopTicker(a);
@@ -258,7 +279,7 @@ export class GuidedSession {
     if (!a) return;
     this.active = undefined;
     this.stopTicker(a);
-    const { title } = stepWording(a.step);
+    const { title } = stepWording(a.step, this.opts.kind);
     const attempts = a.attempts > 1 ? `, ${a.attempts} attempts` : '';
     if (kind === 'cancel' && !a.done) a.spinner.cancel(`${title}: interrupted; the step re-runs on resume`);
     else if (a.done || (kind === 'ok' && !a.failure)) a.spinner.stop(`${title}${this.keyNote(a)}${attempts}`);

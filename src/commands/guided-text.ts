@@ -4,6 +4,7 @@
  * are unit-tested and reused by `show`.
  */
 import type { RotationPlan, PlanStep } from '../machines/plan.js';
+import type { StepRecord } from '../machines/rotation-types.js';
 import { STEP_NAMES, stepFacts } from '../machines/steps.js';
 import type { RunDocument } from '../runs/runner.js';
 
@@ -18,6 +19,22 @@ const STEPS: Record<string, StepWording> = Object.fromEntries(
   STEP_NAMES.map((name) => [name, { title: stepFacts(name).title, waitingFor: stepFacts(name).waitingFor }]),
 );
 
+/**
+ * Power Pages steps do other work under the same names: the platform holds the key, the site's health verifies it
+ * and Graph alone retires the old key.
+ */
+const POWER_PAGES_STEPS: Record<string, StepWording> = {
+  observeTarget: { title: 'Read the app and the site', waitingFor: 'Graph and the Power Platform API' },
+  verifyNewKey: {
+    title: 'Verify the site on the new key',
+    waitingFor: "the site to answer healthy on the platform's new key",
+  },
+  retireOldKey: { title: 'Retire the old key', waitingFor: 'Graph to remove the old key from the site’s app' },
+};
+
+/** The kind of target a run rotates, where the words differ. */
+export type TargetKind = 'keyvault' | 'power-pages';
+
 /** The question asked before each mutating step, by the machine state that asks (`confirmSummary` says what). */
 const CONFIRM_TITLES: Record<string, string> = Object.fromEntries(
   STEP_NAMES.flatMap((name) => {
@@ -27,8 +44,26 @@ const CONFIRM_TITLES: Record<string, string> = Object.fromEntries(
 );
 
 /** Title and wait description of a step (the step name itself when it is not one certrotate knows). */
-export function stepWording(step: string): StepWording {
-  return STEPS[step] ?? { title: step, waitingFor: step };
+export function stepWording(step: string, kind?: TargetKind): StepWording {
+  return (
+    (kind === 'power-pages' ? POWER_PAGES_STEPS[step] : undefined) ?? STEPS[step] ?? { title: step, waitingFor: step }
+  );
+}
+
+/**
+ * Where an unfinished run stopped, in words: the step at work (`during “Install the new key on the server”`), the
+ * question it was asking, or the step waiting to retry — never the machine's state name.
+ */
+export function stoppedAt(doc: Pick<RunDocument, 'state' | 'steps'>, kind?: TargetKind): string {
+  const leaf = doc.state.split('.').at(-1) ?? '';
+  const gate = doc.state.split('.')[0] ?? '';
+  if (leaf === 'confirming' && CONFIRM_TITLES[gate]) return `at the question “${CONFIRM_TITLES[gate]}”`;
+  const open = doc.steps.findLast((s) => s.status === 'running' || s.status === 'retrying');
+  if (open) {
+    const title = stepWording(open.name, kind).title;
+    return open.status === 'retrying' ? `while “${title}” waited to retry` : `during “${title}”`;
+  }
+  return 'between steps';
 }
 
 /** The question for a confirm state, e.g. `attaching` → `Attach the new key to the app registration?`. */
@@ -56,8 +91,8 @@ export function shortDuration(ms: number): string {
 }
 
 /** The line a spinner shows while a step waits to retry, with the time left before the next attempt. */
-export function retryMessage(step: string, retry: RetryInfo, leftMs: number): string {
-  const { title, waitingFor } = stepWording(step);
+export function retryMessage(step: string, retry: RetryInfo, leftMs: number, kind?: TargetKind): string {
+  const { title, waitingFor } = stepWording(step, kind);
   return `${title}: waiting for ${waitingFor}; attempt ${retry.attempt} in ${shortDuration(leftMs)} (after ${retry.code})`;
 }
 
@@ -142,7 +177,7 @@ export function planChangeCount(plan: RotationPlan): number {
 }
 
 /** The headline of a run's result. */
-export function outcomeHeadline(doc: RunDocument): string {
+export function outcomeHeadline(doc: RunDocument, kind?: TargetKind): string {
   switch (doc.outcome) {
     case 'succeeded':
       return `Rotated ${doc.target}: the new key is in use and the old one is retired`;
@@ -156,8 +191,10 @@ export function outcomeHeadline(doc: RunDocument): string {
       return `Rolled back: ${doc.target} is back on its old key`;
     case 'failed':
       return `Failed: run ${doc.runId} stopped in ${doc.state}`;
+    case 'superseded':
+      return `Superseded: ${doc.target} moved on without run ${doc.runId}, which stopped and withdrew its own additions`;
     default:
-      return `Interrupted in ${doc.state}: run ${doc.runId} can be resumed`;
+      return `Interrupted ${stoppedAt(doc, kind)}: run ${doc.runId} can be resumed`;
   }
 }
 
@@ -179,29 +216,49 @@ export function nextAction(doc: RunDocument): string {
       return `After the grace period, continue with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
     case 'failed':
       return doc.next ? `Fix the cause, then: ${doc.next}` : `See what happened: ${timeline}`;
+    case 'superseded':
+      return `Nothing more for this run to do; check the target with certrotate scan. The timeline: ${timeline}`;
     default:
       return `Resume with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
   }
 }
 
-function stepDuration(startedAt: string, endedAt?: string): string {
-  return endedAt ? shortDuration(Date.parse(endedAt) - Date.parse(startedAt)) : '';
+/** Time a step spent at work or waiting to retry, by step name (as `show` counts it: parked time is not). */
+export type StepTimes = ReadonlyMap<string, number>;
+
+/** A step's time in ms: what `times` says, else its record's start to end; undefined while it has no end. */
+export function stepMs(s: Pick<StepRecord, 'name' | 'startedAt' | 'endedAt'>, times?: StepTimes): number | undefined {
+  const counted = times?.get(s.name);
+  if (counted !== undefined) return counted;
+  return s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : undefined;
+}
+
+function stepDuration(s: Pick<StepRecord, 'name' | 'startedAt' | 'endedAt'>, times?: StepTimes): string {
+  const ms = stepMs(s, times);
+  return ms === undefined ? '' : shortDuration(ms);
 }
 
 const STATUS_MARKS: Record<string, string> = { succeeded: '✓', failed: '✗', declined: '✗', parked: '⏸', skipped: '–' };
 
+/** A step's status as a summary shows it: a step still running in an unfinished run was interrupted. */
+export function shownStatus(doc: Pick<RunDocument, 'outcome'>, s: Pick<StepRecord, 'status'>): string {
+  return doc.outcome === null && s.status === 'running' ? 'interrupted' : s.status;
+}
+
 /** The summary note of a run: keys, each step with its status, time and attempts, and why it stopped. */
-export function summaryLines(doc: RunDocument): string[] {
+export function summaryLines(doc: RunDocument, opts: { kind?: TargetKind; times?: StepTimes } = {}): string[] {
   const lines = [`Run:     ${doc.runId}`, `Old key: ${doc.oldThumbprint ?? '(none)'}`];
   lines.push(`New key: ${doc.newThumbprint ?? '(none)'}`);
   if (doc.steps.length) {
     lines.push('');
-    const width = Math.max(...doc.steps.map((s) => stepWording(s.name).title.length));
+    const title = (name: string) => stepWording(name, opts.kind).title;
+    const width = Math.max(...doc.steps.map((s) => title(s.name).length));
     for (const s of doc.steps) {
       const attempts = s.attempts > 1 ? `, ${s.attempts} attempts` : '';
-      const mark = STATUS_MARKS[s.status] ?? '•';
+      const status = shownStatus(doc, s);
+      const mark = status === 'interrupted' ? '■' : (STATUS_MARKS[s.status] ?? '•');
       lines.push(
-        `${mark} ${stepWording(s.name).title.padEnd(width)}  ${s.status.padEnd(9)} ${stepDuration(s.startedAt, s.endedAt)}${attempts}`.trimEnd(),
+        `${mark} ${title(s.name).padEnd(width)}  ${status.padEnd(9)} ${stepDuration(s, opts.times)}${attempts}`.trimEnd(),
       );
     }
   }

@@ -4,6 +4,7 @@
  */
 import type { RunEvent, RunObserver } from '../runs/events.js';
 import type { RunDocument } from '../runs/runner.js';
+import { shownStatus, stepMs, stoppedAt, type StepTimes } from './guided-text.js';
 
 function clip(text: string, max = 160): string {
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
@@ -27,10 +28,14 @@ export class ProgressLines {
       case 'stepStarted':
         this.waitingShown.delete(event.step);
         return `→ ${event.step} started${event.rerun ? ' — re-run after restore' : ''}`;
+      case 'attemptStarted':
+        // A new attempt after a retry wait may wait again (the read-lag window): that is news.
+        if (event.after === 'retrying') this.waitingShown.delete(event.step);
+        return undefined;
       case 'retrying':
         return `↻ ${event.step} retrying — attempt ${event.attempt} in ${event.waitMs} ms after ${event.code}`;
       case 'waiting': {
-        if (this.waitingShown.has(event.step)) return undefined;
+        if (this.waitingShown.has(event.step) && !event.inStep) return undefined;
         this.waitingShown.add(event.step);
         const until = event.until !== undefined ? ` until ${new Date(event.until).toISOString()}` : '';
         return `… ${event.step} waiting — for ${event.for}${until}`;
@@ -46,7 +51,7 @@ export class ProgressLines {
       case 'parked':
         return `⏸ ${event.state} parked${suffix(event.message)}`;
       case 'interrupted':
-        return `■ ${event.state} interrupted — stopped at the operator’s request; resumable`;
+        return `■ ${event.step ?? 'run'} interrupted — ${event.why ?? 'stopped at the operator’s request'}; resumable`;
       case 'ended':
         return `■ run ${event.runId} ${event.outcome}${suffix(event.failure ? `${event.failure.code}: ${event.failure.message}` : undefined)}`;
       default:
@@ -67,16 +72,15 @@ export function progressWriter(stream: NodeJS.WritableStream = process.stderr): 
   };
 }
 
-function duration(startedAt: string, endedAt?: string): string {
-  if (!endedAt) return '';
-  const ms = Date.parse(endedAt) - Date.parse(startedAt);
+function duration(ms: number | undefined): string {
+  if (ms === undefined) return '';
   return ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
 }
 
-/** The human summary of a rotate/resume/rollback result. */
-export function runSummary(doc: RunDocument): string {
+/** The human summary of a rotate/resume/rollback result; `times` as `show` counts them, when known. */
+export function runSummary(doc: RunDocument, times?: StepTimes): string {
   const lines = [
-    `Run ${doc.runId} — target ${doc.target} — ${doc.outcome ?? `interrupted in ${doc.state}`}`,
+    `Run ${doc.runId} — target ${doc.target} — ${doc.outcome ?? `interrupted ${stoppedAt(doc)}`}`,
     `  old key: ${doc.oldThumbprint ?? '(none)'}`,
     `  new key: ${doc.newThumbprint ?? '(none)'}`,
   ];
@@ -84,7 +88,7 @@ export function runSummary(doc: RunDocument): string {
     lines.push('  steps:');
     for (const s of doc.steps) {
       const attempts = s.attempts > 1 ? `, ${s.attempts} attempts` : '';
-      lines.push(`    ${s.name.padEnd(22)} ${s.status.padEnd(10)} ${duration(s.startedAt, s.endedAt)}${attempts}`);
+      lines.push(`    ${s.name.padEnd(22)} ${shownStatus(doc, s).padEnd(10)} ${duration(stepMs(s, times))}${attempts}`);
     }
   }
   if (doc.message) lines.push(`  ${doc.message}`);

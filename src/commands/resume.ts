@@ -43,8 +43,13 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
         {
           runId,
           target: target.name,
+          kind: target.kind,
           state: run.state,
           outcome: run.outcome,
+          // The step whose actor was at work is the one that re-runs, whatever its record last said.
+          steps: run.activeStep
+            ? [{ name: run.activeStep, status: 'running', startedAt: run.updatedAt, attempts: 1 }]
+            : run.steps,
           ...(run.park ? { message: run.park.message } : {}),
         },
         interrupt.signal,
@@ -59,7 +64,9 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
       ...(progress ? { observers: [progress] } : {}),
       ...(session ? { confirm: session.confirm } : {}),
     });
-    const code = session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);
+    const code = session
+      ? await reportGuidedRun(ctx, session, doc, deps.store, interrupt.received)
+      : await reportRun(ctx, doc, deps.store, interrupt.received);
     // For `rollback`, rolled back is the outcome the operator asked for, not a failed rotation.
     return mode === 'rollback' && doc.outcome === 'rolledBack' ? ExitCode.ok : code;
   } finally {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { ExitCode } from '../exit-codes.js';
 import type { RotationPlan } from '../machines/plan.js';
 import { planStaleness } from '../runs/plan-fingerprint.js';
 import type { RunObserver } from '../runs/events.js';
@@ -46,6 +47,21 @@ async function readPlan(path: string): Promise<RotationPlan> {
   return p as RotationPlan;
 }
 
+const DAY = 86_400_000;
+
+/**
+ * A not-due run's note (`key X expires T: not due`) with how far off it is and the way round it:
+ * `not due (N days left; rotateBefore R); --force rotates anyway`. Other notes are left as they are.
+ */
+export function notDueHint(message: string | undefined, rotateBeforeMs: number, now: number): string | undefined {
+  const m = message ? /^(.*expires (\S+)): not due$/.exec(message) : null;
+  if (!m) return message;
+  const left = Math.floor((Date.parse(m[2] ?? '') - now) / DAY);
+  const before = rotateBeforeMs % DAY === 0 ? `${rotateBeforeMs / DAY}d` : `${Math.round(rotateBeforeMs / 1000)}s`;
+  const days = Number.isFinite(left) ? `${left} days left; ` : '';
+  return `${m[1]}: not due (${days}rotateBefore ${before}); --force rotates anyway`;
+}
+
 /** `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. */
 export async function rotateCommand(ctx: CommandContext, targetName: string, opts: RotateOptions): Promise<number> {
   const { config } = await ctx.config();
@@ -69,7 +85,15 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
   const interrupt = interruptSignal();
   try {
     // Guided: the plan first, a question before each change, a live step list (src/commands/guided-*.ts).
-    const session = guided ? await openGuidedRotation(ctx, deps, input, interrupt.signal) : undefined;
+    let session: Awaited<ReturnType<typeof openGuidedRotation>> | undefined;
+    try {
+      session = guided ? await openGuidedRotation(ctx, deps, input, interrupt.signal) : undefined;
+    } catch (err) {
+      // Ctrl-C while the plan was read: no run exists and nothing changed; still an interruption (130), not an error.
+      if (interrupt.received !== 'SIGINT') throw err;
+      process.stderr.write(`certrotate: ${(err as Error).message}\n`);
+      return ExitCode.interrupted;
+    }
     try {
       const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
       const doc = await startRun(deps, input, {
@@ -83,7 +107,10 @@ export async function rotateCommand(ctx: CommandContext, targetName: string, opt
         ...(progress ? { observers: [progress] } : {}),
         ...(session ? { confirm: session.confirm } : {}),
       });
-      return session ? reportGuidedRun(ctx, session, doc) : reportRun(ctx, doc);
+      if (doc.outcome === 'noChange') doc.message = notDueHint(doc.message, input.rotateBeforeMs, deps.clock.now());
+      return session
+        ? await reportGuidedRun(ctx, session, doc, deps.store, interrupt.received)
+        : await reportRun(ctx, doc, deps.store, interrupt.received);
     } finally {
       session?.dispose();
     }

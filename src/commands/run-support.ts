@@ -2,15 +2,19 @@
  * What rotate, resume and rollback share: the runner's dependencies for a target, Ctrl-C handling, the result
  * printed as the rotate JSON document or a summary, and the exit code.
  */
+import type { RunStore } from '../adapters/ports.js';
 import { openStateBackend } from '../adapters/state/index.js';
 import { sweepStaleKeyFiles } from '../adapters/servers/key-files.js';
-import { ExitCode, exitCodeFor } from '../exit-codes.js';
+import { ExitCode, exitCodeFor, type ExitCodeValue } from '../exit-codes.js';
+import { buildTimeline } from '../report/run-timeline.js';
+import type { JournalLine } from '../runs/observers/journal.js';
 import type { Invocation, RunObserver } from '../runs/events.js';
 import { redactArgv } from '../runs/observers/journal.js';
 import { runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { CommandContext } from './context.js';
+import type { StepTimes } from './guided-text.js';
 import { progressWriter, runSummary } from './progress.js';
 import { portsForTarget } from './target-ports.js';
 
@@ -20,11 +24,13 @@ export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Pro
   // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
   await sweepStaleKeyFiles({ logger: ctx.logger });
   const { store, lock, renewEveryMs } = openStateBackend(loaded.config);
+  const ports = await portsForTarget(ctx, loaded.config, target);
   return {
     store,
     lock,
     ...(renewEveryMs !== undefined ? { renewEveryMs } : {}),
-    ports: await portsForTarget(ctx, loaded.config, target),
+    // `defaults.readSettle`: how long a retried write reads before it believes its key is absent.
+    ports: { ...ports, timing: { ...ports.timing, readSettleMs: loaded.config.defaults.readSettle } },
     clock: systemClock,
     logger: ctx.logger,
   };
@@ -34,10 +40,17 @@ export async function runnerDeps(ctx: CommandContext, target: TargetConfig): Pro
  * An AbortSignal that fires on the first Ctrl-C (or SIGTERM): the run stops at once and stays resumable, because
  * every snapshot is already on disk and every step re-runs safely. A second Ctrl-C exits without waiting.
  */
-export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+export function interruptSignal(): {
+  signal: AbortSignal;
+  dispose: () => void;
+  /** The signal that stopped the run (`SIGINT` for Ctrl-C), once one did. */
+  readonly received: NodeJS.Signals | undefined;
+} {
   const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(ExitCode.interrupted);
+    received = name;
     process.stderr.write(`\n${name}: stopping; the run can be resumed\n`);
     controller.abort();
   };
@@ -45,6 +58,9 @@ export function interruptSignal(): { signal: AbortSignal; dispose: () => void } 
   process.on('SIGTERM', onSignal);
   return {
     signal: controller.signal,
+    get received() {
+      return received;
+    },
     dispose: () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -76,8 +92,44 @@ export function invocationOf(
   };
 }
 
-/** Prints a run's result and returns its exit code (DESIGN §5). */
-export function reportRun(ctx: CommandContext, doc: RunDocument): number {
-  ctx.print(runJsonDocument(doc), () => runSummary(doc));
+/**
+ * The exit code of a run's result (DESIGN §5): an unfinished run stopped by Ctrl-C is 130 (resumable); one stopped
+ * by SIGTERM or a lost snapshot write stays an error.
+ */
+export function runExitCode(doc: RunDocument, interrupted?: NodeJS.Signals): ExitCodeValue {
+  if (doc.outcome === null && interrupted === 'SIGINT') return ExitCode.interrupted;
   return exitCodeFor(doc.outcome);
+}
+
+/**
+ * Each step's time as `show` counts it, from the run's journal: at work plus waiting to retry, without the time the
+ * run sat parked or stopped between invocations. Undefined when the journal cannot be read (the summary then falls
+ * back to the records' start and end).
+ */
+export async function stepTimes(store: RunStore, runId: string): Promise<StepTimes | undefined> {
+  try {
+    const journal = (await store.readJournal(runId)) as JournalLine[];
+    const times = new Map<string, number>();
+    for (const lane of buildTimeline(journal).lanes) {
+      times.set(
+        lane.step,
+        lane.spans.reduce((sum, span) => sum + (span.to - span.from), 0),
+      );
+    }
+    return times;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Prints a run's result and returns its exit code (DESIGN §5). */
+export async function reportRun(
+  ctx: CommandContext,
+  doc: RunDocument,
+  store: RunStore,
+  interrupted?: NodeJS.Signals,
+): Promise<number> {
+  const times = ctx.options.json ? undefined : await stepTimes(store, doc.runId);
+  ctx.print(runJsonDocument(doc), () => runSummary(doc, times));
+  return runExitCode(doc, interrupted);
 }

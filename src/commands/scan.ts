@@ -1,7 +1,7 @@
 import { preflightVerdict } from '../machines/preflight.js';
 import { certificateStatus } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
-import { toPortError } from '../adapters/ports.js';
+import { AdapterError, toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
 import { rotationInputFor } from '../runs/target-input.js';
 import { table } from './runs.js';
@@ -54,8 +54,10 @@ export async function scanCommand(
       const input = rotationInputFor(config, target, { runId: 'scan', autoConfirm: false });
       rows.push(scanRow(config, target, await observeTarget(ports, input)));
     } catch (err) {
-      failures++;
       const error = toPortError(err);
+      // No sign-in method was available: said once for the whole scan, since every target would repeat it.
+      if (error.code === 'signInUnavailable') throw new AdapterError(error);
+      failures++;
       ctx.logger.error(
         { target: target.name, code: error.code },
         `cannot read target ${target.name}: ${error.message}`,

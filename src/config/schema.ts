@@ -131,8 +131,10 @@ export const configSchema = z
         rotateBefore: duration.default(60 * 86_400_000),
         verifyTimeout: duration.default(10 * 60_000),
         retireAfter: duration.default(0),
+        /** How long a retried Graph write reads before it trusts that its key is absent (Graph's read lag). */
+        readSettle: duration.default(2 * 60_000),
       })
-      .default({ rotateBefore: 60 * 86_400_000, verifyTimeout: 10 * 60_000, retireAfter: 0 }),
+      .default({ rotateBefore: 60 * 86_400_000, verifyTimeout: 10 * 60_000, retireAfter: 0, readSettle: 2 * 60_000 }),
     targets: z.array(targetSchema).default([]),
   })
   .superRefine((cfg, ctx) => {

@@ -104,6 +104,12 @@ export function afterRetryableFailure(context: RotationContext, step: StepName, 
 /** What each failing step means for the operator: the sentence `failed` and the journal carry. */
 export function failureMessage(context: RotationContext, step: StepName, error: PortError): string {
   const what = describeError(error);
+  if (error.code === 'superseded') {
+    return (
+      `superseded: ${error.message}. This run does not act on what it saw at preflight: it withdraws only what it ` +
+      'added itself and nobody uses, and stops.'
+    );
+  }
   switch (step) {
     case 'observeTarget':
       return `could not read the target (${what}); nothing was changed. Fix access and run rotate again.`;
@@ -117,6 +123,12 @@ export function failureMessage(context: RotationContext, step: StepName, error: 
         `rollback failed (${what}). The server must use key ${context.current?.thumbprint ?? '?'}, which is still ` +
         `registered on the app. Remove key ${context.newThumbprint ?? '?'} from app ${context.settings.appId} and ` +
         `disable its Key Vault version by hand, or fix the cause and run rollback again.`
+      );
+    case 'withdrawAdditions':
+      return (
+        `the run was superseded, and withdrawing its own additions failed (${what}). If the server does not use key ` +
+        `${context.newThumbprint ?? '?'}, remove it from app ${context.settings.appId} and disable its Key Vault ` +
+        'version by hand.'
       );
     default:
       return `${step} failed: ${what}`;

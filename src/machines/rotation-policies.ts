@@ -116,7 +116,9 @@ export function currentKeyRef(context: RotationContext): KeyRef | undefined {
 /** A reference to the run's new key, once generated. */
 export function newKeyRef(context: RotationContext): KeyRef | undefined {
   const key = context.newKey;
-  return key?.secretId ? { thumbprint: key.thumbprint, secretId: key.secretId } : undefined;
+  return key?.secretId
+    ? { thumbprint: key.thumbprint, secretId: key.secretId, ...(key.notBefore ? { notBefore: key.notBefore } : {}) }
+    : undefined;
 }
 
 /** True when the run changed something that a rollback would undo. */

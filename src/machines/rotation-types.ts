@@ -91,10 +91,35 @@ export interface NewKey {
   thumbprint: string;
   secretId?: string;
   expiresOn?: string;
+  /** ISO-8601 UTC start of the certificate's validity: with the run id, the fencing token servers compare. */
+  notBefore?: string;
+}
+
+/**
+ * What a run started from, recorded at preflight and observed again before every mutating step (I7): when the world
+ * has since contradicted one of these, the run ends `superseded` instead of acting on stale facts.
+ */
+export interface Premises {
+  /** The key in service at preflight, and its credential on the app. */
+  oldThumbprint: string;
+  oldKeyId: string;
+  /** The key the server reported at preflight; absent when it cannot tell (a `manual` server). */
+  serverThumbprint?: string;
+  /** The vault's newest version at preflight (keyvault targets with versions). */
+  latestVersion?: { version: string; createdOn: string };
+  /** The app's key credentials at preflight. */
+  keyIds: string[];
 }
 
 export type RotationOutcome =
-  'succeeded' | 'noChange' | 'rolledBack' | 'failed' | 'awaitingOperator' | 'awaitingRetirement';
+  | 'succeeded'
+  | 'noChange'
+  | 'rolledBack'
+  | 'failed'
+  | 'awaitingOperator'
+  | 'awaitingRetirement'
+  /** The world moved on under the run (another run rotated the target): it stopped and withdrew its own additions. */
+  | 'superseded';
 
 /** Why a run is parked in `awaitingOperator`. */
 export type ParkReason =
@@ -149,6 +174,8 @@ export interface RotationContext {
   steps: StepRecord[];
   /** Set by preflight. */
   current?: CurrentKey;
+  /** Set by preflight (keyvault): what every mutating step checks the world against before it acts (I7). */
+  premises?: Premises;
   serverManual: boolean;
   /** Key credentials present at preflight (power-pages detects the platform's new key against them). */
   observedKeyIds: string[];
@@ -250,6 +277,8 @@ export interface GenerateInput {
   policy: CertificatePolicySpec;
   /** The operation this run started, when the snapshot has it. */
   operation?: CreateOperationState;
+  /** What preflight saw; absent only for a caller that checks no premises (the vault is not re-checked then). */
+  premises?: Premises;
 }
 export type GenerateResult =
   | { status: 'ready'; key: NewKey; reused: boolean }
@@ -264,8 +293,12 @@ export interface AwaitCertificateResult {
 }
 
 export interface AttachInput {
+  /** The run: the new key credential's `displayName` names it (world-markers.ts). */
+  runId: string;
   appId: string;
   newKey: KeyRef;
+  /** What preflight saw; absent only for a caller that checks no premises. */
+  premises?: Premises;
   /** The current key, to sign the addKey proof; absent when no current key can sign (PATCH fallback). */
   proofKey?: KeyRef;
   /** 1-based attempt; above 1 the previous attempt may have attached the key without our seeing it. */
@@ -286,8 +319,15 @@ export interface PropagationResult {
 }
 
 export interface InstallInput {
+  /** The run, sent with the key as the fencing token's second half. */
+  runId: string;
+  /** Where the world markers are read when a premise fails (to name who). */
+  appId: string;
+  certificate?: string;
   newKey: KeyRef;
   operatorConfirmed: boolean;
+  /** What preflight saw; absent only for a caller that checks no premises. */
+  premises?: Premises;
 }
 export interface InstallResult {
   status: 'installed' | 'alreadyInstalled' | 'manual' | 'operatorConfirmed';
@@ -322,6 +362,8 @@ export interface VerifyResult {
 
 export interface RetireInput {
   kind: TargetKind;
+  /** What preflight saw (keyvault); absent for power-pages, whose retire step makes its own checks. */
+  premises?: Premises;
   appId: string;
   oldKeyId: string;
   oldThumbprint: string;
@@ -343,7 +385,11 @@ export interface RetireResult {
 }
 
 export interface RollbackInput {
+  /** The run, sent with the restored key. */
+  runId: string;
   appId: string;
+  /** What preflight saw; absent only for a caller that checks no premises. */
+  premises?: Premises;
   oldKey: KeyRef;
   newKey?: KeyRef;
   newKeyId?: string;
@@ -359,6 +405,26 @@ export interface RollbackResult {
   serverRestored: 'restored' | 'alreadyOld' | 'manual' | 'operatorConfirmed';
   keyRemoved: 'removed' | 'alreadyGone' | 'none';
   versionDisabled: 'disabled' | 'alreadyDisabled' | 'none';
+}
+
+/** What a superseded run withdraws: only what it added itself, and only what is provably unused. */
+export interface WithdrawInput {
+  runId: string;
+  appId: string;
+  /** The run's new key, when it got one. */
+  newKey?: KeyRef;
+  newKeyId?: string;
+  certificate?: string;
+  newVersion?: string;
+  /** The key in service at preflight: it signs the removeKey proof while it is still a valid credential. */
+  oldKey?: KeyRef;
+  serverManual: boolean;
+  /** A person may have put the new key on a `manual` server: then nothing can show it unused, and it stays. */
+  mayBeInstalled: boolean;
+}
+export interface WithdrawResult {
+  keyRemoved: 'removed' | 'alreadyGone' | 'none' | 'inUse' | 'mayBeInUse';
+  versionDisabled: 'disabled' | 'alreadyDisabled' | 'none' | 'inUse' | 'mayBeInUse';
 }
 
 export interface SleepInput {

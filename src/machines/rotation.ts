@@ -35,6 +35,7 @@ import {
   startPlatformKeyWait,
   startSiteClock,
 } from './flows/power-pages.js';
+import { isSuperseded, noteWithdrawn, premisesOf, withdrawing } from './flows/superseded.js';
 import { retiring, verifying } from './flows/verify-and-retire.js';
 import { parkMessages, runNotes } from './park-messages.js';
 import { shouldRetry } from './rotation-backoff.js';
@@ -93,10 +94,12 @@ import type {
   TargetObservation,
   VerifyInput,
   VerifyResult,
+  WithdrawInput,
+  WithdrawResult,
 } from './rotation-types.js';
 
 /** Bump when states, actor names or context shape change: a snapshot of another version is refused on restore. */
-export const ROTATION_MACHINE_VERSION = 'rotation/5';
+export const ROTATION_MACHINE_VERSION = 'rotation/6';
 
 export { PLATFORM_KEY_POLL_MS } from './flows/power-pages.js';
 
@@ -166,12 +169,14 @@ export const rotationMachine = setup({
     verifyNewKey: requiredActor<StepDone<VerifyResult>, VerifyInput>('verifyNewKey'),
     retireOldKey: requiredActor<StepDone<RetireResult>, RetireInput>('retireOldKey'),
     rollBackRotation: requiredActor<StepDone<RollbackResult>, RollbackInput>('rollBackRotation'),
+    withdrawAdditions: requiredActor<StepDone<WithdrawResult>, WithdrawInput>('withdrawAdditions'),
     sleepUntil: requiredActor<void, SleepInput>('sleepUntil'),
   },
   guards: {
     autoConfirm: ({ context }) => context.settings.autoConfirm,
     shouldRetry: ({ context }, params: { step: StepName; failed: StepFailed }) =>
       shouldRetry(context, params.step, params.failed),
+    isSuperseded,
     // preflight: each guard is one link of the preflight verdict's chain, tried in the chain's order (preflight.ts).
     cannotRotateFrom: ({ context }, params: { observation: TargetObservation }) =>
       preflightSays(context, params.observation, 'NoUsableCurrentKey'),
@@ -209,6 +214,11 @@ export const rotationMachine = setup({
       const site = params.observation.site;
       return {
         ...(current ? { current, oldThumbprint: current.thumbprint } : {}),
+        // What every later mutating step checks the world against (I7). Recorded once: a resumed run keeps the
+        // premises of its own preflight, which is the point.
+        ...(current && context.settings.kind === 'keyvault'
+          ? { premises: premisesOf(params.observation, current) }
+          : {}),
         serverManual: params.observation.server.manual,
         observedKeyIds: params.observation.app.keyCredentials.map((k) => k.keyId),
         ...(site && context.settings.kind === 'power-pages'
@@ -243,6 +253,7 @@ export const rotationMachine = setup({
     recordInstalled: assign(recordInstalled),
     startVerifyClock: assign(startVerifyClock),
     recordVerified: assign(recordVerified),
+    noteWithdrawn: assign(noteWithdrawn),
     park: assign(parkRun),
     unpark: assign(unpark),
     unparkForRollback: assign({
@@ -338,6 +349,7 @@ export const rotationMachine = setup({
 
     retiring,
     rollingBack,
+    withdrawing,
 
     awaitingOperator: {
       tags: ['parked'],
@@ -370,6 +382,7 @@ export const rotationMachine = setup({
     noChange: finalState('noChange', 'Nothing due'),
     rolledBack: finalState('rolledBack', 'Rolled back: the old key is in service'),
     failed: finalState('failed', 'Failed: needs a person'),
+    superseded: finalState('superseded', 'Superseded: the world moved on; this run withdrew its own additions'),
   },
 });
 

@@ -20,7 +20,8 @@ export type StepName =
   | 'detectPlatformKey'
   | 'verifyNewKey'
   | 'retireOldKey'
-  | 'rollBackRotation';
+  | 'rollBackRotation'
+  | 'withdrawAdditions';
 
 /** The machine's step actors (every invoked actor but the `sleepUntil` waits). */
 export type StepActor = StepName | 'awaitCertificate';
@@ -34,7 +35,8 @@ export type StepState =
   | 'detectingPlatformKey'
   | 'verifying'
   | 'retiring'
-  | 'rollingBack';
+  | 'rollingBack'
+  | 'withdrawing';
 
 /** What a plan line reads: the target's settings, what preflight observed, and the key in service. */
 export interface PlanLineFacts {
@@ -231,6 +233,13 @@ export const STEPS: { readonly [S in StepName]: StepFacts & { name: S } } = {
         `put key ${oldThumbprintOf(c)} back on the server, remove ${newThumbprintOf(c)} from app ${c.settings.appId}, ` +
         'disable the new version',
     },
+  },
+  withdrawAdditions: {
+    name: 'withdrawAdditions',
+    state: 'withdrawing',
+    actors: ['withdrawAdditions'],
+    title: "Withdraw this run's unused additions",
+    waitingFor: "Graph to remove this run's key and Key Vault to disable its version",
   },
 };
 

@@ -21,10 +21,11 @@ import type {
   StepDone,
   StepFailed,
   StepName,
+  StepRecord,
 } from '../machines/rotation-types.js';
 import { fanOut, type RunEvent, type RunObserver } from './events.js';
 import { journalObserver, type JournalDraft } from './observers/journal.js';
-import { flattenState, stepInFlight } from './run-view.js';
+import { activeStep, flattenState, stepInFlight } from './run-view.js';
 import { attachKeyCredential } from './steps/attach-key-credential.js';
 import { awaitCertificate } from './steps/await-certificate.js';
 import { awaitPropagation } from './steps/await-propagation.js';
@@ -37,6 +38,7 @@ import { rollBackRotation } from './steps/roll-back-rotation.js';
 import type { RotationPorts } from '../adapters/rotation-ports.js';
 import type { StepContext } from './steps/step-ports.js';
 import { verifyNewKey } from './steps/verify-new-key.js';
+import { withdrawAdditions } from './steps/withdraw-additions.js';
 
 export type { RotationPorts } from '../adapters/rotation-ports.js';
 export { flattenState, stepInFlight } from './run-view.js';
@@ -118,7 +120,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
   let thumbprints: { oldThumbprint?: string; newThumbprint?: string } = {};
   // The step at work and where it stands: a start after its `retrying` or `waiting` is another attempt or look of
   // the same step, not a new step.
-  let open: { step: StepName; phase: 'running' | 'retrying' | 'waiting' } | undefined;
+  let open: { step: StepName; phase: 'running' | 'retrying' | 'waiting'; since: number } | undefined;
   let landed: Landed | undefined;
 
   type EventBody = RunEvent extends infer E
@@ -152,15 +154,23 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       const rerun = rerunPending;
       rerunPending = false;
       const attempt = currentAttempt();
+      const previousError = attempt > 1 ? actor.getSnapshot().context.lastError : undefined;
       if (open?.step === name && open.phase !== 'running') {
         emit({ type: 'attemptStarted', step: name, attempt, after: open.phase });
       } else {
         emit({ type: 'stepStarted', step: name, attempt, rerun });
       }
-      open = { step: name, phase: 'running' };
       const startedAt = clock.now();
+      open = { step: name, phase: 'running', since: open?.step === name ? open.since : startedAt };
       try {
-        const result = await activity(ports, input, { signal, rerun });
+        const result = await activity(ports, input, {
+          signal,
+          rerun,
+          ...(previousError ? { previousError } : {}),
+          // A wait inside the step (the read-lag window) is said as it starts, with what it waits for and until when.
+          onWaiting: (wait) =>
+            emit({ type: 'waiting', step: name, for: wait.for, until: wait.until, result: undefined, inStep: true }),
+        });
         const endedAt = clock.now();
         landed = { kind: 'done', step: name, endedAt, result };
         return { result, startedAt, endedAt };
@@ -185,6 +195,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       verifyNewKey: step('verifyNewKey', verifyNewKey),
       retireOldKey: step('retireOldKey', retireOldKey),
       rollBackRotation: step('rollBackRotation', rollBackRotation),
+      withdrawAdditions: step('withdrawAdditions', withdrawAdditions),
       // Deadline-based: a restored run sleeps only for what is left of the wait.
       sleepUntil: fromPromise<void, SleepInput>(async ({ input, signal }) => {
         const remaining = input.until - clock.now();
@@ -208,7 +219,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     const ctx = snapshot.context;
     const record = ctx.steps.findLast((s) => s.name === l.step);
     if (l.kind === 'done' && saysNotYet(l.result)) {
-      open = { step: l.step, phase: 'waiting' };
+      open = { step: l.step, phase: 'waiting', since: open?.since ?? l.endedAt };
       const parked = snapshot.hasTag('parked');
       emit(
         {
@@ -234,7 +245,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         l.endedAt,
       );
     } else if (snapshot.hasTag('backoff')) {
-      open = { step: l.step, phase: 'retrying' };
+      open = { step: l.step, phase: 'retrying', since: open?.since ?? l.endedAt };
       const until = ctx.retryAt ?? l.endedAt;
       emit(
         {
@@ -260,6 +271,17 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     let askedFor: string | undefined;
     let lastState = '';
 
+    /**
+     * The step at work when the run stopped: the one whose actor is active (it may not have begun its body yet).
+     * Undefined at a question, a park or a backoff sleep.
+     */
+    const stepAtWork = (): { step: StepName; since: number } | undefined => {
+      if (open?.phase === 'running') return { step: open.step, since: open.since };
+      const step = activeStep(actor.getPersistedSnapshot());
+      return step ? { step, since: clock.now() } : undefined;
+    };
+    let interruptedStep: { step: StepName; since: number } | undefined;
+
     const finish = (status: RotationResult['status']) => {
       if (stopped) return;
       stopped = true;
@@ -270,6 +292,9 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
         const output = outputOf(snapshot.context);
         resolve({
           ...output,
+          // The step at work when Ctrl-C came is still running (its record may say what an earlier invocation left:
+          // `declined` before the operator said yes this time); it re-runs on resume.
+          steps: interruptedStep ? withRunningStep(output.steps, interruptedStep) : output.steps,
           outcome: status === 'interrupted' ? null : output.outcome,
           status,
           state: flattenState(snapshot.value),
@@ -279,12 +304,22 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
 
     const onAbort = () => {
       if (stopped) return;
-      emit({ type: 'interrupted', state: lastState });
+      interruptedStep = stepAtWork();
+      emit({ type: 'interrupted', state: lastState, ...(interruptedStep ? { step: interruptedStep.step } : {}) });
       finish('interrupted');
     };
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    stopAtBoundary = onAbort;
+    // At a step boundary, for a lost lock: no step is at work, and the operator did not ask for it.
+    stopAtBoundary = () => {
+      if (stopped) return;
+      emit({
+        type: 'interrupted',
+        state: lastState,
+        why: 'the target’s lock was lost, so it stopped before its next step',
+      });
+      finish('interrupted');
+    };
 
     const settle = (snapshot: RotationSnapshot) => {
       if (stopped || !ready) return;
@@ -382,4 +417,18 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     ready = true;
     settle(actor.getSnapshot());
   });
+}
+
+/** The steps with `at.step`'s open record (or a new one) marked running since `at.since`, without an end. */
+function withRunningStep(steps: StepRecord[], at: { step: StepName; since: number }): StepRecord[] {
+  const index = steps.findLastIndex((s) => s.name === at.step && s.status !== 'succeeded' && s.status !== 'skipped');
+  const record: StepRecord = {
+    ...(index === -1 ? { attempts: 1 } : steps[index]!),
+    name: at.step,
+    status: 'running',
+    startedAt: new Date(at.since).toISOString(),
+    detail: 'interrupted; the step re-runs on resume',
+  };
+  delete record.endedAt;
+  return index === -1 ? [...steps, record] : steps.map((s, i) => (i === index ? record : s));
 }

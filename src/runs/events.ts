@@ -90,8 +90,10 @@ export interface WaitingEvent extends RunEventBase {
   until?: number;
   /** Epoch ms of the next look, when the run sleeps before it. */
   nextAt?: number;
-  /** The step's result (plain JSON, ids and thumbprints only). */
+  /** The step's result (plain JSON, ids and thumbprints only); absent for a wait inside the step. */
   result: unknown;
+  /** The wait is inside the step (Graph's read-lag window before it trusts a read), not a "not yet" result. */
+  inStep?: true;
 }
 
 /** A step finished its work. Exactly once per step that finishes. */
@@ -145,6 +147,10 @@ export interface InterruptedEvent extends RunEventBase {
   type: 'interrupted';
   /** The state it stopped in. */
   state: string;
+  /** The step at work when it stopped (it re-runs on resume); absent at a question, a park or a retry wait. */
+  step?: StepName;
+  /** Why, when the operator did not ask for it: the target's lock was lost, so it stopped before its next step. */
+  why?: string;
 }
 
 /** The run reached a final state. */

@@ -3,7 +3,8 @@
  * from its envelope (state, outcome, park, keys, steps), without each of them casting the XState snapshot by hand.
  */
 import type { RunEnvelope } from '../adapters/ports.js';
-import type { FailureInfo, ParkInfo, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
+import type { FailureInfo, ParkInfo, RotationOutcome, StepName, StepRecord } from '../machines/rotation-types.js';
+import { stepOfActor } from '../machines/steps.js';
 
 /** What a persisted snapshot says, read defensively (a snapshot is a file: any field may be missing). */
 export interface SnapshotView {
@@ -27,6 +28,8 @@ export interface SnapshotView {
   steps: StepRecord[];
   /** True when the process stopped with a step actor active (not a backoff sleep): that step re-runs on resume. */
   stepInFlight: boolean;
+  /** That step, when it is one certrotate knows. */
+  activeStep?: StepName;
 }
 
 /** A run as its envelope describes it. */
@@ -56,6 +59,18 @@ export function stepInFlight(snapshot: unknown): boolean {
   const children = (snapshot as { children?: Record<string, { src?: unknown; snapshot?: { status?: unknown } }> })
     ?.children;
   return Object.values(children ?? {}).some((c) => c?.src !== 'sleepUntil' && c?.snapshot?.status === 'active');
+}
+
+/** The step whose actor is active in a persisted snapshot (the one that re-runs on resume), if any. */
+export function activeStep(snapshot: unknown): StepName | undefined {
+  const children = (snapshot as { children?: Record<string, { src?: unknown; snapshot?: { status?: unknown } }> })
+    ?.children;
+  for (const c of Object.values(children ?? {})) {
+    if (c?.snapshot?.status !== 'active' || typeof c.src !== 'string') continue;
+    const step = stepOfActor(c.src);
+    if (step) return step;
+  }
+  return undefined;
 }
 
 /** Reads a persisted XState snapshot of the rotation machine (`actor.getPersistedSnapshot()`). */
@@ -95,6 +110,7 @@ export function describeSnapshot(snapshot: unknown): SnapshotView {
     newThumbprint: typeof ctx.newThumbprint === 'string' ? ctx.newThumbprint : null,
     steps: Array.isArray(ctx.steps) ? (ctx.steps as StepRecord[]) : [],
     stepInFlight: stepInFlight(snapshot),
+    ...(activeStep(snapshot) ? { activeStep: activeStep(snapshot) } : {}),
   };
 }
 

@@ -63,12 +63,16 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
 }
 
 /** Every file under `dir` whose content holds a PEM private key. */
+const PEM_KEY_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]{64,}-----END [A-Z ]*PRIVATE KEY-----/;
+
 async function filesWithPrivateKeys(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
   const hits: string[] = [];
   for (const e of entries.filter((x) => x.isFile())) {
     const path = join(e.parentPath, e.name);
-    if ((await readFile(path, 'utf8').catch(() => '')).includes('PRIVATE KEY')) hits.push(path);
+    // A PEM key block with a body: Node's compile cache under TMPDIR holds certrotate's own source, whose PEM
+    // header literals and patterns are no key.
+    if (PEM_KEY_BLOCK.test(await readFile(path, 'utf8').catch(() => ''))) hits.push(path);
   }
   return hits;
 }

@@ -189,7 +189,8 @@ describe('guided rotate in a terminal', () => {
     // While the spinner waits for Entra (raw mode: the key arrives as a byte, not as a signal).
     await term.waitFor(/attempt \d+ in \d+s/);
     await term.keys('C-c');
-    expect(await term.exitCode()).toBe(1);
+    // 130: interrupted by Ctrl-C, resumable (DESIGN §5).
+    expect(await term.exitCode()).toBe(130);
     const stopped = await term.screen();
     expect(stopped).toContain('SIGINT: stopping; the run can be resumed');
     const runId = /Resume with: certrotate resume (\S+)/.exec(stopped)?.[1];
@@ -199,8 +200,12 @@ describe('guided rotate in a terminal', () => {
     const again = await open('interrupt-again', ['resume', runId!]);
     await again.waitFor(asking('Install the new key on the server?'), 60_000);
     await again.keys('C-c');
-    expect(await again.exitCode()).toBe(1);
-    expect(await again.screen()).toContain(`Resume with: certrotate resume ${runId}`);
+    expect(await again.exitCode()).toBe(130);
+    const atQuestion = await again.screen();
+    expect(atQuestion).toContain(`Resume with: certrotate resume ${runId}`);
+    // Named in words: the question it was asking, never the machine's state.
+    expect(atQuestion).toContain('Interrupted at the question “Install the new key on the server?”');
+    expect(atQuestion).not.toMatch(/installing\.|\.running|\.confirming/);
 
     // A pipeline finishes it: the interrupted run resumes without a prompt and converges.
     const done = await cli(sb.configPath, ['--json', 'resume', runId!, '--yes']);

@@ -41,11 +41,14 @@ export function checkI2(world: FakeWorld, oldThumbprint: string): string[] {
 
 /**
  * I3 idempotent steps: at most one new Key Vault version per run, at most one credential added per thumbprint,
- * no key removed twice, and no key other than the run's old or new one removed.
+ * no key removed twice, and no key other than the run's old or new one removed. What `otherRuns` (other agents'
+ * runs a test plays beside this one) created is theirs: it is left out of this run's count.
  */
-export function checkI3(world: FakeWorld, runId: string, oldThumbprint: string): string[] {
+export function checkI3(world: FakeWorld, runId: string, oldThumbprint: string, otherRuns: string[] = []): string[] {
   const problems: string[] = [];
-  const created = world.history.filter((e) => e.kind === 'versionCreated');
+  const created = world.history.filter(
+    (e) => e.kind === 'versionCreated' && (e.runId === undefined || !otherRuns.includes(e.runId)),
+  );
   const ours = created.filter((e) => e.kind === 'versionCreated' && e.runId === runId);
   if (created.length > 1 || ours.length !== created.length) {
     problems.push(`I3: ${created.length} versions created (${ours.length} tagged with the run)`);

@@ -159,6 +159,62 @@ export class FakeWorld {
     return created;
   }
 
+  /**
+   * Plays another agent's run of the same target (another state dir, another machine): it makes a newer version
+   * tagged with its run id, attaches it with its world marker (propagated and verified: it produced a token), and
+   * then, step by step as asked, installs it on the server and retires the old key. Returns its new version.
+   */
+  anotherRunRotates(
+    opts: { runId?: string; installs?: boolean; retiresOld?: boolean; marker?: boolean } = {},
+  ): CertificateVersion {
+    const runId = opts.runId ?? 'run-other';
+    const now = this.clock.now();
+    const created = this.makeVersion(now - 60_000, now + 730 * DAY, { [RUN_ID_TAG]: runId });
+    this.versions.push(created);
+    this.history.push({
+      time: now,
+      kind: 'versionCreated',
+      version: created.version,
+      thumbprint: created.thumbprint,
+      runId,
+    });
+    const credential: StoredCredential = {
+      ...this.credentialFor(created),
+      ...(opts.marker === false ? {} : { displayName: `certrotate ${runId}` }),
+      addedAt: now - this.options.propagationMs - 1,
+    };
+    this.credentials.push(credential);
+    this.history.push({
+      time: now,
+      kind: 'keyAdded',
+      keyId: credential.keyId,
+      thumbprint: created.thumbprint,
+      via: 'addKey',
+    });
+    // Written long enough ago that every (lagging) read of the app sees it: the other run finished its steps.
+    this.appWrites.push({ at: now - this.options.readLagMs - 1, keys: [...this.credentials] });
+    this.recordAppKeys();
+    this.history.push({ time: now, kind: 'token', thumbprint: created.thumbprint });
+    if (opts.installs || opts.retiresOld) this.setServer(created.thumbprint);
+    if (opts.retiresOld) {
+      const old = this.credentials.find((c) => c.thumbprint === this.seededVersion.thumbprint);
+      if (old) {
+        this.credentials = this.credentials.filter((c) => c !== old);
+        this.history.push({
+          time: now,
+          kind: 'keyRemoved',
+          keyId: old.keyId,
+          thumbprint: old.thumbprint,
+          via: 'removeKey',
+        });
+        this.appWrites.push({ at: now - this.options.readLagMs - 1, keys: [...this.credentials] });
+        this.recordAppKeys();
+      }
+      this.seededVersion.enabled = false;
+    }
+    return { ...created };
+  }
+
   /** Turns the app into one on the platform-managed identity (no key credentials, a federated credential). */
   useFederatedIdentity(): void {
     this.siteFederated = true;
@@ -476,12 +532,13 @@ export class FakeWorld {
       if (appId !== APP_ID)
         throw new AdapterError({ code: 'notFound', message: 'Request_ResourceNotFound', retryable: false });
     };
-    const add = (newKey: KeyRef, via: 'addKey' | 'patch'): KeyCredential => {
+    const add = (newKey: KeyRef, via: 'addKey' | 'patch', displayName?: string): KeyCredential => {
       const version = this.versionBySecret(newKey.secretId);
       if (!version || version.thumbprint !== newKey.thumbprint) {
         throw new AdapterError({ code: 'invalidRequest', message: 'Invalid certificate', retryable: false });
       }
-      const credential = this.credentialFor(version);
+      // Graph keeps the displayName it is given (certrotate's world marker), else the subject.
+      const credential = { ...this.credentialFor(version), ...(displayName ? { displayName } : {}) };
       this.credentials.push({ ...credential, addedAt: this.clock.now() });
       this.history.push({
         time: this.clock.now(),
@@ -521,7 +578,7 @@ export class FakeWorld {
         this.call('apps.addKey', options, () => {
           known(appId);
           this.checkProof(proofKey);
-          return add(newKey, 'addKey');
+          return add(newKey, 'addKey', options?.displayName);
         }),
       removeKey: (appId, keyId, proofKey, options) =>
         this.call('apps.removeKey', options, () => {
@@ -534,7 +591,9 @@ export class FakeWorld {
           known(appId);
           const added: KeyCredential[] = [];
           for (const key of change.add ?? []) {
-            if (!this.credentials.some((c) => c.thumbprint === key.thumbprint)) added.push(add(key, 'patch'));
+            if (!this.credentials.some((c) => c.thumbprint === key.thumbprint)) {
+              added.push(add(key, 'patch', options?.displayName));
+            }
           }
           for (const keyId of change.removeKeyIds ?? []) {
             if (this.credentials.some((c) => c.keyId === keyId)) remove(keyId, 'patch');

@@ -29,6 +29,9 @@ type ObservationKind = 'due' | 'dueManual' | 'notDue' | 'broken' | 'federated' |
 const MAX_ATTEMPTS = 2;
 const VERIFY_TIMEOUT = 10 * 60_000;
 const FORBIDDEN = { code: 'forbidden', message: 'HTTP 403', retryable: false, status: 403 };
+const SUPERSEDED = { code: 'superseded', message: 'another run rotated the target', retryable: false };
+/** The other agent's run that supersedes this one on the `superseded` paths (test/fakes/world.ts). */
+const OTHER_RUN = 'run-other';
 
 interface Variant {
   name: string;
@@ -121,9 +124,10 @@ const done = (id: string, result: unknown, tag?: string): AnyEventObject => ({
   output: { result, startedAt: T0, endedAt: T0 } satisfies StepDone<unknown>,
   ...(tag ? { tag } : {}),
 });
-const error = (id: string, kind: 'retryable' | 'late' | 'fatal'): AnyEventObject => {
+const error = (id: string, kind: 'retryable' | 'late' | 'fatal' | 'superseded'): AnyEventObject => {
   const endedAt = kind === 'late' ? T0 + VERIFY_TIMEOUT + 60_000 : T0 + 1;
-  const failed: StepFailed = { error: kind === 'fatal' ? FORBIDDEN : UNAVAILABLE, startedAt: T0, endedAt };
+  const cause = kind === 'fatal' ? FORBIDDEN : kind === 'superseded' ? SUPERSEDED : UNAVAILABLE;
+  const failed: StepFailed = { error: cause, startedAt: T0, endedAt };
   return { type: `xstate.error.actor.${id}`, error: failed, kind };
 };
 const errors = (id: string, late = false) => [
@@ -131,6 +135,8 @@ const errors = (id: string, late = false) => [
   error(id, 'fatal'),
   ...(late ? [error(id, 'late')] : []),
 ];
+/** The step sees its premises contradicted: another run rotated the target meanwhile (I7). */
+const supersededBy = (id: string) => [error(id, 'superseded')];
 
 /** A step result that ends after any wait this walk can have started (resumeTimeout after the latest RESUME). */
 const lateOutput = (result: unknown): StepDone<unknown> => ({ result, startedAt: T0, endedAt: T0 + 400 * 86_400_000 });
@@ -162,11 +168,16 @@ function eventsFor(variant: Variant) {
             reused: false,
           }),
           ...errors('generateCertificate'),
+          ...supersededBy('generateCertificate'),
         ];
       case 'generating.polling':
         return [done('awaitCertificate', { key: NEW_KEY }), ...errors('awaitCertificate')];
       case 'attaching.running':
-        return [done('attachKeyCredential', { keyId: 'k-new', method: 'addKey' }), ...errors('attachKeyCredential')];
+        return [
+          done('attachKeyCredential', { keyId: 'k-new', method: 'addKey' }),
+          ...errors('attachKeyCredential'),
+          ...supersededBy('attachKeyCredential'),
+        ];
       case 'attaching.propagating':
         return [done('awaitPropagation', { tokenExpiresOn: 'x' }), ...errors('awaitPropagation', true)];
       case 'installing.running':
@@ -174,7 +185,11 @@ function eventsFor(variant: Variant) {
         if (c.serverManual) {
           return [done('installServerKey', { status: c.operatorConfirmed ? 'operatorConfirmed' : 'manual' })];
         }
-        return [done('installServerKey', { status: 'installed' }), ...errors('installServerKey')];
+        return [
+          done('installServerKey', { status: 'installed' }),
+          ...errors('installServerKey'),
+          ...supersededBy('installServerKey'),
+        ];
       case 'detectingPlatformKey.running':
         return [
           done(
@@ -193,6 +208,8 @@ function eventsFor(variant: Variant) {
         return [
           done('retireOldKey', { keyRemoved: 'removed', versionDisabled: 'disabled' }),
           ...errors('retireOldKey'),
+          // keyvault, a server that reports its key: the step sees another run's key on the server.
+          ...(c.settings.kind === 'keyvault' && !c.serverManual ? supersededBy('retireOldKey') : []),
         ];
       case 'rollingBack.running': {
         const result = { serverRestored: 'restored', keyRemoved: 'removed', versionDisabled: 'disabled' };
@@ -204,8 +221,14 @@ function eventsFor(variant: Variant) {
         return [
           done('rollBackRotation', { ...result, status: 'rolledBack' }),
           ...(canFail ? errors('rollBackRotation') : []),
+          ...(canFail && !c.serverManual ? supersededBy('rollBackRotation') : []),
         ];
       }
+      case 'withdrawing.running':
+        return [
+          done('withdrawAdditions', { keyRemoved: 'removed', versionDisabled: 'disabled' }),
+          ...errors('withdrawAdditions'),
+        ];
       case 'awaitingRetirement':
       case 'awaitingOperator':
         return [{ type: 'RESUME', now: T0 + 365 * 86_400_000 }, { type: 'ROLLBACK' }];
@@ -243,6 +266,11 @@ function arrange(world: FakeWorld, event: AnyEventObject, runId: string): void {
   const type = event.type;
   if (type === 'xstate.error.actor.sleepUntil') {
     world.clock.failNextSleeps = 1;
+  } else if (type.startsWith('xstate.error.actor.') && event.kind === 'superseded') {
+    // Another agent rotates the target now: a newer version and key for the vault and app checks, the server moved
+    // to it for the server checks (install, retire, rollback).
+    const onServer = !type.endsWith('generateCertificate') && !type.endsWith('attachKeyCredential');
+    world.anotherRunRotates({ runId: OTHER_RUN, installs: onServer });
   } else if (type.startsWith('xstate.error.actor.')) {
     if (event.kind === 'late') world.clock.advance(VERIFY_TIMEOUT + 60_000);
     world.faults.add({ call: '*', mode: 'fail', error: event.kind === 'fatal' ? FORBIDDEN : UNAVAILABLE });
@@ -358,9 +386,27 @@ describe.each(variants)('rotation model: $name', (variant) => {
           ...(variant.input.kind === 'power-pages' ? checkSiteI1(world) : []),
           ...checkServerKeysUsable(world),
           ...(variant.input.kind === 'keyvault' ? checkI2(world, old) : []),
-          ...checkI3(world, variant.input.runId, old),
+          ...checkI3(world, variant.input.runId, old, [OTHER_RUN]),
         ];
         expect(problems, where).toEqual([]);
+        if (result.outcome === 'superseded') {
+          // It withdrew only its own additions, and only what the server does not use (I7).
+          const ours = world.allVersions().filter((v) => v.tags['certrotate-run'] === variant.input.runId);
+          const server = world.serverKey();
+          for (const v of ours.filter((x) => x.thumbprint !== server)) {
+            expect(v.enabled, where).toBe(false);
+            expect(
+              world.appKeys().some((k) => k.thumbprint === v.thumbprint),
+              where,
+            ).toBe(false);
+          }
+          const theirs = world.allVersions().find((v) => v.tags['certrotate-run'] === OTHER_RUN);
+          expect(theirs?.enabled, where).toBe(true);
+          expect(
+            world.appKeys().some((k) => k.thumbprint === theirs?.thumbprint),
+            where,
+          ).toBe(true);
+        }
         if (result.outcome === 'rolledBack' && variant.input.kind === 'keyvault') {
           expect(
             world.appKeys().map((k) => k.thumbprint),

@@ -226,7 +226,7 @@ export function createAppRegistry(opts: AppRegistryOptions): AppRegistry {
             type: 'AsymmetricX509Cert',
             usage: 'Verify',
             key: certificateDerBase64(added.certificatePem),
-            displayName: displayNameOf(added),
+            displayName: o?.displayName ?? displayNameOf(added),
           },
           passwordCredential: null,
           proof,
@@ -280,7 +280,7 @@ export function createAppRegistry(opts: AppRegistryOptions): AppRegistry {
           type: 'AsymmetricX509Cert',
           usage: 'Verify',
           key: certificateDerBase64(m.certificatePem),
-          displayName: displayNameOf(m),
+          displayName: o?.displayName ?? displayNameOf(m),
           ...validityOf(m),
           thumbprint: m.thumbprint,
         }));

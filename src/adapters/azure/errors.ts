@@ -189,6 +189,9 @@ const RETRYABLE_NETWORK = new Set([
   'REQUEST_SEND_ERROR',
 ]);
 
+/** Network failures before a request could be sent: no connection, no name. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function networkCode(err: unknown): string | undefined {
   let cur: unknown = err;
   for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
@@ -237,8 +240,12 @@ export function classifyError(thrown: unknown, ctx?: ClassifyContext): PortError
       ctx,
     );
   }
-  // Identity errors (AuthenticationRequiredError, AuthenticationError, CredentialUnavailableError) carry the AADSTS
-  // text in the message, or in the MSAL cause.
+  // No sign-in method could even try (nothing configured here): one sentence for the whole chain, before the AADSTS
+  // and network checks, which would otherwise pick one line of it and call it retryable.
+  const signIn = signInFailure(e);
+  if (signIn) return signIn;
+  // Identity errors (AuthenticationRequiredError, AuthenticationError) carry the AADSTS text in the message, or in
+  // the MSAL cause.
   const causeMsg = e.cause instanceof Error ? e.cause.message : '';
   const aad = classifyAadsts(`${e.message}\n${causeMsg}`, ctx);
   if (aad) return aad;
@@ -248,16 +255,113 @@ export function classifyError(thrown: unknown, ctx?: ClassifyContext): PortError
       code: net.includes('TIMEOUT') || net === 'ETIMEDOUT' ? 'timeout' : 'unavailable',
       message: withOperation(ctx, `${net}: ${e.message}`),
       retryable: RETRYABLE_NETWORK.has(net),
-    };
-  }
-  if (e.name === 'CredentialUnavailableError') {
-    return {
-      code: 'forbidden',
-      message: withOperation(ctx, `${e.message} Configure auth in certrotate.yaml or sign in (az login).`),
-      retryable: false,
+      // No connection was made, so nothing was sent: a write refused this way did not happen.
+      ...(NOT_SENT.has(net) ? { notSent: true as const } : {}),
     };
   }
   return { code: 'unknown', message: withOperation(ctx, e.message || e.name), retryable: false };
+}
+
+/** The code of a sign-in no method of `auth` could attempt; the message says what was tried and what to do. */
+export const SIGN_IN_UNAVAILABLE = 'signInUnavailable';
+
+/** The sign-in methods of `@azure/identity`, recognised by how their "unavailable" messages begin. */
+const SIGN_IN_METHODS: { name: string; match: RegExp; reason?: string }[] = [
+  {
+    name: 'environment variables',
+    match: /^EnvironmentCredential\b/,
+    reason: 'AZURE_TENANT_ID, AZURE_CLIENT_ID and a secret or certificate are not set',
+  },
+  {
+    name: 'workload identity',
+    match: /^WorkloadIdentityCredential\b/,
+    reason: 'AZURE_CLIENT_ID or AZURE_FEDERATED_TOKEN_FILE is not set',
+  },
+  {
+    name: 'managed identity',
+    match: /^(ManagedIdentityCredential\b|Attempted to use the (IMDS|token exchange))/,
+    reason: 'no managed identity endpoint answered, not on Azure',
+  },
+  { name: 'VS Code', match: /Visual Studio Code/, reason: 'not signed in to Azure' },
+  { name: 'Azure CLI', match: /Azure CLI|az login|az account/ },
+  { name: 'Azure PowerShell', match: /PowerShell|Connect-AzAccount|Az\.Account/ },
+  { name: 'Azure Developer CLI', match: /Azure Developer CLI|azd auth/ },
+];
+
+/** Why one CLI-based method was unavailable, in a clause. */
+function cliReason(message: string): string {
+  if (/could not be found|couldn't be found|not installed|Unable to execute|not recognized|ENOENT/i.test(message)) {
+    return 'not installed';
+  }
+  if (/login|Connect-AzAccount|sign in|signed in/i.test(message)) return 'not signed in';
+  return firstSentence(message);
+}
+
+function firstSentence(message: string): string {
+  const s = (/^[^\n]*?[.!](\s|$)/.exec(message)?.[0] ?? message.split('\n')[0] ?? message).trim().replace(/\.$/, '');
+  return s.length > 100 ? `${s.slice(0, 99)}…` : s;
+}
+
+/** "Azure CLI (not installed)" for one error of a credential chain. */
+function describeMethod(message: string): string {
+  const method = SIGN_IN_METHODS.find((m) => m.match.test(message));
+  if (!method) return firstSentence(message);
+  return `${method.name} (${method.reason ?? cliReason(message)})`;
+}
+
+const UNAVAILABLE_NAMES = new Set(['CredentialUnavailableError', 'AuthenticationRequiredError']);
+
+/**
+ * A sign-in that no configured method could attempt — `@azure/identity`'s AggregateAuthenticationError of
+ * "unavailable" errors (the DefaultAzureCredential chain) or a lone CredentialUnavailableError — as one sentence:
+ * each method tried and why it was unavailable, then what to do. Undefined for anything else (a refused secret, an
+ * AADSTS answer): those are Entra's answers, classified by number.
+ */
+export function signInFailure(thrown: unknown): PortError | undefined {
+  let cur: unknown = thrown;
+  for (let i = 0; i < 4 && cur instanceof Error; i++) {
+    // The Graph client keeps only the message and the name (as `code`) of what its auth provider threw.
+    const code = (cur as Error & { code?: unknown }).code;
+    const name = typeof code === 'string' && /Error$/.test(code) ? code : cur.name;
+    if (name === 'AggregateAuthenticationError') {
+      const errors = (cur as Error & { errors?: unknown }).errors;
+      const parts = Array.isArray(errors)
+        ? errors.map((e) => (e instanceof Error ? { name: e.name, message: e.message } : { name: '', message: '' }))
+        : chainLines(cur.message);
+      if (parts.length === 0 || !parts.every((p) => UNAVAILABLE_NAMES.has(p.name))) return undefined;
+      return signInMessage(parts.map((p) => describeMethod(p.message)));
+    }
+    if (name === 'CredentialUnavailableError') return signInMessage([describeMethod(cur.message)]);
+    cur = (cur as Error & { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * The errors of an AggregateAuthenticationError's message: a heading line, then one `Name: message` per credential
+ * (a message may run over several lines).
+ */
+function chainLines(message: string): { name: string; message: string }[] {
+  const parts: { name: string; message: string }[] = [];
+  for (const line of message.split('\n').slice(1)) {
+    const m = /^(\w+Error): ?(.*)$/.exec(line);
+    const last = parts[parts.length - 1];
+    if (m) parts.push({ name: m[1] ?? '', message: m[2] ?? '' });
+    else if (last) last.message += `\n${line}`;
+  }
+  return parts;
+}
+
+function signInMessage(methods: string[]): PortError {
+  const tried = [...new Set(methods)].join(', ');
+  return {
+    code: SIGN_IN_UNAVAILABLE,
+    message: scrubString(
+      `cannot sign in to Azure: tried ${tried}; run \`az login\` here, use workload identity in a pipeline, ` +
+        'or set auth.kind in the configuration',
+    ),
+    retryable: false,
+  };
 }
 
 /** Classifies and wraps: what every adapter method's catch block rethrows. */

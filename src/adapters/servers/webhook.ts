@@ -13,7 +13,7 @@ import { duration, httpsUrl } from '../../config/fields.js';
 import { systemClock } from '../../runs/system-clock.js';
 import { AdapterError, type CallOptions, type Clock, type KeyRef, type ServerKeyTarget } from '../ports.js';
 import { classifyHttpFailure } from '../azure/errors.js';
-import { httpJson, httpRequest, serviceError } from '../azure/http.js';
+import { httpRequest, serviceError } from '../azure/http.js';
 import { defineServerKind } from './server-kind.js';
 
 /** `server: { kind: webhook, url, healthUrl?, authHeaderEnv?, timeout? }` (DESIGN §5a). */

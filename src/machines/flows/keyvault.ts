@@ -22,6 +22,7 @@ import {
   statusOf,
   workingState,
 } from '../rotation-states.js';
+import { premisesInput, supersededBranch } from './superseded.js';
 import type {
   AttachResult,
   AwaitCertificateResult,
@@ -102,6 +103,7 @@ export const generating = gatedStep({
         certificate: context.settings.keyVault?.certificate ?? missing('keyVault.certificate'),
         policy: context.settings.keyVault?.policy ?? missing('keyVault.policy'),
         ...(context.operation ? { operation: context.operation } : {}),
+        ...premisesInput(context),
       }),
       onDone: [
         {
@@ -124,7 +126,7 @@ export const generating = gatedStep({
           ],
         },
       ],
-      onError: retryOrFail('generateCertificate', '#rotation.failed'),
+      onError: [supersededBranch('generateCertificate'), ...retryOrFail('generateCertificate', '#rotation.failed')],
     }),
     polling: workingState('Waiting for Key Vault to issue the certificate', {
       // Journaled as the generateCertificate step: it is that step's second half (src/machines/steps.ts).
@@ -165,10 +167,12 @@ export const attaching = gatedStep({
       input: ({ context }: ContextArgs) => {
         const proofKey = currentKeyRef(context);
         return {
+          runId: context.settings.runId,
           appId: context.settings.appId,
           newKey: requireNewKey(context),
           ...(proofKey ? { proofKey } : {}),
           attempt: context.attempt,
+          ...premisesInput(context),
         };
       },
       onDone: {
@@ -183,6 +187,7 @@ export const attaching = gatedStep({
         ],
       },
       onError: [
+        supersededBranch('attachKeyCredential'),
         retryAfterBackoff('attachKeyCredential'),
         // The key may or may not be on the app now: rollback observes and withdraws whatever is there.
         failStep('attachKeyCredential', '#rotation.rollingBack'),
@@ -221,8 +226,12 @@ export const installing = gatedStep({
       id: 'installServerKey',
       src: 'installServerKey',
       input: ({ context }: ContextArgs) => ({
+        runId: context.settings.runId,
+        appId: context.settings.appId,
+        ...(context.settings.keyVault ? { certificate: context.settings.keyVault.certificate } : {}),
         newKey: requireNewKey(context),
         operatorConfirmed: context.operatorConfirmed,
+        ...premisesInput(context),
       }),
       onDone: [
         {
@@ -247,7 +256,7 @@ export const installing = gatedStep({
           ],
         },
       ],
-      onError: retryOrFail('installServerKey', '#rotation.rollingBack'),
+      onError: [supersededBranch('installServerKey'), ...retryOrFail('installServerKey', '#rotation.rollingBack')],
     }),
   },
   backingOff: 'Waiting before trying the server again',
@@ -271,7 +280,9 @@ export const rollingBack = gatedStep({
           const current = context.current ?? missing('the current key');
           const newKey = newKeyRef(context);
           return {
+            runId: context.settings.runId,
             appId: context.settings.appId,
+            ...premisesInput(context),
             oldKey: { thumbprint: current.thumbprint, secretId: current.secretId ?? '' },
             ...(newKey ? { newKey } : {}),
             ...(context.newKeyId ? { newKeyId: context.newKeyId } : {}),
@@ -297,7 +308,7 @@ export const rollingBack = gatedStep({
             })),
           },
         ],
-        onError: retryOrFail('rollBackRotation', '#rotation.failed'),
+        onError: [supersededBranch('rollBackRotation'), ...retryOrFail('rollBackRotation', '#rotation.failed')],
       },
       ['step', 'destructive'],
     ),

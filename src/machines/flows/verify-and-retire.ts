@@ -20,6 +20,7 @@ import {
 } from '../rotation-states.js';
 import type { RetireResult, RotationContext } from '../rotation-types.js';
 import { keyVaultRetirementRecord } from './keyvault.js';
+import { premisesInput, supersededBranch } from './superseded.js';
 import { powerPagesRetirementRecord } from './power-pages.js';
 
 interface ContextArgs {
@@ -93,6 +94,7 @@ export const retiring = gatedStep({
           const current = context.current ?? missing('the current key');
           return {
             kind: context.settings.kind,
+            ...premisesInput(context),
             appId: context.settings.appId,
             oldKeyId: current.keyId,
             oldThumbprint: current.thumbprint,
@@ -108,6 +110,7 @@ export const retiring = gatedStep({
           actions: recordStep('stepSucceeded', 'retireOldKey', retirementRecord),
         },
         onError: [
+          supersededBranch('retireOldKey'),
           retryAfterBackoff('retireOldKey'),
           {
             // Safe to stop here: the new key works and is in use, the old one is merely still attached.

@@ -2,6 +2,8 @@ import type { KeyCredential } from '../../adapters/ports.js';
 import { isPortError, toPortError } from '../../adapters/ports.js';
 import { credentialValidAt, isCertificateCredential } from '../../machines/rotation-policies.js';
 import type { AttachInput, AttachResult } from '../../machines/rotation-types.js';
+import { credentialDisplayName } from '../../machines/world-markers.js';
+import { checkAppPremise } from './premises.js';
 import { readUntilSettled, sameThumbprint } from './step-ports.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
@@ -13,6 +15,11 @@ import type { StepContext } from './step-ports.js';
  * Safe to re-run: it first reads the app and skips when a credential with the new thumbprint is there. When an
  * earlier attempt may have added it (a retry or a resumed run), it keeps reading for the directory's read-lag
  * window before it believes the key is absent, so a lagging read does not add a second credential (I3).
+ *
+ * The credential it adds is named `certrotate <runId>` (the world marker), so any agent can tell which run added it.
+ * Premise (I7): the app read it makes anyway also shows whether the old key is still on the app and whether a newer
+ * credential another run added appeared since preflight; then it adds nothing and fails `superseded`. The check
+ * reads only and runs before the write, so re-running it is safe (a key this run added is never "another run's").
  */
 export async function attachKeyCredential(
   ports: RotationPorts,
@@ -21,10 +28,12 @@ export async function attachKeyCredential(
 ): Promise<AttachResult> {
   const rerun = step.rerun || input.attempt > 1;
   let proofUsable = false;
+  let lastRead: Parameters<typeof checkAppPremise>[0] | undefined;
   const existing = await readUntilSettled(
     ports,
     input.appId,
     (app) => {
+      lastRead = app;
       proofUsable =
         input.proofKey !== undefined &&
         app.keyCredentials.some(
@@ -37,11 +46,20 @@ export async function attachKeyCredential(
     },
     { ...step, rerun },
   );
+  if (input.premises && lastRead) {
+    checkAppPremise(
+      lastRead,
+      input.premises,
+      { runId: input.runId, thumbprint: input.newKey.thumbprint },
+      ports.clock.now(),
+    );
+  }
   if (existing) return { keyId: existing.keyId, method: 'alreadyAttached' };
 
+  const options = { signal: step.signal, runId: input.runId, displayName: credentialDisplayName(input.runId) };
   if (input.proofKey && proofUsable) {
     try {
-      const added = await ports.apps.addKey(input.appId, input.newKey, input.proofKey, { signal: step.signal });
+      const added = await ports.apps.addKey(input.appId, input.newKey, input.proofKey, options);
       return { keyId: added.keyId, method: 'addKey' };
     } catch (thrown) {
       const error = toPortError(thrown);
@@ -50,7 +68,7 @@ export async function attachKeyCredential(
       if (!(isPortError(error) && (error.code === 'invalidProof' || error.code === 'keyExpired'))) throw thrown;
     }
   }
-  const [added] = await ports.apps.patchKeyCredentials(input.appId, { add: [input.newKey] }, { signal: step.signal });
+  const [added] = await ports.apps.patchKeyCredentials(input.appId, { add: [input.newKey] }, options);
   if (added) return { keyId: added.keyId, method: 'patch' };
   // The PATCH merge found the key already present (an earlier attempt's write became visible to it).
   const app = await ports.apps.getApp(input.appId, { signal: step.signal });

@@ -1,9 +1,10 @@
-import { AdapterError } from '../../adapters/ports.js';
+import { AdapterError, toPortError } from '../../adapters/ports.js';
 import type { CertificateVersion } from '../../adapters/ports.js';
 import { RUN_ID_TAG } from '../../machines/rotation-policies.js';
 import type { GenerateInput, GenerateResult, NewKey } from '../../machines/rotation-types.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
+import { checkVaultPremise } from './premises.js';
 
 export function toNewKey(version: CertificateVersion): NewKey {
   return {
@@ -11,6 +12,7 @@ export function toNewKey(version: CertificateVersion): NewKey {
     thumbprint: version.thumbprint.toUpperCase(),
     secretId: version.secretId,
     expiresOn: version.expiresOn,
+    notBefore: version.notBefore,
   };
 }
 
@@ -21,6 +23,10 @@ export function toNewKey(version: CertificateVersion): NewKey {
  * version with that tag (the create finished, perhaps in a process that died), for the operation the snapshot holds,
  * and for a create pending on the certificate, before it POSTs a create. So a resumed run never makes a second
  * version. The returned operation state is persisted by the machine, so a later attempt polls instead of creating.
+ *
+ * Premise (I7): the versions it lists to find its own also show whether another version took over the certificate
+ * since preflight (a newer enabled version not made by this run); then it creates nothing and fails `superseded`.
+ * The check reads only, so re-running it is safe.
  */
 export async function generateCertificate(
   ports: RotationPorts,
@@ -29,7 +35,13 @@ export async function generateCertificate(
 ): Promise<GenerateResult> {
   const options = { signal: step.signal };
   const store = ports.certificates;
-  const tagged = await store.findVersionByTag(input.certificate, RUN_ID_TAG, input.runId, options);
+  // One list answers both questions: is this run's version there, and did another version take over since preflight.
+  const versions = await store.listVersions(input.certificate, options).catch((thrown: unknown) => {
+    if (toPortError(thrown).code === 'notFound') return [];
+    throw thrown;
+  });
+  if (input.premises) checkVaultPremise(versions, input.premises, input.runId, input.certificate);
+  const tagged = versions.filter((v) => v.tags[RUN_ID_TAG] === input.runId).at(-1);
   if (tagged) return { status: 'ready', key: toNewKey(tagged), reused: true };
 
   if (input.operation) {

@@ -5,6 +5,7 @@ import { sameThumbprint } from './step-ports.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
 import { disableVersion } from './disable-version.js';
+import { refuseThirdServerKey, thirdServerKey } from './premises.js';
 
 /**
  * Removes the old key from the app, then disables its Key Vault version (kept for audit).
@@ -12,7 +13,9 @@ import { disableVersion } from './disable-version.js';
  * Safe to re-run: "already gone" is success (a read that no longer lists the key, or removeKey's notFound), and
  * disabling an already-disabled version is skipped. Before removing, it checks once more that the server no longer
  * uses the old key (I1): the machine only gets here after verification, but the server may have been changed
- * behind our back.
+ * behind our back. Premise (I7): a server on a third key (neither the old nor the new one) is on another run's
+ * newer rotation, which retires the old key itself; this run then removes nothing and fails `superseded`. The check
+ * reads only and comes before any write, so re-running it is safe.
  */
 export async function retireOldKey(ports: RotationPorts, input: RetireInput, step: StepContext): Promise<RetireResult> {
   const options = { signal: step.signal };
@@ -25,6 +28,11 @@ export async function retireOldKey(ports: RotationPorts, input: RetireInput, ste
         message: `the server still uses the old key ${input.oldThumbprint}; removing it would break the server`,
         retryable: false,
       });
+    }
+    const third = input.premises && thirdServerKey(current.thumbprint, input.premises, input.newKey?.thumbprint);
+    if (third && input.premises) {
+      const where = { appId: input.appId, ...(input.certificate ? { certificate: input.certificate } : {}) };
+      await refuseThirdServerKey(ports, where, third, input.premises, 'retire keys under it', step.signal);
     }
   }
 

@@ -2,6 +2,7 @@ import { toPortError } from '../../adapters/ports.js';
 import { credentialValidAt } from '../../machines/rotation-policies.js';
 import type { RollbackInput, RollbackResult } from '../../machines/rotation-types.js';
 import { disableVersion } from './disable-version.js';
+import { lookUpAdder, refuseThirdServerKey, superseded, thirdServerKey } from './premises.js';
 import { readUntilSettled, sameThumbprint } from './step-ports.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
@@ -14,6 +15,11 @@ import type { StepContext } from './step-ports.js';
  * whether the version is enabled) and "already done" is success. When the run never learnt the new credential's
  * keyId (it failed or died around addKey), the app is read until the directory's read lag has passed, so a key
  * that lagging reads hide is still withdrawn.
+ *
+ * The restore carries the run id. Premise (I7): the server must be on the run's old or new key; on a third key, or
+ * when the server refuses the restore (`serverHasNewerKey`), another rotation has taken over, and moving the server
+ * back would undo it: the step fails `superseded` (whose withdrawal takes back only this run's unused key). The check
+ * reads only and comes before any write, so re-running it is safe.
  */
 export async function rollBackRotation(
   ports: RotationPorts,
@@ -28,9 +34,25 @@ export async function rollBackRotation(
     }
     serverRestored = input.operatorConfirmed ? 'operatorConfirmed' : 'alreadyOld';
   } else if (ports.server && input.newKey) {
-    const current = await ports.server.currentKey(options);
+    const server = ports.server;
+    const where = { appId: input.appId, ...(input.certificate ? { certificate: input.certificate } : {}) };
+    const current = await server.currentKey(options);
+    const third = input.premises && thirdServerKey(current.thumbprint, input.premises, input.newKey.thumbprint);
+    if (third && input.premises) {
+      await refuseThirdServerKey(ports, where, third, input.premises, 'move it back to the old key', step.signal);
+    }
     if (!sameThumbprint(current.thumbprint, input.oldKey.thumbprint)) {
-      await ports.server.restore(input.oldKey, options);
+      try {
+        await server.restore(input.oldKey, { ...options, runId: input.runId });
+      } catch (thrown) {
+        const error = toPortError(thrown);
+        if (error.code !== 'serverHasNewerKey') throw thrown;
+        const now = await server.currentKey(options).catch(() => ({ thumbprint: undefined }));
+        const who = now.thumbprint
+          ? ` (key ${now.thumbprint}, put there by ${await lookUpAdder(ports, where, now.thumbprint, step.signal)})`
+          : '';
+        superseded(`${error.message}${who}`);
+      }
       serverRestored = 'restored';
     }
   }

@@ -3,7 +3,7 @@
  * the rotation's ports (src/adapters/rotation-ports.ts).
  */
 import type { AppRegistry, ServerKeyTarget } from '../../adapters/ports.js';
-import { AdapterError } from '../../adapters/ports.js';
+import { AdapterError, type PortError } from '../../adapters/ports.js';
 import type { RotationPorts, StepTiming } from '../../adapters/rotation-ports.js';
 
 /** The waits of {@link StepTiming} outside tests. */
@@ -24,6 +24,25 @@ export interface StepContext {
    * first run after a restore): the step must not trust a single lagging read.
    */
   rerun: boolean;
+  /** Why the previous attempt of this step failed, when it did (a retry): it may prove that attempt wrote nothing. */
+  previousError?: PortError;
+  /** The step is about to wait inside itself (not a retry): what for and until when (epoch ms), for the operator. */
+  onWaiting?: (wait: { for: string; until: number }) => void;
+}
+
+/** What the read-settle wait is for, in the operator's words. */
+export const READ_LAG_WAIT = "Graph's read-lag window before trusting that the key is absent";
+
+/**
+ * True when a failed attempt provably changed nothing: the service refused the request before acting (a 4xx other
+ * than 408 timeout and 429 throttling, which may follow a write), or the request never left this machine
+ * (connection refused, DNS failure). Then a read after it need not wait out the read-lag window.
+ */
+export function provablyNotWritten(error: PortError | undefined): boolean {
+  if (!error) return false;
+  if (error.notSent) return true;
+  const s = error.status;
+  return s !== undefined && s >= 400 && s < 500 && s !== 408 && s !== 429;
 }
 
 /** The step waits of `ports`, defaults filled in. */
@@ -56,9 +75,16 @@ export async function readUntilSettled<T>(
 ): Promise<T | undefined> {
   const timing = timingOf(ports);
   const deadline = ports.clock.now() + timing.readSettleMs;
+  // The previous attempt was refused before it wrote: one read is the truth, there is no write to wait for.
+  const settle = step.rerun && !provablyNotWritten(step.previousError);
+  let told = false;
   for (;;) {
     const found = find(await ports.apps.getApp(appId, { signal: step.signal }));
-    if (found !== undefined || !step.rerun || ports.clock.now() >= deadline) return found;
+    if (found !== undefined || !settle || ports.clock.now() >= deadline) return found;
+    if (!told) {
+      told = true;
+      step.onWaiting?.({ for: READ_LAG_WAIT, until: deadline });
+    }
     await ports.clock.sleep(Math.min(timing.readPollMs, Math.max(1, deadline - ports.clock.now())), step.signal);
   }
 }

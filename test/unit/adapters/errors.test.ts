@@ -1,4 +1,5 @@
 import { RestError, createHttpHeaders } from '@azure/core-rest-pipeline';
+import { AggregateAuthenticationError, CredentialUnavailableError } from '@azure/identity';
 import { GraphError } from '@microsoft/microsoft-graph-client';
 import { describe, expect, it } from 'vitest';
 import { AdapterError } from '../../../src/adapters/ports.js';
@@ -7,6 +8,8 @@ import {
   classifyError,
   classifyHttpFailure,
   retryAfterMsFrom,
+  signInFailure,
+  SIGN_IN_UNAVAILABLE,
 } from '../../../src/adapters/azure/errors.js';
 
 /** A RestError as the Key Vault SDK throws it, with a real response carrying headers. */
@@ -133,6 +136,10 @@ describe('classifyError', () => {
       code: 'unavailable',
       retryable: true,
     });
+    // A refused connection or an unknown host never sent the request: it cannot have written anything.
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(classifyError(new TypeError('fetch failed', { cause: refused }))).toMatchObject({ notSent: true });
+    expect(classifyError(new TypeError('fetch failed', { cause: reset })).notSent).toBeUndefined();
     const timeout = new DOMException('timed out', 'TimeoutError');
     expect(classifyError(timeout)).toMatchObject({ code: 'timeout', retryable: true });
     const abort = new DOMException('aborted', 'AbortError');
@@ -151,5 +158,78 @@ describe('classifyError', () => {
       message: 'bad -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY----- here',
     });
     expect(e.message).not.toContain('MIIEvQIBADANBg');
+  });
+});
+
+describe('signInFailure', () => {
+  /** The chain DefaultAzureCredential reports on a machine with nothing to sign in with (messages as the SDK words them). */
+  const chain = () =>
+    new AggregateAuthenticationError(
+      [
+        new CredentialUnavailableError(
+          'EnvironmentCredential is unavailable. No underlying credential could be used. To troubleshoot, visit https://aka.ms/azsdk/js/identity/environmentcredential/troubleshoot.',
+        ),
+        new CredentialUnavailableError(
+          'ManagedIdentityCredential: Network unreachable. Message: network_error: See https://aka.ms/msal.js.errors#network_error for details',
+        ),
+        new CredentialUnavailableError(
+          'Visual Studio Code Authentication is not available. Ensure you have have Azure Resources Extension installed in VS Code.',
+        ),
+        new CredentialUnavailableError(
+          "Azure CLI could not be found. Please visit https://aka.ms/azure-cli for installation instructions and then, once installed, authenticate to your Azure account using 'az login'.",
+        ),
+        new CredentialUnavailableError(
+          'Error: Unable to execute PowerShell. Ensure that it is installed in your system. To troubleshoot, visit https://aka.ms/azsdk/js/identity/powershellcredential/troubleshoot.',
+        ),
+        new CredentialUnavailableError(
+          "Please run 'azd auth login' from a command prompt to authenticate before using this credential.",
+        ),
+      ],
+      'ChainedTokenCredential authentication failed.',
+    );
+
+  it('says in one sentence which methods were tried, why each was unavailable, and what to do', () => {
+    const e = signInFailure(chain());
+    expect(e).toEqual({
+      code: SIGN_IN_UNAVAILABLE,
+      retryable: false,
+      message:
+        'cannot sign in to Azure: tried environment variables (AZURE_TENANT_ID, AZURE_CLIENT_ID and a secret or ' +
+        'certificate are not set), managed identity (no managed identity endpoint answered, not on Azure), VS Code ' +
+        '(not signed in to Azure), Azure CLI (not installed), Azure PowerShell (not installed), Azure Developer CLI ' +
+        '(not signed in); run `az login` here, use workload identity in a pipeline, or set auth.kind in the configuration',
+    });
+    expect(e?.message).not.toMatch(/aka\.ms|\n/);
+  });
+
+  it('is what classifyError makes of the chain, with no operation prefix and not retryable, however deep it is wrapped', () => {
+    const wrapped = new Error('Graph: reading app', { cause: chain() });
+    // The Graph client wraps what its auth provider threw in a GraphError that keeps only the message and name.
+    const graph = Object.assign(new GraphError(-1, '', chain()), { code: 'AggregateAuthenticationError' });
+    for (const thrown of [chain(), wrapped, graph]) {
+      const e = classifyError(thrown, { operation: 'Graph: reading app 1111' });
+      expect(e.code).toBe(SIGN_IN_UNAVAILABLE);
+      expect(e.retryable).toBe(false);
+      expect(e.message).toMatch(/^cannot sign in to Azure: tried environment variables/);
+    }
+    const lone = classifyError(
+      new CredentialUnavailableError(
+        "Please run 'az login' from a command prompt to authenticate before using this credential.",
+      ),
+    );
+    expect(lone).toMatchObject({ code: SIGN_IN_UNAVAILABLE, retryable: false });
+    expect(lone.message).toContain('tried Azure CLI (not signed in)');
+  });
+
+  it('leaves Entra answers alone: a chain with a real authentication error is not "unavailable"', () => {
+    const refused = new AggregateAuthenticationError(
+      [
+        new CredentialUnavailableError('EnvironmentCredential is unavailable.'),
+        new Error('AADSTS7000215: Invalid client secret provided.'),
+      ],
+      'ChainedTokenCredential authentication failed.',
+    );
+    expect(signInFailure(refused)).toBeUndefined();
+    expect(classifyError(refused).code).toBe('forbidden');
   });
 });

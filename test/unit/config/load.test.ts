@@ -46,7 +46,12 @@ describe('config', () => {
       powerPlatformUrl: 'https://api.powerplatform.com',
       caFile: '/etc/certrotate/ca.pem',
     });
-    expect(cfg.defaults).toEqual({ rotateBefore: 60 * 86_400_000, verifyTimeout: 600_000, retireAfter: 0 });
+    expect(cfg.defaults).toEqual({
+      rotateBefore: 60 * 86_400_000,
+      verifyTimeout: 600_000,
+      retireAfter: 0,
+      readSettle: 120_000,
+    });
     const [kv, pp] = cfg.targets;
     expect(kv).toMatchObject({ kind: 'keyvault', server: { kind: 'webhook', timeout: 60_000 } });
     expect(pp).toMatchObject({ kind: 'power-pages', resumeTimeout: 30 * 60_000 });

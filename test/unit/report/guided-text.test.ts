@@ -12,9 +12,11 @@ import {
   retryMessage,
   shortDuration,
   stepWording,
+  stoppedAt,
   summaryLines,
 } from '../../../src/commands/guided-text.js';
 import type { RotationPlan } from '../../../src/machines/plan.js';
+import type { StepName } from '../../../src/machines/rotation-types.js';
 import type { RunDocument } from '../../../src/runs/runner.js';
 
 const NOW = Date.parse('2026-11-28T08:00:00.000Z');
@@ -150,8 +152,16 @@ describe('guided summary and next action', () => {
     const parked = doc({ outcome: 'awaitingOperator', next: 'certrotate resume r-1' });
     expect(outcomeHeadline(parked)).toBe('Parked: run r-1 waits for an operator');
     expect(nextAction(parked)).toBe('Continue with: certrotate resume r-1  (or withdraw it: certrotate rollback r-1)');
-    const interrupted = doc({ outcome: null, state: 'attaching.running', next: 'certrotate resume r-1' });
-    expect(outcomeHeadline(interrupted)).toBe('Interrupted in attaching.running: run r-1 can be resumed');
+    // Named by the step's title, never by the machine's state (issue 10 defect 5: it said `attaching.running`).
+    const interrupted = doc({
+      outcome: null,
+      state: 'attaching.running',
+      next: 'certrotate resume r-1',
+      steps: [{ name: 'attachKeyCredential', status: 'running', startedAt: '2026-11-28T08:00:00.000Z', attempts: 1 }],
+    });
+    expect(outcomeHeadline(interrupted)).toBe(
+      'Interrupted during “Attach the new key to the app”: run r-1 can be resumed',
+    );
     expect(nextAction(interrupted)).toBe('Resume with: certrotate resume r-1');
     expect(nextAction(doc({ outcome: 'failed' }))).toBe('See what happened: certrotate show r-1');
     expect(nextAction(doc({ outcome: 'awaitingRetirement', next: 'certrotate resume r-1' }))).toContain(
@@ -179,5 +189,72 @@ describe('guided summary and next action', () => {
     expect(lines).toContain('✓ Wait for Entra ID to accept the new key  succeeded 12s, 2 attempts');
     expect(lines).toContain(`✗ ${'Verify the new key'.padEnd(39)}  failed`);
     expect(lines.at(-1)).toBe('verification failed');
+  });
+});
+
+describe('truthful guided words (issue 10 defect 5)', () => {
+  const running = (name: StepName, status: 'running' | 'retrying' = 'running') => ({
+    name,
+    status,
+    startedAt: '2026-11-28T08:00:00.000Z',
+    attempts: 1,
+  });
+
+  it('says where an unfinished run stopped in words: the step at work, the question, or the retry wait', () => {
+    expect(stoppedAt({ state: 'installing.running', steps: [running('installServerKey')] })).toBe(
+      'during “Install the new key on the server”',
+    );
+    expect(stoppedAt({ state: 'retiring.confirming', steps: [running('verifyNewKey')] })).toBe(
+      'at the question “Retire the old key?”',
+    );
+    expect(stoppedAt({ state: 'propagating.backingOff', steps: [running('awaitPropagation', 'retrying')] })).toBe(
+      'while “Wait for Entra ID to accept the new key” waited to retry',
+    );
+    for (const where of [
+      stoppedAt({ state: 'installing.running', steps: [running('installServerKey')] }),
+      outcomeHeadline(doc({ outcome: null, state: 'installing.running', steps: [running('installServerKey')] })),
+    ]) {
+      expect(where).not.toMatch(/installing|running/);
+    }
+  });
+
+  it('shows the step at work in an interrupted run as interrupted, with no time', () => {
+    const lines = summaryLines(
+      doc({ outcome: null, state: 'installing.running', steps: [running('installServerKey')] }),
+    );
+    expect(lines).toContain('■ Install the new key on the server  interrupted');
+    expect(lines.join('\n')).not.toContain('declined');
+  });
+
+  it('counts step time as show does when given it: parked time between invocations is not step time', () => {
+    const steps = [
+      {
+        name: 'detectPlatformKey' as const,
+        status: 'succeeded' as const,
+        // Started Monday, parked for the admin's Update key, resumed and done on Tuesday.
+        startedAt: '2026-11-23T08:00:00.000Z',
+        endedAt: '2026-11-24T09:00:05.000Z',
+        attempts: 1,
+      },
+    ];
+    const title = stepWording('detectPlatformKey').title;
+    expect(summaryLines(doc({ steps }))).toContain(`✓ ${title}  succeeded 1d 1h`);
+    expect(summaryLines(doc({ steps }), { times: new Map([['detectPlatformKey', 65_000]]) })).toContain(
+      `✓ ${title}  succeeded 1m 5s`,
+    );
+  });
+
+  it('words the Power Pages steps for the site and the platform key, not for Key Vault and a server', () => {
+    const verify = stepWording('verifyNewKey', 'power-pages');
+    expect(verify.title).toBe('Verify the site on the new key');
+    expect(verify.waitingFor).toMatch(/site.*healthy.*platform's new key/);
+    for (const step of ['observeTarget', 'verifyNewKey', 'retireOldKey']) {
+      const w = stepWording(step, 'power-pages');
+      expect(`${w.title} ${w.waitingFor}`).not.toMatch(/Key Vault|vault|server|WhoAmI/);
+    }
+    expect(stepWording('verifyNewKey', 'keyvault')).toEqual(stepWording('verifyNewKey'));
+    expect(retryMessage('verifyNewKey', { attempt: 2, waitMs: 5000, code: 'unavailable' }, 4000, 'power-pages')).toBe(
+      "Verify the site on the new key: waiting for the site to answer healthy on the platform's new key; attempt 2 in 4s (after unavailable)",
+    );
   });
 });

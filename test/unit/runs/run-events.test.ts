@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgressLines } from '../../../src/commands/progress.js';
 import type { RotationInput } from '../../../src/machines/rotation-types.js';
 import type { RunEvent, RunObserver } from '../../../src/runs/events.js';
+import { driveRotation } from '../../../src/runs/driver.js';
 import { driveInWorld, rotationInput } from '../../fakes/harness.js';
 import { FakeWorld } from '../../fakes/world.js';
 
@@ -192,5 +193,51 @@ describe('run events', () => {
         "■ run run-0001 succeeded",
       ]
     `);
+  });
+});
+
+describe('Ctrl-C in a step the operator had just confirmed', () => {
+  it('reports the step at work as interrupted (running, no end), not as the decline an earlier invocation recorded', async () => {
+    const world = new FakeWorld();
+    // First invocation: guided, No at the install question: the run parks with installServerKey `declined`.
+    let snapshot: unknown;
+    const parked = await driveRotation({
+      ports: world.ports(),
+      input: rotationInput({ autoConfirm: false }),
+      confirm: async (state) => state !== 'installing',
+      onSnapshot: async (persisted) => {
+        snapshot = JSON.parse(JSON.stringify(persisted));
+      },
+    });
+    expect(parked.outcome).toBe('awaitingOperator');
+    expect(parked.steps.find((s) => s.name === 'installServerKey')?.status).toBe('declined');
+
+    // Second invocation: Yes at the question, then Ctrl-C as the install starts.
+    const controller = new AbortController();
+    const seen = collector();
+    const stopper: RunObserver = {
+      onEvent: (e) => {
+        if (e.type === 'stepStarted' && e.step === 'installServerKey') controller.abort();
+      },
+    };
+    const resumed = await driveRotation({
+      ports: world.ports(),
+      snapshot,
+      resumeEvent: true,
+      confirm: async () => true,
+      signal: controller.signal,
+      observers: [seen, stopper],
+      onSnapshot: async () => undefined,
+    });
+    expect(resumed.status).toBe('interrupted');
+    const install = resumed.steps.find((s) => s.name === 'installServerKey');
+    expect(install).toMatchObject({ status: 'running', detail: 'interrupted; the step re-runs on resume' });
+    expect(install?.endedAt).toBeUndefined();
+    const interrupted = seen.events.find((e) => e.type === 'interrupted');
+    expect(interrupted).toMatchObject({ type: 'interrupted', step: 'installServerKey' });
+    expect(new ProgressLines().line(interrupted!)).toBe(
+      '■ installServerKey interrupted — stopped at the operator’s request; resumable',
+    );
+    expect(seen.events.some((e) => e.type === 'declined')).toBe(false);
   });
 });

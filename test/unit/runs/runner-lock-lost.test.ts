@@ -59,6 +59,11 @@ describe('runner: a lost lock', () => {
     expect(asked).toEqual(['generating']);
     expect(doc.state).toBe('generating.requesting');
     expect(doc.steps.map((s) => [s.name, s.status])).toEqual([['observeTarget', 'succeeded']]);
+    // The journal says why it stopped: not at the operator's request.
+    const journal = await deps.store.readJournal('run-l');
+    expect(journal.find((e) => e.event === 'interrupted')?.detail).toMatch(
+      /lock was lost, so it stopped before its next step/,
+    );
     // The stopped run did not release the lock: it may belong to another process by now.
     expect(holders.get('contoso-api')?.runId).toBe('run-l');
 

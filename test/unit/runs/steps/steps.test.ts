@@ -62,7 +62,7 @@ describe('attachKeyCredential', () => {
   it('a lagging read would add the key twice; a re-run waits out the lag and does not', async () => {
     const { world, oldKey, newKey } = await withNewVersion({ readLagMs: 5_000 });
     const ports = world.ports({ readSettleMs: 20_000 });
-    const input = { appId: APP_ID, newKey, proofKey: oldKey, attempt: 1 };
+    const input = { runId: 'run-0001', appId: APP_ID, newKey, proofKey: oldKey, attempt: 1 };
     const first = await attachKeyCredential(ports, input, step());
     expect(first.method).toBe('addKey');
     const rerun = await attachKeyCredential(ports, { ...input, attempt: 2 }, step(true));
@@ -71,19 +71,37 @@ describe('attachKeyCredential', () => {
 
     // The hazard the settle guards against: a first-attempt read right after the write misses it.
     const { world: naive, oldKey: o2, newKey: n2 } = await withNewVersion({ readLagMs: 5_000 });
-    await attachKeyCredential(naive.ports(), { appId: APP_ID, newKey: n2, proofKey: o2, attempt: 1 }, step());
-    await attachKeyCredential(naive.ports(), { appId: APP_ID, newKey: n2, proofKey: o2, attempt: 1 }, step());
+    await attachKeyCredential(
+      naive.ports(),
+      { runId: 'run-0001', appId: APP_ID, newKey: n2, proofKey: o2, attempt: 1 },
+      step(),
+    );
+    await attachKeyCredential(
+      naive.ports(),
+      { runId: 'run-0001', appId: APP_ID, newKey: n2, proofKey: o2, attempt: 1 },
+      step(),
+    );
     expect(naive.appKeys().filter((k) => k.thumbprint === n2.thumbprint)).toHaveLength(2);
   });
 
   it('falls back to a merge-PATCH when no current key can sign a proof, keeping the old key', async () => {
     const { world, oldKey, newKey } = await withNewVersion();
-    const result = await attachKeyCredential(world.ports(), { appId: APP_ID, newKey, attempt: 1 }, step());
+    const result = await attachKeyCredential(
+      world.ports(),
+      { runId: 'run-0001', appId: APP_ID, newKey, attempt: 1 },
+      step(),
+    );
     expect(result.method).toBe('patch');
     const refused = await withNewVersion();
     const viaRefusedProof = await attachKeyCredential(
       refused.world.ports(),
-      { appId: APP_ID, newKey: refused.newKey, proofKey: { ...refused.oldKey, secretId: 'wrong' }, attempt: 1 },
+      {
+        runId: 'run-0001',
+        appId: APP_ID,
+        newKey: refused.newKey,
+        proofKey: { ...refused.oldKey, secretId: 'wrong' },
+        attempt: 1,
+      },
       step(),
     );
     expect(viaRefusedProof.method).toBe('patch');
@@ -95,7 +113,11 @@ describe('installServerKey', () => {
   it('asks the server first and does nothing when it already uses the new key', async () => {
     const { world, newKey } = await withNewVersion();
     world.operatorInstalls(newKey.thumbprint);
-    const result = await installServerKey(world.ports(), { newKey, operatorConfirmed: false }, step());
+    const result = await installServerKey(
+      world.ports(),
+      { runId: 'run-0001', appId: APP_ID, newKey, operatorConfirmed: false },
+      step(),
+    );
     expect(result.status).toBe('alreadyInstalled');
     expect(world.calls).not.toContain('server.install');
   });
@@ -153,6 +175,7 @@ describe('rollBackRotation', () => {
     const attached = await ports.apps.addKey(APP_ID, newKey, oldKey);
     await ports.server!.install(newKey);
     const input = {
+      runId: 'run-0001',
       appId: APP_ID,
       oldKey,
       newKey,
@@ -185,7 +208,15 @@ describe('rollBackRotation', () => {
     const { world, oldKey, newKey } = await withNewVersion({ serverManual: true });
     const result = await rollBackRotation(
       world.ports(),
-      { appId: APP_ID, oldKey, newKey, serverManual: true, installed: true, operatorConfirmed: false },
+      {
+        runId: 'run-0001',
+        appId: APP_ID,
+        oldKey,
+        newKey,
+        serverManual: true,
+        installed: true,
+        operatorConfirmed: false,
+      },
       step(),
     );
     expect(result.status).toBe('needsOperator');
