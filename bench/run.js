@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['cold-start', 'rotation', 'sandbox'];
+const ALL = ['cold-start', 'rotation', 'sandbox', 'state-backend'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = wanted.filter((w) => !ALL.includes(w));
 if (unknown.length) {

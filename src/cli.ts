@@ -124,7 +124,11 @@ export function buildProgram(): Command {
   program
     .command('runs')
     .description('list runs, newest first')
-    .action(() => run(async (ctx) => (await import('./commands/runs.js')).runsCommand(ctx)));
+    .option('--target <name>', "only this target's runs")
+    .option('--open', 'only runs that block a new rotation\n(unfinished, parked, corrupt)')
+    .action((opts: { target?: string; open?: boolean }) =>
+      run(async (ctx) => (await import('./commands/runs.js')).runsCommand(ctx, opts)),
+    );
 
   program
     .command('show')
@@ -136,9 +140,27 @@ export function buildProgram(): Command {
     .command('unlock')
     .description("remove a target's lock, whoever holds it")
     .argument('<target>', 'target name from the configuration')
-    .option('--force', 'confirm removing the lock')
-    .action((target: string, opts: { force?: boolean }) =>
-      run(async (ctx) => (await import('./commands/unlock.js')).unlockCommand(ctx, target, Boolean(opts.force))),
+    .option('--force', 'confirm removing the lock\n(twice: break an unexpired lease too)', (_v, n: number) => n + 1, 0)
+    .option('--break-lease', "break the holder's lease before it expires\n(azure-blob state)")
+    .action((target: string, opts: { force: number; breakLease?: boolean }) =>
+      run(async (ctx) =>
+        (await import('./commands/unlock.js')).unlockCommand(ctx, target, opts.force > 0, {
+          breakLease: Boolean(opts.breakLease) || opts.force > 1,
+        }),
+      ),
+    );
+
+  program
+    .command('state')
+    .description('the run state store')
+    .command('migrate')
+    .description('copy the local runs into shared storage\n(refused while a run is active)')
+    .requiredOption('--to <kind>', 'the state kind to copy to: azure-blob')
+    .option('--account-url <url>', 'the storage account,\nhttps://ACCOUNT.blob.core.windows.net')
+    .option('--container <name>', 'the container (it must exist)')
+    .option('--prefix <prefix>', 'names in the container start with this')
+    .action((opts: { to: string; accountUrl?: string; container?: string; prefix?: string }) =>
+      run(async (ctx) => (await import('./commands/state-migrate.js')).stateMigrateCommand(ctx, opts)),
     );
 
   program

@@ -101,6 +101,16 @@ export type ForcedRelease =
    */
   | { status: 'refused'; holder: LockHolder; reason: 'processAlive' | 'leaseActive' | 'takeoverInProgress' };
 
+/** Options of {@link TargetLock.forceRelease}. */
+export interface ForceReleaseOptions {
+  /**
+   * Break the holder's lease even though it has not expired (`unlock --break-lease`, or `--force` twice): for a
+   * backend whose leases are enforced by the store (azure-blob), the holder's next renewal then fails and it stops at
+   * its next step boundary. Backends without such leases ignore it.
+   */
+  breakLease?: boolean;
+}
+
 /** The outcome of trying to take a target's lock. */
 export type LockAcquisition = { acquired: true; takenOverFrom?: LockHolder } | { acquired: false; holder: LockHolder };
 
@@ -121,7 +131,7 @@ export interface TargetLock {
    * that may still be running: that would let a second process drive the same target or run at once (I5).
    * Idempotent.
    */
-  forceRelease(target: string): Promise<ForcedRelease>;
+  forceRelease(target: string, opts?: ForceReleaseOptions): Promise<ForcedRelease>;
   /** The current holder, or undefined. */
   holder(target: string): Promise<LockHolder | undefined>;
 }

@@ -52,7 +52,7 @@ export class ProgressLines {
       case 'parked':
         return `⏸ ${event.state} parked${suffix(event.message)}`;
       case 'interrupted':
-        return `■ ${event.step ?? 'run'} interrupted — stopped at the operator’s request; resumable`;
+        return `■ ${event.step ?? 'run'} interrupted — ${event.why ?? 'stopped at the operator’s request'}; resumable`;
       case 'ended':
         return `■ run ${event.runId} ${event.outcome}${suffix(event.failure ? `${event.failure.code}: ${event.failure.message}` : undefined)}`;
       default:

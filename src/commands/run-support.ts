@@ -27,11 +27,12 @@ export async function runnerDeps(
   const loaded = await ctx.config();
   // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
   await sweepStaleKeyFiles({ logger: ctx.logger });
-  const { store, lock } = openStateBackend(loaded.config);
+  const { store, lock, renewEveryMs } = openStateBackend(loaded.config);
   const ports = await portsForTarget(ctx, loaded.config, target);
   return {
     store,
     lock,
+    ...(renewEveryMs !== undefined ? { renewEveryMs } : {}),
     // `defaults.readSettle`: how long a retried write reads before it believes its key is absent.
     ports: { ...ports, timing: { ...ports.timing, readSettleMs: loaded.config.defaults.readSettle } },
     clock: systemClock,

@@ -1,13 +1,33 @@
 import { openStateBackend } from '../adapters/state/index.js';
+import { blocksTarget } from '../adapters/state/open-runs.js';
+import { UNKNOWN_TARGET } from '../adapters/state/run-format.js';
 import type { CommandContext } from './context.js';
 
-/** `runs`: every run in the state backend, newest first; a run whose state cannot be read is listed as corrupt. */
-export async function runsCommand(ctx: CommandContext): Promise<number> {
+/** Filters of `runs`. */
+export interface RunsFilter {
+  /** Only the runs of this target (`--target`). */
+  target?: string;
+  /** Only the runs that block a new rotation of their target: unfinished, parked or corrupt (`--open`). */
+  open?: boolean;
+}
+
+/**
+ * `runs`: every run in the state backend, newest first; a run whose state cannot be read is listed as corrupt.
+ * `--target` and `--open` narrow the list (a corrupt run whose target is unknown counts as every target's).
+ */
+export async function runsCommand(ctx: CommandContext, filter: RunsFilter = {}): Promise<number> {
   const { config } = await ctx.config();
   const { store, location } = openStateBackend(config);
-  const runs = await store.listRuns();
+  const runs = (await store.listRuns()).filter(
+    (r) =>
+      (filter.target === undefined || r.target === filter.target || r.target === UNKNOWN_TARGET) &&
+      (!filter.open || blocksTarget(r, r.target)),
+  );
   ctx.print({ formatVersion: 1, runs }, () => {
-    if (runs.length === 0) return `No runs yet in ${location}.`;
+    if (runs.length === 0) {
+      const which = [filter.open ? 'open ' : '', filter.target ? `of ${filter.target} ` : ''].join('');
+      return which ? `No ${which}runs in ${location}.` : `No runs yet in ${location}.`;
+    }
     const rows = [['RUN', 'TARGET', 'OUTCOME', 'STATE', 'STARTED', 'UPDATED']];
     for (const r of runs) {
       rows.push([r.runId, r.target, r.outcome ?? '(unfinished)', r.state, r.startedAt, r.updatedAt]);

@@ -50,6 +50,7 @@ export function registerSandboxCommand(program: Command): void {
     )
     .option('--pp-removes-old-key', 'Update key also removes the old key from the site app')
     .option('--graph-read-lag <s>', 'seconds by which Graph reads lag writes', nonNegative('--graph-read-lag'), 0)
+    .option('--storage', 'also start blob storage (Azurite) and keep the run state there (state.kind azure-blob)')
     .action(
       async (opts: {
         dir: string;
@@ -60,6 +61,7 @@ export function registerSandboxCommand(program: Command): void {
         siteRestart: number;
         ppRemovesOldKey?: boolean;
         graphReadLag: number;
+        storage?: boolean;
       }) => {
         const { runSandboxStart } = await import('../sandbox/run.js');
         await runSandboxStart({
@@ -71,6 +73,7 @@ export function registerSandboxCommand(program: Command): void {
           siteRestartSeconds: opts.siteRestart,
           ppRemovesOldKey: opts.ppRemovesOldKey ?? false,
           graphReadLagSeconds: opts.graphReadLag,
+          ...(opts.storage ? { storage: true } : {}),
         });
       },
     );

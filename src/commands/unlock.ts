@@ -16,7 +16,8 @@ function refusal(target: string, result: Extract<ForcedRelease, { status: 'refus
       return (
         `target "${target}" is locked by run ${h.runId} (pid ${h.pid} on ${h.host}), whose lease runs until ` +
         `${h.leaseExpiresAt}; its process cannot be checked from this host, so the lock stays until that lease ` +
-        'expires: stop the run there, or unlock again after the lease'
+        'expires: stop the run there, or unlock again after the lease (with azure-blob state, `--break-lease` ' +
+        'breaks it now and stops that run before its next step)'
       );
     case 'takeoverInProgress':
       return (
@@ -31,7 +32,12 @@ function refusal(target: string, result: Extract<ForcedRelease, { status: 'refus
  * its lease expired on another host). A live holder's lock is refused with exit 4 (I5's escape hatch must not break
  * I5).
  */
-export async function unlockCommand(ctx: CommandContext, target: string, force: boolean): Promise<number> {
+export async function unlockCommand(
+  ctx: CommandContext,
+  target: string,
+  force: boolean,
+  opts: { breakLease?: boolean } = {},
+): Promise<number> {
   if (!force) {
     throw new UsageError(
       `unlock removes the lock of target "${target}" if the run holding it is gone; pass --force to confirm`,
@@ -41,7 +47,16 @@ export async function unlockCommand(ctx: CommandContext, target: string, force: 
   if (!config.targets.some((t) => t.name === target)) {
     ctx.logger.warn({ target }, 'target is not in the configuration; removing its lock anyway');
   }
-  const result = await openStateBackend(config).lock.forceRelease(target);
+  const lock = openStateBackend(config).lock;
+  // The holder is named before anything is broken, so the operator sees whose run an explicit break stops.
+  const before = opts.breakLease ? await lock.holder(target) : undefined;
+  if (before) {
+    process.stderr.write(
+      `target ${target} is held by run ${before.runId} (pid ${before.pid} on ${before.host}, lease until ` +
+        `${before.leaseExpiresAt}); --break-lease: a holder whose lease is broken stops before its next step\n`,
+    );
+  }
+  const result = await lock.forceRelease(target, opts.breakLease ? { breakLease: true } : {});
   if (result.status === 'refused') {
     // Exit 4 (held by another run), like rotate refusing a locked target; loaded only on this path.
     const { TargetBusyError } = await import('../runs/runner.js');

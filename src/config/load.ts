@@ -170,5 +170,10 @@ export async function loadConfig(path: string): Promise<LoadedConfig> {
     throw new ConfigError(`config file ${path} cannot be read: ${(err as Error).message}`);
   }
   const { config, warnings } = parseConfigWithWarnings(text, path, dirname(path));
-  return { config, path, stateDir: config.state.dir, warnings: warnings.map((w) => `${path}: ${w}`) };
+  return {
+    config,
+    path,
+    stateDir: stateKindOf(config.state).location(config.state),
+    warnings: warnings.map((w) => `${path}: ${w}`),
+  };
 }

@@ -89,6 +89,11 @@ export interface DriveOptions {
   observers?: readonly RunObserver[];
   /** Ctrl-C: stop now, leaving the last persisted snapshot to resume from (every step is re-runnable, I3). */
   signal?: AbortSignal;
+  /**
+   * Stop at the next step boundary: the step at work finishes its call, and no further step starts (the target's
+   * lock was lost, so another process may drive the target; a write in flight is never cut off).
+   */
+  stopBeforeNextStep?: AbortSignal;
 }
 
 /** What a drive ends with. */
@@ -140,6 +145,7 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
 
   // Assigned below; the step activities only run once the actor exists.
   let currentAttempt = () => 1;
+  let stopAtBoundary = () => undefined as void;
 
   const step = <TInput, TResult>(
     actorName: StepActor,
@@ -153,6 +159,10 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
       await persisted;
       // The machine left this state meanwhile (an ABANDON right after a restore, a stop): its step must not act.
       if (signal.aborted) throw { error: toPortError(signal.reason), startedAt: clock.now(), endedAt: clock.now() };
+      // A step boundary: nothing of this step has happened yet. A run that must stop (its snapshot could not be
+      // written, or its lock was lost) stops here, before acting; the stopped actor ignores this promise.
+      if (!stopped && opts.stopBeforeNextStep?.aborted) stopAtBoundary();
+      if (stopped) return new Promise<never>(() => undefined);
       const rerun = rerunPending;
       rerunPending = false;
       const attempt = currentAttempt();
@@ -314,6 +324,16 @@ export async function driveRotation(opts: DriveOptions): Promise<RotationResult>
     };
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // At a step boundary, for a lost lock: no step is at work, and the operator did not ask for it.
+    stopAtBoundary = () => {
+      if (stopped) return;
+      emit({
+        type: 'interrupted',
+        state: lastState,
+        why: 'the target’s lock was lost, so it stopped before its next step',
+      });
+      finish('interrupted');
+    };
 
     const settle = (snapshot: RotationSnapshot) => {
       if (stopped || !ready) return;

@@ -153,6 +153,8 @@ export interface InterruptedEvent extends RunEventBase {
   state: string;
   /** The step at work when it stopped (it re-runs on resume); absent at a question, a park or a retry wait. */
   step?: StepName;
+  /** Why, when the operator did not ask for it: the target's lock was lost, so it stopped before its next step. */
+  why?: string;
 }
 
 /** The run reached a final state. */

@@ -165,9 +165,16 @@ async function drive(
   opts: RunOptions,
 ): Promise<RunDocument> {
   const actor = deps.actor ?? whoAmI();
+  // A renewal that fails may mean another process holds the target now (its lease was broken, or expired and was
+  // taken over): stop before the next step, and leave the lock alone — releasing it could free another's.
+  const lockLost = new AbortController();
+  let lostBecause: string | undefined;
   const renew = setInterval(() => {
     deps.lock.renew(target, runId).catch((err: unknown) => {
       deps.logger?.error({ err, target, runId }, 'could not renew the target lock');
+      if (lockLost.signal.aborted) return;
+      lostBecause = err instanceof Error ? err.message : String(err);
+      lockLost.abort();
     });
   }, deps.renewEveryMs ?? 60_000);
   renew.unref();
@@ -180,6 +187,7 @@ async function drive(
       // Who answers the gates when nobody is asked: this invocation's saved plan, else its --yes.
       ...(opts.invocation?.confirmation === 'plan' ? { confirmedBy: 'plan' as const } : {}),
       signal: opts.signal,
+      stopBeforeNextStep: lockLost.signal,
       onSnapshot: async (snapshot, info) => {
         await deps.store.saveSnapshot({
           formatVersion: 1,
@@ -194,12 +202,28 @@ async function drive(
       onJournal: (line) => deps.store.appendJournal(journalLine(line, runId, target, actor)),
       ...(opts.observers ? { observers: opts.observers } : {}),
     });
-  } finally {
+  } catch (err) {
     clearInterval(renew);
     await deps.store.flush();
-    await deps.lock.release(target, runId);
+    // The run's own failure (its state could not be written: the store is down) is what the operator must read; a
+    // release that fails for the same reason must not replace it. The lease then runs out on its own.
+    if (!lockLost.signal.aborted) {
+      await deps.lock.release(target, runId).catch((releaseErr: unknown) => {
+        const error = releaseErr instanceof Error ? releaseErr.message : String(releaseErr);
+        deps.logger?.warn({ error, target, runId }, 'could not release the target lock; its lease runs out by itself');
+      });
+    }
+    throw err;
   }
-  const message = result.failure?.message ?? result.park?.message ?? result.note;
+  clearInterval(renew);
+  await deps.store.flush();
+  if (!lockLost.signal.aborted) await deps.lock.release(target, runId);
+  const lost =
+    lostBecause !== undefined && result.status === 'interrupted'
+      ? `the lock on target "${target}" could not be renewed (${lostBecause}); the run stopped before its next ` +
+        `step and can be resumed with \`certrotate resume ${runId}\``
+      : undefined;
+  const message = lost ?? result.failure?.message ?? result.park?.message ?? result.note;
   const next = result.status === 'final' ? undefined : `certrotate resume ${runId}`;
   return {
     formatVersion: 1,

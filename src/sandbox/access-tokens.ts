@@ -26,7 +26,11 @@ export interface AccessTokenIssuer {
   issuer(): string;
   /** Token lifetime in seconds (`expires_in`). */
   readonly lifetimeSeconds: number;
-  sign(claims: Pick<AccessTokenClaims, 'aud' | 'appid' | 'tid' | 'oid' | 'roles'>): Promise<string>;
+  /**
+   * Signs an access token; `v1` gives the v1.0 form (issuer `https://sts.windows.net/{tid}/`, `ver` 1.0) that Entra
+   * issues for resources such as Storage — such a token is for that resource only, never verified here.
+   */
+  sign(claims: Pick<AccessTokenClaims, 'aud' | 'appid' | 'tid' | 'oid' | 'roles'> & { v1?: boolean }): Promise<string>;
   /** Validates a bearer token for one of `audiences`; null when it is missing, forged, expired or for another audience. */
   verify(token: string | undefined, audiences: string[]): Promise<{ claims: AccessTokenClaims } | { error: string }>;
   /** The signing key as a JWKS (served at the tenant's `jwks_uri`). */
@@ -51,9 +55,16 @@ export function createAccessTokenIssuer(opts: {
     lifetimeSeconds,
     async sign(c) {
       const now = Math.floor(opts.clock.now() / 1000);
-      return new SignJWT({ appid: c.appid, azp: c.appid, tid: c.tid, oid: c.oid, roles: c.roles, ver: '2.0' })
+      return new SignJWT({
+        appid: c.appid,
+        azp: c.appid,
+        tid: c.tid,
+        oid: c.oid,
+        roles: c.roles,
+        ver: c.v1 ? '1.0' : '2.0',
+      })
         .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
-        .setIssuer(opts.issuer())
+        .setIssuer(c.v1 ? `https://sts.windows.net/${c.tid}/` : opts.issuer())
         .setAudience(c.aud)
         .setSubject(c.oid)
         .setIssuedAt(now)

@@ -16,6 +16,11 @@ import { thumbprintHeaderBytes } from './pki.js';
 export interface ResourceResolution {
   kind: string;
   roles: string[];
+  /**
+   * `1` for a resource that takes v1.0 access tokens (Storage: issuer `https://sts.windows.net/{tenant}/`, `ver`
+   * 1.0, as Entra issues them for a resource whose accessTokenAcceptedVersion is unset); default v2.0.
+   */
+  tokenVersion?: 1 | 2;
 }
 
 export interface EntraOptions {
@@ -243,6 +248,7 @@ export function registerEntra(app: FastifyInstance, opts: EntraOptions): void {
         tid: directory.tenantId,
         oid: client.servicePrincipalId,
         roles: resolved.roles,
+        ...(resolved.tokenVersion === 1 ? { v1: true } : {}),
       });
       if (usedKey)
         opts.history.record({ kind: 'token', appId: client.appId, thumbprint: usedKey.thumbprint, resource });

@@ -20,6 +20,8 @@ interface FirstPartyResource {
   /** Resource URIs (compared without trailing slashes, case-insensitively) and the first-party app id. */
   identifiers: string[];
   roles(app: Application): string[];
+  /** The access-token version the resource takes (default 2). */
+  tokenVersion?: 1 | 2;
 }
 
 const none = () => [];
@@ -37,7 +39,13 @@ export const firstPartyResources: FirstPartyResource[] = [
     ],
     roles: none,
   },
-  { kind: 'storage', identifiers: ['https://storage.azure.com/', 'e406a681-f3d4-42a8-90b6-c2b029497af1'], roles: none },
+  // Storage takes v1.0 tokens (issuer sts.windows.net), and Azurite's OAuth check insists on that issuer.
+  {
+    kind: 'storage',
+    identifiers: ['https://storage.azure.com/', 'e406a681-f3d4-42a8-90b6-c2b029497af1'],
+    roles: none,
+    tokenVersion: 1,
+  },
   { kind: 'dataverse', identifiers: ['00000007-0000-0000-c000-000000000000'], roles: none },
   { kind: 'powerplatform', identifiers: [powerPlatformResource, '8578e004-a5c6-46e7-913e-12f58912df43'], roles: none },
 ];
@@ -68,7 +76,8 @@ export function createResourceResolver(urls: {
       firstPartyResources.find((f) => f.identifiers.map(normaliseAudience).includes(r))?.kind ??
       (dataverseEnvironment.test(r) ? 'dataverse' : undefined);
     if (!kind) return undefined;
-    const roles = firstPartyResources.find((f) => f.kind === kind)?.roles(app) ?? [];
-    return { kind, roles };
+    const known = firstPartyResources.find((f) => f.kind === kind);
+    const roles = known?.roles(app) ?? [];
+    return { kind, roles, ...(known?.tokenVersion ? { tokenVersion: known.tokenVersion } : {}) };
   };
 }

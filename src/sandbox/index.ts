@@ -32,6 +32,7 @@ import { registerPowerPlatform } from './power-platform.js';
 import { writeSandboxFiles } from './sandbox-config.js';
 import { seedTargets } from './seeding/index.js';
 import { createSiteManager } from './sites.js';
+import { ensureContainer, SANDBOX_CONTAINER, startStorage, type SandboxStorage } from './storage.js';
 import { createVaults } from './vaults.js';
 import { seededTargets } from './world.js';
 
@@ -138,8 +139,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state: () => adminState({ directory, targets, vaults, servers, sites }),
   });
 
+  let storage: SandboxStorage | undefined;
+  let storageStarting: Promise<SandboxStorage> | undefined;
   try {
+    // Azurite starts in its own process while the services listen here (its start-up is seconds of `require`).
+    storageStarting = options.storage
+      ? startStorage({ dir, certPem: tls.certPem, keyPem: tls.keyPem }).then((s) => (storage = s))
+      : undefined;
     await Promise.all([entra, graph, dataverse, powerPlatform, admin].map((h) => h.listen()));
+    if (storageStarting) await ensureContainer((await storageStarting).accountUrl, SANDBOX_CONTAINER, tls.caPem);
 
     const operator = directory.createApp({
       displayName: 'certrotate-operator',
@@ -179,6 +187,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       caFile: './ca.pem',
       operator: { clientId: operator.appId, clientSecret: operatorSecret },
       targets: seeded.map((s) => s.config),
+      ...(storage
+        ? { state: { kind: 'azure-blob', accountUrl: storage.accountUrl, container: SANDBOX_CONTAINER } }
+        : {}),
     });
 
     let stopped = false;
@@ -198,18 +209,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       instrumentation,
       sites,
       servers,
+      ...(storage ? { storage: Object.assign(storage, { container: SANDBOX_CONTAINER }) } : {}),
       async stop() {
         if (stopped) return;
         stopped = true;
         sites.close();
         pool.close();
-        await hosts.closeAll();
+        await Promise.all([hosts.closeAll(), storage?.stop()]);
       },
     };
   } catch (err) {
     sites.close();
     pool.close();
-    await hosts.closeAll(true);
+    // An Azurite still starting is waited for, so that its process never outlives a failed start.
+    await storageStarting?.catch(() => undefined);
+    await Promise.all([hosts.closeAll(true), storage?.stop()]);
     throw err;
   }
 }

@@ -9,6 +9,7 @@ import type { History } from './history.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { KeyPool } from './key-pool.js';
 import type { SiteManager } from './sites.js';
+import type { SandboxStorage } from './storage.js';
 
 /** Options of `startSandbox` (the CLI's `sandbox start` flags map onto them). */
 export interface SandboxOptions {
@@ -36,6 +37,11 @@ export interface SandboxOptions {
   keyPoolSize?: number;
   /** fastify/pino log level of the services. Default silent. */
   logLevel?: string;
+  /**
+   * Also start blob storage (Azurite, see storage.ts) with a `certrotate` container, and write
+   * `state: { kind: azure-blob, … }` into the generated config instead of the file state. Default false.
+   */
+  storage?: boolean;
 }
 
 /** A seeded target as the sandbox knows it. */
@@ -70,5 +76,7 @@ export interface Sandbox {
   instrumentation: Instrumentation;
   sites: SiteManager;
   servers: AppServer[];
+  /** Blob storage, when started with `storage: true`; its container is {@link SandboxStorage} `container`. */
+  storage?: SandboxStorage & { container: string };
   stop(): Promise<void>;
 }

@@ -10,7 +10,13 @@ export async function runSandboxStart(
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process,
 ): Promise<void> {
   const sandbox = await startSandbox(options);
-  io.stdout.write(`${JSON.stringify({ ready: true, admin: sandbox.adminUrl, config: sandbox.configPath })}\n`);
+  const ready = {
+    ready: true,
+    admin: sandbox.adminUrl,
+    config: sandbox.configPath,
+    ...(sandbox.storage ? { storage: `${sandbox.storage.accountUrl}/${sandbox.storage.container}` } : {}),
+  };
+  io.stdout.write(`${JSON.stringify(ready)}\n`);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.off('SIGINT', onSignal);

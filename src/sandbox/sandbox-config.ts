@@ -19,6 +19,8 @@ export interface SandboxConfigInput {
   operator: { clientId: string; clientSecret: string };
   /** In the order of the seeded world. */
   targets: ConfigTarget[];
+  /** The `state` section (default: the file state in `.certrotate` beside the config). */
+  state?: Record<string, unknown>;
 }
 
 export function sandboxConfigYaml(c: SandboxConfigInput): string {
@@ -31,7 +33,7 @@ export function sandboxConfigYaml(c: SandboxConfigInput): string {
       caFile: c.caFile,
     },
     auth: { kind: 'client-secret', clientId: c.operator.clientId, clientSecret: c.operator.clientSecret },
-    state: { kind: 'file', dir: '.certrotate' },
+    state: c.state ?? { kind: 'file', dir: '.certrotate' },
     defaults: { rotateBefore: '60d', verifyTimeout: '10m', retireAfter: '0s' },
     targets: c.targets,
   };

@@ -21,6 +21,7 @@ export const fileState = defineStateKind({
   resolvePaths(state, absolute) {
     state.dir = absolute(state.dir);
   },
+  location: (state) => state.dir,
   open: (state) => ({
     store: new FileRunStore(state.dir),
     lock: new FileTargetLock(state.dir),

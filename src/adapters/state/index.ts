@@ -4,13 +4,14 @@
  */
 import type { z } from 'zod';
 import type { Config } from '../../config/schema.js';
+import { azureBlobState } from './azure-blob.js';
 import { fileState } from './file.js';
 import type { StateBackend, StateKind } from './state-kind.js';
 
-export type { StateBackend, StateKind } from './state-kind.js';
+export type { StateBackend, StateKind, StateOpenContext } from './state-kind.js';
 
 /** Every state kind; the first is the default. Adding a backend: one file beside this one, one entry here. */
-export const STATE_KINDS = [fileState] as const;
+export const STATE_KINDS = [fileState, azureBlobState] as const;
 
 type Schemas<T extends readonly StateKind[]> = { -readonly [I in keyof T]: T[I]['schema'] };
 
@@ -30,7 +31,19 @@ export function stateKindOf(state: StateConfig): StateKind<string, z.ZodType<Sta
   return kind as unknown as StateKind<string, z.ZodType<StateConfig>>;
 }
 
-/** The run store and target locks the configuration names (`state`). */
-export function openStateBackend(config: Pick<Config, 'state'>): StateBackend {
-  return stateKindOf(config.state).open(config.state);
+/**
+ * The run store and target locks the configuration names (`state`). A backend that is a cloud service signs in
+ * with the configuration's own `auth` and trusts its `cloud.caFile`, so pass the whole configuration.
+ */
+export function openStateBackend(
+  config: Pick<Config, 'state'> & Partial<Pick<Config, 'tenantId' | 'cloud' | 'auth'>>,
+): StateBackend {
+  const { tenantId, cloud, auth } = config;
+  const context = tenantId && cloud && auth ? { config: { tenantId, cloud, auth } } : {};
+  return stateKindOf(config.state).open(config.state, context);
+}
+
+/** Where the configured state lives (a directory, a container URL), for messages; opens nothing. */
+export function stateLocation(state: StateConfig): string {
+  return stateKindOf(state).location(state);
 }

@@ -195,7 +195,12 @@ export function journalLines(event: RunEvent): JournalDraft[] {
       ];
     case 'interrupted':
       return [
-        { ...base, step: event.state, event: 'interrupted', detail: 'stopped at the operator’s request; resumable' },
+        {
+          ...base,
+          step: event.state,
+          event: 'interrupted',
+          detail: event.why ? `${event.why}; resumable` : 'stopped at the operator’s request; resumable',
+        },
       ];
     case 'ended':
       // The outcome line names the final state as its step (`succeeded` / `succeeded`): `show` reads it so.

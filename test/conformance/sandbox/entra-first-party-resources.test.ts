@@ -46,6 +46,15 @@ describe('first-party resources', () => {
     expect(claims).toMatchObject({ aud: scope.slice(0, -'/.default'.length), appid: client.id, tid: sb.tenantId });
   });
 
+  // Storage takes v1.0 tokens: Entra issues them from sts.windows.net (Azurite's OAuth check insists on it).
+  it('issues Storage a v1.0 token (issuer https://sts.windows.net/{tenant}/), Graph a v2.0 one', async () => {
+    const storage = jwtPayload((await tokenFor('https://storage.azure.com/.default')).body!.access_token as string);
+    expect(storage).toMatchObject({ iss: `https://sts.windows.net/${sb.tenantId}/`, ver: '1.0' });
+    const graph = jwtPayload((await tokenFor('https://graph.microsoft.com/.default')).body!.access_token as string);
+    expect(graph).toMatchObject({ ver: '2.0' });
+    expect(graph.iss).toMatch(/\/v2\.0$/);
+  });
+
   // Azure: a resource that no service principal of the tenant holds is AADSTS500011 invalid_resource.
   it('still refuses a resource the tenant does not have with AADSTS500011', async () => {
     const res = await tokenFor('https://contoso.example/.default');

@@ -72,27 +72,51 @@ describe('server kinds in the config', () => {
 });
 
 describe('state kinds in the config', () => {
-  it('lists file as the one (default) state kind', () => {
-    expect(STATE_KINDS.map((k) => k.kind)).toEqual(['file']);
+  it('lists file as the default state kind, and azure-blob', () => {
+    expect(STATE_KINDS.map((k) => k.kind)).toEqual(['file', 'azure-blob']);
   });
 
   it('defaults to the file kind, with or without a state section or its kind, and resolves its dir', () => {
     for (const text of [HEAD, `${HEAD}state: { dir: run-state }\n`, `${HEAD}state: { kind: file }\n`]) {
       const cfg = parseConfig(text, 'c.yaml', '/etc/certrotate');
       expect(cfg.state.kind).toBe('file');
-      expect(cfg.state.dir).toMatch(/^\/etc\/certrotate\/(\.certrotate|run-state)$/);
+      expect((cfg.state as { dir?: string }).dir).toMatch(/^\/etc\/certrotate\/(\.certrotate|run-state)$/);
     }
-    expect(parseConfig(`${HEAD}state: { dir: /var/lib/cr }\n`, 'c.yaml', '/etc/certrotate').state.dir).toBe(
-      '/var/lib/cr',
-    );
+    const abs = parseConfig(`${HEAD}state: { dir: /var/lib/cr }\n`, 'c.yaml', '/etc/certrotate').state;
+    expect((abs as { dir?: string }).dir).toBe('/var/lib/cr');
   });
 
   it('names an unknown state kind and an unknown state key', () => {
     expect(problemsOf(`${HEAD}state: { kind: blob }\n`)).toEqual([
-      expect.stringMatching(/^line 2, state\.kind: got "blob"; expected file$/),
+      expect.stringMatching(/^line 2, state\.kind: got "blob"; expected file or azure-blob$/),
     ]);
     expect(problemsOf(`${HEAD}state: { kind: file, dri: x }\n`)).toEqual([
       expect.stringMatching(/state\.dri: unknown key/),
     ]);
+  });
+});
+
+describe('the azure-blob state kind in the config', () => {
+  it('takes an https account URL and a container, with an empty prefix by default', () => {
+    const cfg = parseConfig(
+      `${HEAD}state: { kind: azure-blob, accountUrl: https://acct.blob.core.windows.net, container: certrotate }\n`,
+      'c.yaml',
+      '/etc/certrotate',
+    );
+    expect(cfg.state).toEqual({
+      kind: 'azure-blob',
+      accountUrl: 'https://acct.blob.core.windows.net',
+      container: 'certrotate',
+      prefix: '',
+    });
+  });
+
+  it('names a plain-http account URL and a container name storage would refuse', () => {
+    expect(problemsOf(`${HEAD}state: { kind: azure-blob, accountUrl: http://a.example, container: c1x }\n`)).toEqual([
+      expect.stringMatching(/state\.accountUrl: got "http:\/\/a\.example"; expected an https:\/\/ URL/),
+    ]);
+    expect(
+      problemsOf(`${HEAD}state: { kind: azure-blob, accountUrl: https://a.example, container: Cert_Rotate }\n`),
+    ).toEqual([expect.stringMatching(/state\.container: got "Cert_Rotate"; expected a container name/)]);
   });
 });

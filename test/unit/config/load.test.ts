@@ -39,7 +39,7 @@ function problemsOf(text: string): string[] {
 describe('config', () => {
   it('accepts the DESIGN §5a example, applies defaults and resolves paths against the config file', () => {
     const cfg = parseConfig(good, 'certrotate.yaml', '/etc/certrotate');
-    expect(cfg.state.dir).toBe('/etc/certrotate/.certrotate');
+    expect((cfg.state as { dir?: string }).dir).toBe('/etc/certrotate/.certrotate');
     expect(cfg.cloud).toEqual({
       authorityHost: 'https://127.0.0.1:8443',
       graphUrl: 'https://graph.microsoft.com',
