@@ -40,7 +40,7 @@ describe('runner: a lost lock', () => {
     };
     const asked: string[] = [];
     const oldThumbprint = world.seededVersion.thumbprint;
-    const doc = await startRun(deps, rotationInput({ runId: 'run-l', autoConfirm: false }), {
+    const doc = await startRun(deps, rotationInput({ runId: 'run-l' }), {
       // While the operator thinks about the first change, the lease is lost: the step confirmed next never starts.
       confirm: async (step) => {
         asked.push(step);
