@@ -275,7 +275,7 @@ describe('guided rotate in a terminal', () => {
       const term = await open(name, ['rotate', 'bench-0002']);
       await term.waitFor(asking('Generate a new certificate?'));
       await term.keys('C-c');
-      expect(await term.exitCode()).toBe(1);
+      expect(await term.exitCode()).toBe(130);
       const runId = /Resume with: certrotate resume (\S+)/.exec(await term.screen())?.[1];
       expect(runId).toMatch(/bench-0002/);
       return runId!;
