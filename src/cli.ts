@@ -176,7 +176,10 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('start a sandbox and scan it,\nrotate its due keyvault target without prompts,\nsummarise, stop')
-    .action(() => run(async (ctx) => (await import('./commands/demo.js')).demoCommand(ctx)));
+    .option('--storage', 'keep the run state in blob storage (Azurite)\nand show a second agent sharing it')
+    .action((opts: { storage?: boolean }) =>
+      run(async (ctx) => (await import('./commands/demo.js')).demoCommand(ctx, opts)),
+    );
 
   explainUnknownOptions(program);
   return program;

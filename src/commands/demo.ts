@@ -15,15 +15,25 @@ class Capture {
  * `demo`: a sandbox, a scan, a full rotation of its due keyvault target without prompts (each step shown as it
  * happens), a scan again and a summary, then the sandbox stops. Needs no Azure tenant.
  */
-export async function demoCommand(ctx: CommandContext): Promise<number> {
+export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean } = {}): Promise<number> {
   const say = (line: string) => {
     if (!ctx.options.json) process.stdout.write(`${line}\n`);
   };
   say('Starting the local Azure sandbox (Entra ID, Graph, Key Vault, Dataverse, Power Platform, app servers)…');
   const { startSandbox } = await import('../sandbox/index.js');
-  const sandbox = await startSandbox({ propagationDelaySeconds: 2, kvCreateDelaySeconds: 1 });
+  const sandbox = await startSandbox({
+    propagationDelaySeconds: 2,
+    kvCreateDelaySeconds: 1,
+    ...(opts.storage ? { storage: true } : {}),
+  });
   try {
     say(`Sandbox ready: config ${sandbox.configPath}\n`);
+    if (sandbox.storage) {
+      say(
+        `Run state is shared in blob container ${sandbox.storage.container} at ${sandbox.storage.accountUrl} (Azurite):`,
+      );
+      say('this process is agent A; agent B below is another process with no local state at all.\n');
+    }
     const sub = (stdout: Capture) =>
       new CommandContext(
         {
@@ -59,13 +69,33 @@ export async function demoCommand(ctx: CommandContext): Promise<number> {
     say(runSummary(doc));
     say(`  total: ${((Date.now() - started) / 1000).toFixed(1)}s`);
 
+    let agentB: { runs: unknown; rotate: unknown } | undefined;
+    if (sandbox.storage) {
+      // Agent B: a separate certrotate process. It sees A's run in the container, and its rotation of the same target
+      // reads the world and the shared runs first: the key A just installed is not due.
+      say('\n$ certrotate runs --target contoso-api   # agent B');
+      const runs = await agentCli(sandbox.configPath, ['runs', '--target', 'contoso-api']);
+      say(runs.stdout.trimEnd());
+      say('\n$ certrotate rotate contoso-api --yes    # agent B');
+      const again = await agentCli(sandbox.configPath, ['--json', 'rotate', 'contoso-api', '--yes']);
+      const againDoc = JSON.parse(again.stdout) as { outcome: string; message?: string };
+      say(`— ${againDoc.outcome}${againDoc.message ? `: ${againDoc.message}` : ''}`);
+      agentB = {
+        runs: JSON.parse((await agentCli(sandbox.configPath, ['--json', 'runs', '--target', 'contoso-api'])).stdout),
+        rotate: againDoc,
+      };
+    }
+
     const scanAfter = new Capture();
     await scanCommand(sub(scanAfter), {});
     const after = JSON.parse(scanAfter.text) as { targets: unknown[] };
     say('\n$ certrotate scan');
     say(scanTable(after.targets));
     say('\nDone. The sandbox stops now; `certrotate sandbox start` keeps one running to try commands by hand.');
-    ctx.print({ formatVersion: 1, scanBefore: before, rotation: doc, scanAfter: after }, () => '');
+    ctx.print(
+      { formatVersion: 1, scanBefore: before, rotation: doc, ...(agentB ? { agentB } : {}), scanAfter: after },
+      () => '',
+    );
     return code;
   } finally {
     await sandbox.stop();
@@ -92,4 +122,23 @@ function scanTable(rows: unknown[]): string {
       t.status,
     ]);
   return table(lines);
+}
+
+/** Runs certrotate as another process (agent B) against the same config: no shared memory, no local state dir. */
+async function agentCli(config: string, args: string[]): Promise<{ code: number; stdout: string }> {
+  const { execFile } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../../bin/certrotate.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [bin, '--config', config, ...args],
+      { env: { ...process.env, CI: 'true' }, timeout: 120_000 },
+      (err, stdout) => {
+        const code = err && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 0;
+        if (err && code === 0) reject(err);
+        else resolve({ code, stdout });
+      },
+    );
+  });
 }

@@ -41,4 +41,21 @@ describe('certrotate demo', () => {
     expect(doc.rotation.outcome).toBe('succeeded');
     expect(doc.rotation.newThumbprint).not.toBe(doc.rotation.oldThumbprint);
   });
+
+  it(
+    'with --storage keeps the run state in blob storage, where a second agent process sees and respects it',
+    { timeout: 150_000 },
+    async () => {
+      const r = await runCli(['demo', '--storage'], { timeoutMs: 140_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const runId = /■ run (\S+) succeeded/.exec(r.stdout)?.[1];
+      expect(runId).toMatch(/contoso-api/);
+      // Agent B is another process with no local state: it lists agent A's run from the container ...
+      const [, agentB] = r.stdout.split('# agent B');
+      expect(agentB).toMatch(new RegExp(`${runId}\\s+contoso-api\\s+succeeded`));
+      // ... and its own rotation reads the world first: the key A installed is not due.
+      expect(r.stdout).toMatch(/# agent B\n— noChange: key [0-9A-F]{40} expires \S+: not due/);
+      expect(r.stdout).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\./);
+    },
+  );
 });
