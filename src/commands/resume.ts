@@ -1,30 +1,17 @@
 import { UsageError } from '../errors.js';
-import { openStateBackend } from '../adapters/state/index.js';
-import { assertRunId } from '../adapters/state/run-format.js';
 import { ExitCode } from '../exit-codes.js';
 import { describeRun } from '../runs/run-view.js';
 import { resumeRun } from '../runs/runner.js';
-import { findTarget } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { openGuidedResume, reportGuidedRun } from './guided-run.js';
-import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
+import { interruptSignal, invocationOf, loadStoredRun, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /**
  * `resume RUN_ID` and `rollback RUN_ID`: continue a parked or interrupted run from its snapshot, or (rollback) send
  * a parked run back: the server to the old key, the new key off the app, the new Key Vault version disabled.
  */
 export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'resume' | 'rollback'): Promise<number> {
-  try {
-    assertRunId(runId);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const loaded = await ctx.config();
-  const envelope = await openStateBackend(loaded.config).store.loadSnapshot(runId);
-  if (!envelope) {
-    throw new UsageError(`run "${runId}" not found in ${loaded.stateDir}; \`certrotate runs\` lists the runs there`);
-  }
-  const target = findTarget(loaded.config, envelope.target);
+  const { envelope, target } = await loadStoredRun(ctx, runId);
   const guided = ctx.interactive && !ctx.options.yes;
   if (!ctx.interactive && !ctx.options.yes) {
     throw new UsageError(

@@ -2,9 +2,11 @@
  * What rotate, resume and rollback share: the runner's dependencies for a target, Ctrl-C handling, the result
  * printed as the rotate JSON document or a summary, and the exit code.
  */
-import type { RunStore } from '../adapters/ports.js';
+import type { RunEnvelope, RunStore } from '../adapters/ports.js';
+import { assertRunId } from '../adapters/state/run-format.js';
 import { openStateBackend } from '../adapters/state/index.js';
 import { sweepStaleKeyFiles } from '../adapters/servers/key-files.js';
+import { UsageError } from '../errors.js';
 import { ExitCode, exitCodeFor, type ExitCodeValue } from '../exit-codes.js';
 import { buildTimeline } from '../report/run-timeline.js';
 import type { JournalLine } from '../runs/observers/journal.js';
@@ -12,6 +14,7 @@ import type { Invocation, RunObserver } from '../runs/events.js';
 import { redactArgv } from '../runs/observers/journal.js';
 import { runJsonDocument, type RunDocument, type RunnerDeps } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
+import { findTarget } from '../runs/target-input.js';
 import { DEFAULT_STALE_RUN_AFTER_MS } from '../machines/credential-inventory.js';
 import type { TargetConfig } from '../config/schema.js';
 import type { CommandContext } from './context.js';
@@ -138,4 +141,26 @@ export async function reportRun(
   const times = ctx.options.json ? undefined : await stepTimes(store, doc.runId);
   ctx.print(runJsonDocument(doc), () => runSummary(doc, times));
   return runExitCode(doc, interrupted);
+}
+
+/**
+ * The stored run `runId` with its configured target, for the commands that continue or close a run (resume,
+ * rollback, abandon). A malformed id, a run the state store does not have, or a target no longer configured is a
+ * usage error (exit 1) that names the id and where it looked.
+ */
+export async function loadStoredRun(
+  ctx: CommandContext,
+  runId: string,
+): Promise<{ envelope: RunEnvelope; target: TargetConfig }> {
+  try {
+    assertRunId(runId);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const loaded = await ctx.config();
+  const envelope = await openStateBackend(loaded.config).store.loadSnapshot(runId);
+  if (!envelope) {
+    throw new UsageError(`run "${runId}" not found in ${loaded.stateDir}; \`certrotate runs\` lists the runs there`);
+  }
+  return { envelope, target: findTarget(loaded.config, envelope.target) };
 }

@@ -5,8 +5,7 @@
 import type { Logger } from 'pino';
 import { toPortError, type AppRegistry, type SiteDirectory, type SiteInfo } from '../adapters/ports.js';
 import type { Config } from '../config/schema.js';
-import { preflightVerdict } from '../machines/preflight.js';
-import { certificateStatus } from './key-status.js';
+import { keyColumns } from './key-status.js';
 import type { RotationInput, TargetObservation } from '../machines/rotation-types.js';
 
 /** One site of `scan --environment` (the `sites` array of the scan JSON document). */
@@ -64,16 +63,8 @@ export function siteScanRow(
     verifyTimeoutMs: config.defaults.verifyTimeout,
     retireAfterMs: config.defaults.retireAfter,
   };
-  // The machine's preflight verdict decides, as it does for configured targets.
-  const decision = preflightVerdict(observation, settings);
-  switch (decision.reason) {
-    case 'UsesPlatformIdentity':
-      return { ...base, credential: 'federated', ...none, status: 'federated' };
-    case 'NoUsableCurrentKey':
-      return { ...base, credential: 'unknown', ...none, status: 'noKey', error: decision.message };
-    default:
-      return { ...base, ...certificateStatus(decision.key, observation.now, settings) };
-  }
+  // The machine's preflight verdict decides: scan reports what a rotation would find.
+  return { ...base, ...keyColumns(observation, settings) };
 }
 
 /**

@@ -1,5 +1,4 @@
-import { preflightVerdict } from '../machines/preflight.js';
-import { certificateStatus } from './key-status.js';
+import { keyColumns } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
 import { AdapterError, toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
@@ -74,17 +73,8 @@ export function withInventory(row: ScanRow, inventory: CredentialInventory): Sca
 export function scanRow(config: Config, target: TargetConfig, observation: TargetObservation): ScanRow {
   const input = rotationInputFor(config, target, { runId: 'scan' });
   const base = { name: target.name, kind: target.kind };
-  const none = { thumbprint: null, expiresOn: null, daysLeft: null };
   // The machine's preflight verdict decides: scan reports what a rotation would find.
-  const decision = preflightVerdict(observation, input);
-  switch (decision.reason) {
-    case 'UsesPlatformIdentity':
-      return { ...base, credential: 'federated', ...none, status: 'federated' };
-    case 'NoUsableCurrentKey':
-      return { ...base, credential: 'unknown', ...none, status: 'noKey', error: decision.message };
-    default:
-      return { ...base, ...certificateStatus(decision.key, observation.now, input) };
-  }
+  return { ...base, ...keyColumns(observation, input) };
 }
 
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
