@@ -13,8 +13,6 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAzureAdapters } from '../dist/adapters/azure/index.js';
-import { createServerTarget } from '../dist/adapters/servers/index.js';
 import { loadConfig } from '../dist/config/load.js';
 import { FileTargetLock } from '../dist/adapters/state/file-lock.js';
 import { FileRunStore } from '../dist/adapters/state/file-run-store.js';
@@ -24,6 +22,7 @@ import { systemClock } from '../dist/runs/system-clock.js';
 import { rotationInputFor } from '../dist/runs/target-input.js';
 import tls from 'node:tls';
 import { median, ms, report, requireRuntimeCaTrust } from './lib.js';
+import { benchPorts } from './ports.js';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
@@ -73,24 +72,11 @@ async function startSandboxProcess(args) {
 async function rotateOnce(sb, loaded, targetName, store) {
   const clock = countingClock();
   const target = loaded.config.targets.find((t) => t.name === targetName);
-  const azure = createAzureAdapters(loaded.config, {
-    clock,
-    consistency: { consecutive: 3, intervalMs: 50, timeoutMs: 30_000 },
-  });
-  const ports = {
-    certificates: azure.certificates(target),
-    apps: azure.apps,
-    server: createServerTarget(target, { keyMaterial: azure.keyMaterial, clock, pollIntervalMs: 50 }),
-    tokens: azure.tokens,
-    dataverse: azure.dataverse,
-    sites: azure.sites,
-    clock,
-    timing: { createPollMs: 50, readPollMs: 50 },
-  };
+  const ports = benchPorts(loaded, target, clock);
   const stateDir = await mkdtemp(join(tmpdir(), 'certrotate-bench-'));
   const deps = { store: store(stateDir), lock: new FileTargetLock(stateDir), ports, clock, actor: 'bench' };
   const before = (await sb.requests()).length;
-  const input = rotationInputFor(loaded.config, target, { runId: `bench-${targetName}`, autoConfirm: true });
+  const input = rotationInputFor(loaded.config, target, { runId: `bench-${targetName}` });
   const t0 = performance.now();
   const doc = await startRun(deps, input);
   const wall = performance.now() - t0;

@@ -10,8 +10,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { createAzureAdapters } from '../dist/adapters/azure/index.js';
-import { createServerTarget } from '../dist/adapters/servers/index.js';
 import { FileTargetLock } from '../dist/adapters/state/file-lock.js';
 import { FileRunStore } from '../dist/adapters/state/file-run-store.js';
 import { openStateBackend } from '../dist/adapters/state/index.js';
@@ -20,6 +18,7 @@ import { startRun } from '../dist/runs/runner.js';
 import { systemClock } from '../dist/runs/system-clock.js';
 import { rotationInputFor } from '../dist/runs/target-input.js';
 import { median, ms, report, requireRuntimeCaTrust } from './lib.js';
+import { benchPorts } from './ports.js';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
@@ -50,24 +49,10 @@ async function startSandboxProcess(args) {
 async function rotateOnce(loaded, targetName, state) {
   const clock = { now: () => Date.now(), sleep: (ms, signal) => systemClock.sleep(ms, signal) };
   const target = loaded.config.targets.find((t) => t.name === targetName);
-  const azure = createAzureAdapters(loaded.config, {
-    clock,
-    consistency: { consecutive: 3, intervalMs: 50, timeoutMs: 30_000 },
-  });
-  const ports = {
-    certificates: azure.certificates(target),
-    apps: azure.apps,
-    server: createServerTarget(target, { keyMaterial: azure.keyMaterial, clock, pollIntervalMs: 50 }),
-    tokens: azure.tokens,
-    dataverse: azure.dataverse,
-    sites: azure.sites,
-    clock,
-    timing: { createPollMs: 50, readPollMs: 50 },
-  };
+  const ports = benchPorts(loaded, target, clock);
   const { store, lock } = state(await mkdtemp(join(tmpdir(), 'certrotate-bench-')));
   const input = rotationInputFor(loaded.config, target, {
     runId: `bench-${targetName}-${Date.now()}`,
-    autoConfirm: true,
   });
   const t0 = performance.now();
   const doc = await startRun({ store, lock, ports, clock, actor: 'bench' }, input);
