@@ -9,6 +9,7 @@ import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
 import { observeTarget } from './observe.js';
+import type { FleetOptions } from './rotate-fleet.js';
 import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /** Options of `rotate`. */
@@ -47,8 +48,19 @@ async function readPlan(path: string): Promise<RotationPlan> {
   return p as RotationPlan;
 }
 
-/** `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. */
-export async function rotateCommand(ctx: CommandContext, targetName: string, opts: RotateOptions): Promise<number> {
+/**
+ * `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. With no TARGET, or with a fleet
+ * option (`--due`, `--targets`, `--match`, `--concurrency`, `--dry-run`), the fleet branch (rotate-fleet.ts) runs.
+ */
+export async function rotateCommand(
+  ctx: CommandContext,
+  targetName: string | undefined,
+  opts: RotateOptions & FleetOptions,
+): Promise<number> {
+  const { due, targets, match, concurrency, dryRun } = opts;
+  if (targetName === undefined || due || targets !== undefined || match !== undefined || concurrency || dryRun) {
+    return (await import('./rotate-fleet.js')).rotateFleetCommand(ctx, targetName, opts);
+  }
   const { config } = await ctx.config();
   const target = findTarget(config, targetName);
   const plan = opts.plan ? await readPlan(opts.plan) : undefined;
