@@ -184,7 +184,16 @@ export async function rotateFleetCommand(
               const target = findTarget(config, name);
               const ports = await portsForTarget(ctx, config, target);
               const input = rotationInputFor(config, target, { runId: 'due-check' });
-              const verdict = preflightVerdict(await observeTarget(ports, input, signal), input);
+              let observation;
+              try {
+                observation = await observeTarget(ports, input, signal);
+              } catch (err) {
+                // This read has no retries (a 429, a blip): the run's own preflight reads again with its retry
+                // policy and decides; a target that turns out not due then ends `noChange`, having changed nothing.
+                if (signal.aborted) throw err;
+                return { due: true, why: `could not judge (${(err as Error).message}); its run decides` };
+              }
+              const verdict = preflightVerdict(observation, input);
               // Not due, or nothing certrotate rotates (a platform identity): no run. A target that cannot be
               // rotated (no usable key) does run, so its failure is reported and recorded as `rotate` would.
               return { due: verdict.verdict !== 'noChange', why: verdict.message };
