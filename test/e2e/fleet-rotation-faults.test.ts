@@ -26,7 +26,7 @@ describe('a fleet under 429s and two SIGKILLs', () => {
   let sb: Sandbox;
   let config: string;
   const before = new Map<string, string>();
-  const kills: Array<{ reached: boolean; code: number | null }> = [];
+  const kills: Array<{ reached: boolean; code: number | null; stderr: string }> = [];
   let final: Awaited<ReturnType<typeof cli>>;
 
   /** Resumes every run the kills left open, side by side: each is its own run, resumable by itself. */
@@ -49,7 +49,7 @@ describe('a fleet under 429s and two SIGKILLs', () => {
     const fleet = ['rotate', '--due', '--match', 'bench-*', '--concurrency', '4', '--yes'];
     for (const marker of ['| ✓ attachKeyCredential succeeded', '| → installServerKey started']) {
       const k = await killOn(config, fleet, marker, 150);
-      kills.push({ reached: k.reached, code: k.result.code });
+      kills.push({ reached: k.reached, code: k.result.code, stderr: k.result.stderr });
       await resumeOpenRuns();
     }
     final = await cli(config, fleet);
@@ -57,12 +57,13 @@ describe('a fleet under 429s and two SIGKILLs', () => {
   }, 300_000);
   afterAll(() => sb?.stop());
 
-  it('both kills landed mid-fleet', () => {
+  it('both kills landed mid-fleet, whose progress lines name their target', () => {
     expect(kills.map((k) => k.reached)).toEqual([true, true]);
     expect(kills.map((k) => k.code)).not.toContain(0);
+    for (const k of kills) expect(k.stderr).toMatch(/^bench-\d{4} \| → observeTarget started$/m);
   });
 
-  it('the last fleet run ends 0 with its progress lines prefixed by target', () => {
+  it('the last fleet run ends 0 with its summary table', () => {
     expect(final.code, `${final.stdout}\n${final.stderr.slice(-1500)}`).toBe(0);
     expect(final.stdout).toMatch(/^TARGET +OUTCOME +RUN +NEW KEY +EXPIRES +NEXT$/m);
     expect(final.stdout.trimEnd().endsWith('exit 0')).toBe(true);
