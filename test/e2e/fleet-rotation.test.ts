@@ -41,6 +41,8 @@ describe('rotate --due over a fleet', () => {
       [['rotate', '--due', '--concurrency', '0', '--yes'], /option --concurrency: "0" is not a whole number/],
       [['rotate', '--due'], /runs unattended .*--dry-run, then pass --yes/],
       [['rotate'], /expected a TARGET, or a fleet with --due/],
+      [['rotate', 'contoso-api', '--dry-run'], /option --dry-run: applies to fleet runs .*certrotate plan contoso-api/],
+      [['rotate', '--due', '--force', '--yes'], /option --force: --due rotates only targets that are due/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(sb.configPath, args);
