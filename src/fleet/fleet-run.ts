@@ -104,15 +104,22 @@ export async function runFleet(targets: readonly string[], deps: FleetDeps): Pro
         if (signal.aborted) {
           return { target, runId: null, outcome: 'notStarted', exitCode: ExitCode.interrupted };
         }
+        // Each target hears Ctrl-C through a signal of its own, unhooked when it ends: listeners a run leaves on it
+        // (the driver adds one per run) then never pile up on the fleet's signal, however many targets run.
+        const own = new AbortController();
+        const forward = () => own.abort(signal.reason);
+        signal.addEventListener('abort', forward, { once: true });
         try {
           if (deps.judgeDue) {
-            const verdict = await deps.judgeDue(target, signal);
+            const verdict = await deps.judgeDue(target, own.signal);
             if (!verdict.due)
               return { target, runId: null, outcome: 'notDue', exitCode: ExitCode.ok, message: verdict.why };
           }
-          return await deps.rotate(target, signal);
+          return await deps.rotate(target, own.signal);
         } catch (err) {
           return resultOfError(target, err);
+        } finally {
+          signal.removeEventListener('abort', forward);
         }
       }),
     ),

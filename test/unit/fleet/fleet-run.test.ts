@@ -2,6 +2,7 @@
  * The fleet orchestration with fakes: how many runs are in flight at once, that every target gets a result whatever
  * the others do, what --due skips, busy errors as `blocked`, Ctrl-C before a start, and the worst-exit precedence.
  */
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { fleetCounts, fleetExitCode, runFleet, type FleetRunResult } from '../../../src/fleet/fleet-run.js';
 import { TargetBusyError } from '../../../src/runs/runner.js';
@@ -128,6 +129,38 @@ describe('runFleet', () => {
     const results = await done;
     expect(fake.started).toEqual(['t01', 't02']);
     expect(results.slice(2).map((r) => r.outcome)).toEqual(['notStarted', 'notStarted', 'notStarted']);
+  });
+});
+
+describe('runFleet and Ctrl-C listeners', () => {
+  it('leaves no listener on the fleet’s signal, however many targets ran (a run never unhooks its own)', async () => {
+    const controller = new AbortController();
+    await runFleet(names(30), {
+      concurrency: 4,
+      signal: controller.signal,
+      rotate: async (t, signal) => {
+        signal.addEventListener('abort', () => undefined);
+        return ok(t);
+      },
+    });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a running target still hears Ctrl-C through its own signal', async () => {
+    const controller = new AbortController();
+    const done = runFleet(['a'], {
+      concurrency: 1,
+      signal: controller.signal,
+      rotate: (t, signal) =>
+        new Promise((resolve) => {
+          signal.addEventListener('abort', () =>
+            resolve({ target: t, runId: 'R', outcome: 'interrupted', exitCode: 130 }),
+          );
+        }),
+    });
+    await tick();
+    controller.abort();
+    expect((await done)[0]!.outcome).toBe('interrupted');
   });
 });
 
