@@ -3,7 +3,7 @@
  * (src/fleet/doctor.ts), with the role to grant per failed check. Reads only; exit 1 when any check failed.
  */
 import { toPortError, type KeyRef } from '../adapters/ports.js';
-import type { Config, KeyVaultTargetConfig, TargetConfig } from '../config/schema.js';
+import type { Config, KeyVaultTargetConfig } from '../config/schema.js';
 import { runDoctor, type DoctorProbes, type ProbeResult } from '../fleet/doctor.js';
 import type { CommandContext } from './context.js';
 import { table } from './runs.js';
@@ -40,18 +40,18 @@ async function currentKey(ctx: CommandContext, config: Config, target: KeyVaultT
 }
 
 /** The probes over the Azure adapters. */
-function azureProbes(ctx: CommandContext, config: Config): DoctorProbes {
+async function azureProbes(ctx: CommandContext, config: Config): Promise<DoctorProbes> {
+  const { createAzureAdapters } = await import('../adapters/azure/index.js');
+  const adapters = createAzureAdapters(config, { logger: ctx.logger, env: ctx.env });
   const kvTarget = (vaultUrl: string, certificate: string) =>
     config.targets.find(
       (t): t is KeyVaultTargetConfig =>
         t.kind === 'keyvault' && t.keyVault.url === vaultUrl && t.keyVault.certificate === certificate,
     )!;
-  const anyTarget = () => config.targets[0] as TargetConfig;
   return {
     async appWrite(appId) {
-      const ports = await portsForTarget(ctx, config, anyTarget());
       try {
-        const access = await ports.ownership!.callerAccess(appId);
+        const access = await adapters.ownership.callerAccess(appId);
         return access.canWrite ? { ok: true, detail: access.detail } : { ok: false, detail: access.detail };
       } catch (err) {
         const e = toPortError(err);
@@ -64,8 +64,6 @@ function azureProbes(ctx: CommandContext, config: Config): DoctorProbes {
     },
     async vaultSecretRead(vaultUrl, certificate) {
       const target = kvTarget(vaultUrl, certificate);
-      const { createAzureAdapters } = await import('../adapters/azure/index.js');
-      const adapters = createAzureAdapters(config, { logger: ctx.logger, env: ctx.env });
       return probe(async () => {
         let key: KeyRef | undefined;
         try {
@@ -93,8 +91,7 @@ function azureProbes(ctx: CommandContext, config: Config): DoctorProbes {
       });
     },
     async powerPlatformSite(environmentId, websiteId) {
-      const ports = await portsForTarget(ctx, config, anyTarget());
-      return probe(() => ports.sites!.getSite(environmentId, websiteId));
+      return probe(() => adapters.sites.getSite(environmentId, websiteId));
     },
   };
 }
@@ -106,7 +103,7 @@ export async function doctorCommand(ctx: CommandContext): Promise<number> {
     'clientId' in config.auth && config.auth.clientId
       ? `certrotate's identity (${config.auth.clientId})`
       : "certrotate's identity";
-  const checks = await runDoctor(config.targets, azureProbes(ctx, config), identity);
+  const checks = await runDoctor(config.targets, await azureProbes(ctx, config), identity);
   const failed = checks.filter((c) => c.result === 'failed');
   ctx.print({ formatVersion: 1, checks, counts: { checks: checks.length, failed: failed.length } }, () => {
     if (checks.length === 0) return 'No targets configured.';
