@@ -70,10 +70,10 @@ export function buildProgram(): Command {
   program
     .command('discover')
     .description(
-      'every app registration with certificates or secrets,\nclassified (powerPages, keyVault, federated, unmanaged),\nwith expiry and owners (reads only)',
+      'every app registration with certificates or\nsecrets: its kind (powerPages, keyVault,\nfederated, unmanaged), expiry, owners\n(reads only)',
     )
-    .option('--vault <url>', 'a Key Vault whose certificates mark apps as\nKey Vault-backed (repeatable)', collect)
-    .option('--environment <id>', "only this Power Platform environment's sites,\nand its Dataverse application users")
+    .option('--vault <url>', 'a Key Vault whose certificates mark apps\nas Key Vault-backed (repeatable)', collect)
+    .option('--environment <id>', "only this Power Platform environment's\nsites, and its Dataverse application users")
     .option('--csv', 'one CSV line per credential on stdout')
     .option('--html <file>', 'also write an HTML page with an expiry timeline')
     .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
@@ -84,14 +84,14 @@ export function buildProgram(): Command {
 
   program
     .command('init')
-    .description('discover the tenant and write a commented certrotate.yaml\nfor its Key Vault and Power Pages apps')
+    .description('discover the tenant and write a commented\ncertrotate.yaml for its Key Vault and\nPower Pages apps')
     .option('--out <file>', 'the file to write', 'certrotate.yaml')
     .option('--force', 'replace the file if it exists')
-    .option('--vault <url>', 'a Key Vault to match certificates in (repeatable)', collect)
+    .option('--vault <url>', 'a Key Vault to match certificates in\n(repeatable)', collect)
     .option('--environment <id>', "only this Power Platform environment's sites")
     .option(
       '--dataverse-url <url>',
-      'verify.dataverseUrl of the keyvault targets\n(default: the Dataverse of the sites found)',
+      'verify.dataverseUrl of keyvault targets\n(default: the Dataverse of the sites found)',
     )
     .action((opts: { out: string; force?: boolean; vault?: string[]; environment?: string; dataverseUrl?: string }) =>
       run(async (ctx) => (await import('./commands/init.js')).initCommand(ctx, opts)),
@@ -100,7 +100,7 @@ export function buildProgram(): Command {
   program
     .command('doctor')
     .description(
-      "per target, whether certrotate's identity has the rights\neach step needs, and what to grant (reads only)",
+      "per target, whether certrotate's identity has\nthe rights each step needs, and what to grant\n(reads only)",
     )
     .action(() => run(async (ctx) => (await import('./commands/doctor.js')).doctorCommand(ctx)));
 

@@ -29,12 +29,7 @@ export function registerSandboxCommand(program: Command): void {
     )
     .option('--dir <dir>', 'where ca.pem and certrotate.yaml are written', '.certrotate-sandbox')
     .option('--targets <n>', 'extra keyvault targets bench-0001… (due)', count, 0)
-    .option(
-      '--tenant-apps <n>',
-      'extra app registrations fleet-0001… for discover (certificates, secrets, federated)',
-      count,
-      0,
-    )
+    .option('--tenant-apps <n>', 'extra app registrations fleet-0001… for discover', count, 0)
     .option('--latency <ms>', 'latency added to every service request', nonNegative('--latency'), 0)
     .option(
       '--propagation-delay <s>',

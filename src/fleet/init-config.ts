@@ -40,7 +40,8 @@ export function targetNameFor(displayName: string, taken: Set<string>): string {
       .replace(/^Portals - /, '')
       .replace(/[^A-Za-z0-9._-]+/g, '-')
       .replace(/^[^A-Za-z0-9]+/, '')
-      .slice(0, 56) || 'target';
+      .slice(0, 56)
+      .replace(/[-._]+$/, '') || 'target';
   let name = base;
   for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
   taken.add(name);

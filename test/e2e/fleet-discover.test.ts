@@ -91,6 +91,17 @@ describe('discover, init and doctor on a seeded tenant', () => {
     expect(lines.filter((l) => l.startsWith('powerPages,Portals - fleet-site,'))).toHaveLength(1);
   });
 
+  it('discover --html writes the timeline page with every credential, by kind', async () => {
+    const file = join(sb.dir, 'discover.html');
+    const r = await cli(sb.configPath, ['discover', '--vault', vaultUrl, '--html', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Discovery report written to ${file}`);
+    const html = await readFile(file, 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('Portals - fleet-site');
+    expect(html).toContain('keyVault');
+  });
+
   it('init writes a config that scan accepts, and will not overwrite it without --force', async () => {
     const out = join(sb.dir, 'fleet.yaml');
     const env = { CERTROTATE_CLIENT_SECRET: sb.operator.clientSecret };
