@@ -7,6 +7,7 @@
  * Power Pages site (`fleet-site`) is listed by the Power Platform websites API. Not config targets: discover finds
  * them. The seeding is deterministic, so tests can compute what discover must report from the directory.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { PasswordCredential } from '../directory.js';
 import { createSelfSignedCertificate } from '../pki.js';
 import type { SeedContext } from './context.js';
@@ -28,12 +29,14 @@ const DAY = 86_400_000;
 
 /** Seeds `count` fleet apps and the fleet's Power Pages site. */
 export async function seedTenantApps(ctx: SeedContext, count: number): Promise<void> {
+  // Without fleet apps the world stays exactly the default one (no owner identity, no vault, no key taken).
+  if (count <= 0) return;
   const { directory, now } = ctx;
   // One key pair signs every fleet certificate: each certificate (and so each thumbprint) is still distinct, and
   // generating hundreds of RSA keys would cost the sandbox seconds of start-up for nothing discover can tell apart.
   const keys = await ctx.pool.takeKeyPair(2048);
   const owner = directory.createApp({ displayName: 'fleet-owner' });
-  const vault = count > 0 ? await ctx.vaults.vault(FLEET_VAULT) : undefined;
+  const vault = await ctx.vaults.vault(FLEET_VAULT);
   let vaultBacked = 0;
 
   const certificate = async (name: string, daysLeft: number) => {
@@ -64,7 +67,7 @@ export async function seedTenantApps(ctx: SeedContext, count: number): Promise<v
     };
     if (kind === 'cert') {
       const material = await addCert(200);
-      if (vault && vaultBacked < FLEET_VAULT_APPS) {
+      if (vaultBacked < FLEET_VAULT_APPS) {
         vaultBacked++;
         await vault.service.importCertificate(`${name}-s2s`, {
           certDer: material.certDer,
@@ -97,18 +100,21 @@ export async function seedTenantApps(ctx: SeedContext, count: number): Promise<v
       app.servicePrincipalCredentials = {
         keyCredentials: [directory.keyCredentialFromCertificate(material.certDer, { propagated: true })],
         passwordCredentials: [
-          { keyId: crypto.randomUUID(), secretText: crypto.randomUUID(), ...secret(-2), displayName: 'sp secret' },
+          {
+            keyId: randomUUID(),
+            secretText: randomBytes(30).toString('base64url'),
+            ...secret(-2),
+            displayName: 'sp secret',
+          },
         ],
       };
     }
   }
-  if (count > 0) {
-    // The fleet's one Power Pages site: its "Portals - fleet-site" app, found through the websites API.
-    await powerPagesTargetSeeder.seed(ctx, {
-      kind: 'power-pages',
-      name: 'fleet-site',
-      siteName: 'fleet-site',
-      daysLeft: 45,
-    });
-  }
+  // The fleet's one Power Pages site: its "Portals - fleet-site" app, found through the websites API.
+  await powerPagesTargetSeeder.seed(ctx, {
+    kind: 'power-pages',
+    name: 'fleet-site',
+    siteName: 'fleet-site',
+    daysLeft: 45,
+  });
 }
