@@ -66,6 +66,44 @@ export function buildProgram(): Command {
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  program
+    .command('discover')
+    .description(
+      'every app registration with certificates or\nsecrets: its kind (powerPages, keyVault,\nfederated, unmanaged), expiry, owners\n(reads only)',
+    )
+    .option('--vault <url>', 'a Key Vault whose certificates mark apps\nas Key Vault-backed (repeatable)', collect)
+    .option('--environment <id>', "only this Power Platform environment's\nsites, and its Dataverse application users")
+    .option('--csv', 'one CSV line per credential on stdout')
+    .option('--html <file>', 'also write an HTML page with an expiry timeline')
+    .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
+    .action(
+      (opts: { vault?: string[]; environment?: string; csv?: boolean; html?: string; detailedExitcode?: boolean }) =>
+        run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
+    );
+
+  program
+    .command('init')
+    .description('discover the tenant and write a commented\ncertrotate.yaml for its Key Vault and\nPower Pages apps')
+    .option('--out <file>', 'the file to write', 'certrotate.yaml')
+    .option('--force', 'replace the file if it exists')
+    .option('--vault <url>', 'a Key Vault to match certificates in\n(repeatable)', collect)
+    .option('--environment <id>', "only this Power Platform environment's sites")
+    .option(
+      '--dataverse-url <url>',
+      'verify.dataverseUrl of keyvault targets\n(default: the Dataverse of the sites found)',
+    )
+    .action((opts: { out: string; force?: boolean; vault?: string[]; environment?: string; dataverseUrl?: string }) =>
+      run(async (ctx) => (await import('./commands/init.js')).initCommand(ctx, opts)),
+    );
+
+  program
+    .command('doctor')
+    .description(
+      "per target, whether certrotate's identity has\nthe rights each step needs, and what to grant\n(reads only)",
+    )
+    .action(() => run(async (ctx) => (await import('./commands/doctor.js')).doctorCommand(ctx)));
+
   program
     .command('plan')
     .description('dry run: the steps a rotation would take,\nfrom real reads, with no write to any service')
