@@ -2,6 +2,7 @@ import { keyColumns, shortReason, statusCell } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
 import { AdapterError, toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
+import { guid } from '../config/fields.js';
 import { rotationInputFor } from '../runs/target-input.js';
 import { table } from './runs.js';
 import { UsageError, type CommandContext } from './context.js';
@@ -82,11 +83,22 @@ export function scanRow(config: Config, target: TargetConfig, observation: Targe
   return { ...base, ...keyColumns(observation, input) };
 }
 
+/** `--environment` takes a Power Platform environment id, a GUID: anything else is a usage error (exit 1). */
+export function checkEnvironmentId(value: string): void {
+  if (!guid.safeParse(value).success) {
+    throw new UsageError(
+      `option --environment: got "${value}"; expected a Power Platform environment id, a GUID such as ` +
+        '72f988bf-86f1-41af-91ab-2d7cd011db47 (the admin center shows it under Environments > Details)',
+    );
+  }
+}
+
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
 export async function scanCommand(
   ctx: CommandContext,
   opts: { detailedExitcode?: boolean; environment?: string; html?: string },
 ): Promise<number> {
+  if (opts.environment !== undefined) checkEnvironmentId(opts.environment);
   const { config, path: configPath } = await ctx.config();
   const rows: ScanRow[] = [];
   let failures = 0;
@@ -136,13 +148,14 @@ export async function scanCommand(
     try {
       sites = await scanEnvironmentRows(ctx, config, opts.environment);
     } catch (err) {
+      // One sentence on stderr, no table of sites: "No sites" would claim an environment that was never read.
       failures++;
       const error = toPortError(err);
-      ctx.logger.error(
-        { environment: opts.environment, code: error.code },
-        `cannot list the sites of environment ${opts.environment}: ${error.message}`,
+      process.stderr.write(
+        error.code === 'notFound'
+          ? `certrotate: environment not found: ${opts.environment}\n`
+          : `certrotate: cannot list the sites of environment ${opts.environment}: ${shortReason(error.message)}\n`,
       );
-      sites = [];
     }
   }
   if (opts.html) await writeHtmlReport(opts.html, configPath, config, rows, sites);

@@ -90,6 +90,21 @@ describe('scan and plan exit codes per status; plans carry their options', () =>
     expect(r.stderr).toContain(`certrotate rotate contoso-api --plan ${file} --config ${dueOnly}`);
   });
 
+  it('scan --environment: a malformed id is a usage error naming the option; an unknown one is "not found"', async () => {
+    const bad = await cli(okOnly, ['scan', '--environment', 'not-a-guid']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /option --environment: got "not-a-guid"; expected a Power Platform environment id, a GUID/,
+    );
+    expect(bad.stdout).toBe('');
+    const env = randomUUID();
+    const unknown = await cli(okOnly, ['scan', '--environment', env]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`environment not found: ${env}`);
+    expect(unknown.stderr).not.toMatch(/[{}]/);
+    expect(unknown.stdout).not.toMatch(/No Power Pages sites/);
+  });
+
   it('broken: the server uses a key no longer on the app — scan and plan exit 1, never 2', async () => {
     // An administrator replaces the app's key in the portal: the server's key is no longer registered.
     const app = sb.directory.appByAppId(sandboxTarget(sb, 'fabrikam-api').appId)!;
