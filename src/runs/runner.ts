@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Clock, RunEnvelope, RunStore, TargetLock } from '../adapters/ports.js';
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import { abandonRefusal } from '../machines/abandonment.js';
+import { stateInWords } from '../machines/steps.js';
 import type { RotationContext, RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
 import { fanOut, type Invocation, type RunEvent, type RunObserver } from './events.js';
@@ -445,7 +446,7 @@ async function judgeResumable(
     if (closable && context.settings.kind !== 'power-pages') return { parked, closeInstead: true };
     // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
     throw new RunRefusedError(
-      `run ${runId} is not parked (it stopped in ${run.state}); \`certrotate resume ${runId}\` ` +
+      `run ${runId} is not parked (it stopped during ${stateInWords(run.state)}); \`certrotate resume ${runId}\` ` +
         `continues it, and it rolls back by itself if verification fails` +
         (closable ? `; it changed nothing yet, so \`certrotate abandon ${runId}\` closes it` : ''),
     );
