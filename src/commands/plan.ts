@@ -4,7 +4,7 @@ import type { RotationPlan } from '../machines/plan.js';
 import { buildPlan } from '../runs/plan-fingerprint.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
-import { nextCommand } from './next-step.js';
+import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
 import { openStateBackend } from '../adapters/state/index.js';

@@ -8,7 +8,7 @@ import { newRunId, startRun } from '../runs/runner.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
-import { nextCommand } from './next-step.js';
+import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
 import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 

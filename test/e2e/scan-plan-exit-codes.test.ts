@@ -90,6 +90,17 @@ describe('scan and plan exit codes per status; plans carry their options', () =>
     expect(r.stderr).toContain(`certrotate rotate contoso-api --plan ${file} --config ${dueOnly}`);
   });
 
+  it('next-step commands carry the --config in use: the resume of a parked run and the exit-4 hint', async () => {
+    const parked = await cli(sb.configPath, ['rotate', 'contoso-portal', '--yes', '--json']);
+    expect(parked.code, parked.stderr).toBe(3);
+    const doc = parseJson<RunDocument & { next?: string }>(parked);
+    expect(doc.next).toBe(`certrotate resume ${doc.runId} --config ${sb.configPath}`);
+    const busy = await cli(sb.configPath, ['rotate', 'contoso-portal', '--yes']);
+    expect(busy.code).toBe(4);
+    expect(busy.stderr).toContain(`\`certrotate resume ${doc.runId} --config ${sb.configPath}\``);
+    expect(busy.stderr).not.toMatch(/interrupted in|\.running/);
+  });
+
   it('scan --environment: a malformed id is a usage error naming the option; an unknown one is "not found"', async () => {
     const bad = await cli(okOnly, ['scan', '--environment', 'not-a-guid']);
     expect(bad.code).toBe(1);

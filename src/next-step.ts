@@ -20,3 +20,21 @@ export function nextCommand(args: readonly string[], configOption: string | unde
       : [];
   return ['certrotate', ...args, ...config].map(shellArg).join(' ');
 }
+
+/** ` --config PATH` when {@link nextCommand} would add it, else ''. */
+function configSuffix(configOption: string | undefined): string {
+  return nextCommand([], configOption).slice('certrotate'.length);
+}
+
+/**
+ * `text` with `--config PATH` added to every command in backticks (`` `certrotate resume R` ``), the way every
+ * message writes a command for a person to run — the one place printed messages (stdout, errors) get the config this
+ * invocation used. Commands that already name a config are left alone.
+ */
+export function withConfigOption(text: string, configOption: string | undefined): string {
+  const suffix = configSuffix(configOption);
+  if (!suffix) return text;
+  return text.replace(/`(certrotate [^`\n]+)`/g, (whole, command: string) =>
+    /(^|\s)--config(\s|=)/.test(command) ? whole : `\`${command}${suffix}\``,
+  );
+}
