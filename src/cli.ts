@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { explainUnknownOptions } from './commands/unknown-option.js';
+import { withConfigOption } from './next-step.js';
 
 /** The log level when `--log-level` is not given. */
 const DEFAULT_LOG_LEVEL = 'info';
@@ -245,7 +246,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     const debug = ['debug', 'trace'].includes(program.opts<{ logLevel?: string }>().logLevel ?? '');
     const name = err instanceof Error ? err.name : '';
-    const message = err instanceof Error ? err.message : String(err);
+    // A command the error offers (`certrotate resume R`) carries the --config this invocation used.
+    const message = withConfigOption(
+      err instanceof Error ? err.message : String(err),
+      program.opts<{ config?: string }>().config,
+    );
     process.stderr.write(`certrotate: ${EXPECTED_ERRORS.has(name) ? '' : 'error: '}${message}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = name === 'TargetBusyError' ? ExitCode.locked : ExitCode.error;
