@@ -8,6 +8,7 @@ import type { CommandContext, GlobalOptions } from './commands/context.js';
 import type { FleetOptions } from './commands/rotate-fleet.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { explainUnknownOptions } from './commands/unknown-option.js';
+import { withConfigOption } from './next-step.js';
 
 /** The log level when `--log-level` is not given. */
 const DEFAULT_LOG_LEVEL = 'info';
@@ -66,6 +67,44 @@ export function buildProgram(): Command {
     .action((opts: { detailedExitcode?: boolean; environment?: string; html?: string }) =>
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
+
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  program
+    .command('discover')
+    .description(
+      'every app registration with certificates or\nsecrets: its kind (powerPages, keyVault,\nfederated, unmanaged), expiry, owners\n(reads only)',
+    )
+    .option('--vault <url>', 'a Key Vault whose certificates mark apps\nas Key Vault-backed (repeatable)', collect)
+    .option('--environment <id>', "only this Power Platform environment's\nsites, and its Dataverse application users")
+    .option('--csv', 'one CSV line per credential on stdout')
+    .option('--html <file>', 'also write an HTML page with an expiry timeline')
+    .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
+    .action(
+      (opts: { vault?: string[]; environment?: string; csv?: boolean; html?: string; detailedExitcode?: boolean }) =>
+        run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
+    );
+
+  program
+    .command('init')
+    .description('discover the tenant and write a commented\ncertrotate.yaml for its Key Vault and\nPower Pages apps')
+    .option('--out <file>', 'the file to write', 'certrotate.yaml')
+    .option('--force', 'replace the file if it exists')
+    .option('--vault <url>', 'a Key Vault to match certificates in\n(repeatable)', collect)
+    .option('--environment <id>', "only this Power Platform environment's sites")
+    .option(
+      '--dataverse-url <url>',
+      'verify.dataverseUrl of keyvault targets\n(default: the Dataverse of the sites found)',
+    )
+    .action((opts: { out: string; force?: boolean; vault?: string[]; environment?: string; dataverseUrl?: string }) =>
+      run(async (ctx) => (await import('./commands/init.js')).initCommand(ctx, opts)),
+    );
+
+  program
+    .command('doctor')
+    .description(
+      "per target, whether certrotate's identity has\nthe rights each step needs, and what to grant\n(reads only)",
+    )
+    .action(() => run(async (ctx) => (await import('./commands/doctor.js')).doctorCommand(ctx)));
 
   program
     .command('plan')
@@ -213,7 +252,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     const debug = ['debug', 'trace'].includes(program.opts<{ logLevel?: string }>().logLevel ?? '');
     const name = err instanceof Error ? err.name : '';
-    const message = err instanceof Error ? err.message : String(err);
+    // A command the error offers (`certrotate resume R`) carries the --config this invocation used.
+    const message = withConfigOption(
+      err instanceof Error ? err.message : String(err),
+      program.opts<{ config?: string }>().config,
+    );
     process.stderr.write(`certrotate: ${EXPECTED_ERRORS.has(name) ? '' : 'error: '}${message}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = name === 'TargetBusyError' ? ExitCode.locked : ExitCode.error;

@@ -7,6 +7,7 @@ import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { scrubValue } from '../logging/scrub.js';
 import { UsageError } from '../errors.js';
+import { withConfigOption } from '../next-step.js';
 
 /** The global options of DESIGN §5. */
 export interface GlobalOptions {
@@ -65,7 +66,8 @@ export class CommandContext {
     if (this.options.json) {
       this.stdout.write(`${JSON.stringify(scrubValue(document), null, 2)}\n`);
     } else {
-      const text = human();
+      // Every command a message offers to run next carries the --config this invocation used.
+      const text = withConfigOption(human(), this.options.config);
       if (text) this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
   }

@@ -4,6 +4,7 @@ import type { RotationPlan } from '../machines/plan.js';
 import { buildPlan } from '../runs/plan-fingerprint.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
+import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
 import { openStateBackend } from '../adapters/state/index.js';
@@ -27,7 +28,10 @@ export function planText(plan: RotationPlan): string {
   const lines = [`Plan for ${plan.target} (${plan.kind}):`];
   for (const s of plan.steps) lines.push(`  ${SIGN[s.action] ?? '?'} ${s.name.padEnd(22)} ${s.summary}`);
   const changes = plan.steps.filter((s) => s.action !== 'noChange').length;
-  lines.push(changes ? `${changes} change(s) pending.` : 'No changes: nothing is due.');
+  if (plan.refused)
+    lines.push(`Cannot rotate ${plan.target}: ${plan.refused.message}. Nothing is pending until that is fixed.`);
+  else lines.push(changes ? `${changes} change(s) pending.` : 'No changes: nothing is due.');
+  if (plan.options?.force) lines.push('made with --force: `rotate --plan` applies it forced');
   lines.push(`fingerprint ${plan.fingerprint}`);
   return lines.join('\n');
 }
@@ -42,9 +46,9 @@ export function inventoryText(target: string, inventory: CredentialInventory): s
   return lines.length ? `\n${lines.join('\n')}` : '';
 }
 
-/** True when applying the plan would change anything. */
+/** True when applying the plan would change anything (a refused plan changes nothing: the rotation stops). */
 export function planHasChanges(plan: RotationPlan): boolean {
-  return plan.steps.some((s) => s.action !== 'noChange');
+  return !plan.refused && plan.steps.some((s) => s.action !== 'noChange');
 }
 
 /** `plan TARGET`: a dry run. Real reads, no write to any service (I6). */
@@ -91,7 +95,11 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
     () =>
       planText(plan) +
       (inventory ? inventoryText(target.name, inventory) : '') +
-      (opts.out ? `\nSaved to ${opts.out}; apply it with certrotate rotate ${targetName} --plan ${opts.out}` : ''),
+      (opts.out
+        ? `\nSaved to ${opts.out}; apply it with ${nextCommand(['rotate', targetName, '--plan', opts.out], ctx.options.config)}`
+        : ''),
   );
+  // A target that cannot be rotated is an error to fix (exit 1), never a pending change (2).
+  if (plan.refused) return 1;
   return opts.detailedExitcode && planHasChanges(plan) ? 2 : 0;
 }

@@ -246,7 +246,7 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
     await journal('succeeded', `removed ${doc.removed.length} key(s); kept ${inUse.thumbprint} in use`);
     ctx.print(
       doc,
-      () => `${pruneText(doc)}\nRemoved ${doc.removed.length} key(s). Journal: certrotate show ${pruneId}`,
+      () => `${pruneText(doc)}\nRemoved ${doc.removed.length} key(s). Journal: \`certrotate show ${pruneId}\``,
     );
     return ExitCode.ok;
   } finally {

@@ -8,6 +8,7 @@ import { newRunId, startRun } from '../runs/runner.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
+import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
 import type { FleetOptions } from './rotate-fleet.js';
 import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
@@ -48,6 +49,19 @@ async function readPlan(path: string): Promise<RotationPlan> {
   return p as RotationPlan;
 }
 
+/** The plan's `force`; an explicit `--force` the plan was not made with is a conflict, said as one. */
+function planForce(plan: RotationPlan, opts: RotateOptions, configOption: string | undefined): boolean | undefined {
+  const saved = plan.options?.force ?? false;
+  if (opts.force && !saved) {
+    const again = nextCommand(['plan', plan.target, '--force', '--out', opts.plan!], configOption);
+    throw new UsageError(
+      `option --force: the plan in ${opts.plan} was made without --force, and a plan is applied as it was made; ` +
+        `to force the rotation make a forced plan with \`${again}\``,
+    );
+  }
+  return saved || undefined;
+}
+
 /**
  * `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. With no TARGET, or with a fleet
  * option (`--due`, `--targets`, `--match`, `--concurrency`, `--dry-run`), the fleet branch (rotate-fleet.ts) runs.
@@ -73,11 +87,20 @@ export async function rotateCommand(
   }
   const deps = await runnerDeps(ctx, target);
   const runId = newRunId(target.name, deps.clock.now());
-  const input = rotationInputFor(config, target, { runId, force: opts.force });
+  // A plan is applied with the options it was made with (`plan --force` needs no second --force here).
+  const force = plan ? planForce(plan, opts, ctx.options.config) : opts.force;
+  const input = rotationInputFor(config, target, { runId, force });
   if (plan) {
     // Observe now and compare: a plan approved against a world that has since changed approves nothing.
     const stale = planStaleness(plan, await observeTarget(deps.ports, input), input);
-    if (stale) throw new UsageError(`option --plan: ${stale}; run \`certrotate plan ${targetName} --out FILE\` again`);
+    if (stale) {
+      const again = nextCommand(
+        ['plan', targetName, ...(force ? ['--force'] : []), '--out', opts.plan!],
+        ctx.options.config,
+      );
+      const apply = nextCommand(['rotate', targetName, '--plan', opts.plan!], ctx.options.config);
+      throw new UsageError(`option --plan: ${stale}; make a new plan with \`${again}\`, then \`${apply}\``);
+    }
   }
   const interrupt = interruptSignal();
   try {
@@ -99,7 +122,7 @@ export async function rotateCommand(
         invocation: invocationOf('rotate', plan ? 'plan' : guided ? 'guided' : 'yes', {
           ...(opts.plan ? { planFile: opts.plan } : {}),
           ...(plan ? { planFingerprint: plan.fingerprint } : {}),
-          ...(opts.force ? { force: true } : {}),
+          ...(force ? { force: true } : {}),
         }),
         ...(progress ? { observers: [progress] } : {}),
         ...(session ? { confirm: session.confirm } : {}),

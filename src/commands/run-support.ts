@@ -40,6 +40,7 @@ export async function runnerDeps(
     ports: { ...ports, timing: { ...ports.timing, readSettleMs: loaded.config.defaults.readSettle } },
     clock: systemClock,
     logger: ctx.logger,
+    configOption: ctx.options.config,
     // The world guard's bound: how long a run with no record here counts as in flight (src/runs/world-guard.ts).
     staleRunAfterMs: loaded.config.defaults.staleRunAfter ?? DEFAULT_STALE_RUN_AFTER_MS,
   };

@@ -36,7 +36,7 @@ export async function runsCommand(ctx: CommandContext, filter: RunsFilter = {}):
     // Loud, not skipped: a corrupt run blocks its target until a person has looked at it (its journal still shows
     // what it did).
     const notes = corrupt.map(
-      (r) => `\nRun ${r.runId} is corrupt: ${r.error}\n  its journal: certrotate show ${r.runId}`,
+      (r) => `\nRun ${r.runId} is corrupt: ${r.error}\n  its journal: \`certrotate show ${r.runId}\``,
     );
     return table(rows) + notes.join('');
   });

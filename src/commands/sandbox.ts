@@ -29,6 +29,7 @@ export function registerSandboxCommand(program: Command): void {
     )
     .option('--dir <dir>', 'where ca.pem and certrotate.yaml are written', '.certrotate-sandbox')
     .option('--targets <n>', 'extra keyvault targets bench-0001… (due)', count, 0)
+    .option('--tenant-apps <n>', 'extra app registrations fleet-0001… for discover', count, 0)
     .option('--latency <ms>', 'latency added to every service request', nonNegative('--latency'), 0)
     .option(
       '--propagation-delay <s>',
@@ -55,6 +56,7 @@ export function registerSandboxCommand(program: Command): void {
       async (opts: {
         dir: string;
         targets: number;
+        tenantApps: number;
         latency: number;
         propagationDelay: number;
         kvCreateDelay: number;
@@ -67,6 +69,7 @@ export function registerSandboxCommand(program: Command): void {
         await runSandboxStart({
           dir: opts.dir,
           targets: opts.targets,
+          tenantApps: opts.tenantApps,
           latencyMs: opts.latency,
           propagationDelaySeconds: opts.propagationDelay,
           kvCreateDelaySeconds: opts.kvCreateDelay,

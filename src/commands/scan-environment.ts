@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { toPortError, type AppRegistry, type SiteDirectory, type SiteInfo } from '../adapters/ports.js';
 import type { Config } from '../config/schema.js';
-import { keyColumns } from './key-status.js';
+import { keyColumns, statusCell } from './key-status.js';
 import type { RotationInput, TargetObservation } from '../machines/rotation-types.js';
 
 /** One site of `scan --environment` (the `sites` array of the scan JSON document). */
@@ -23,9 +23,11 @@ export interface SiteScanRow {
   thumbprint: string | null;
   expiresOn: string | null;
   daysLeft: number | null;
-  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown';
-  /** Why the site's app could not be read or has no key; absent otherwise. */
+  status: 'ok' | 'due' | 'expired' | 'broken' | 'blocked' | 'federated' | 'unknown';
+  /** Why the site's app could not be read or cannot be rotated, in full; absent otherwise. */
   error?: string;
+  /** `broken` / `blocked`: the reason in a short clause, for the table cell. */
+  reason?: string;
 }
 
 /** What a site scan reads through. */
@@ -118,7 +120,7 @@ export function sitesTable(environmentId: string, rows: SiteScanRow[], table: (r
       r.thumbprint ?? '-',
       r.expiresOn?.slice(0, 10) ?? '-',
       r.daysLeft === null ? '-' : String(r.daysLeft),
-      r.status + (r.error ? ` (${r.error})` : ''),
+      statusCell(r),
     ]);
   }
   return `Power Pages sites in environment ${environmentId}:\n${table(out)}`;

@@ -1,7 +1,8 @@
-import { keyColumns } from './key-status.js';
+import { keyColumns, shortReason, statusCell } from './key-status.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
 import { AdapterError, toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
+import { guid } from '../config/fields.js';
 import { rotationInputFor } from '../runs/target-input.js';
 import { table } from './runs.js';
 import { UsageError, type CommandContext } from './context.js';
@@ -31,9 +32,14 @@ export interface ScanRow {
   thumbprint: string | null;
   expiresOn: string | null;
   daysLeft: number | null;
-  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown' | 'inFlight' | 'orphaned';
-  /** Why the target could not be read (status `unknown`); absent otherwise. */
+  status: 'ok' | 'due' | 'expired' | 'broken' | 'blocked' | 'federated' | 'unknown' | 'inFlight' | 'orphaned';
+  /**
+   * Why the target could not be read (status `unknown`) or cannot be rotated (`broken`, `blocked`), in full; absent
+   * otherwise. The table shows `reason` (or this, cut short) and prints the full text beneath it.
+   */
   error?: string;
+  /** `broken` / `blocked`: the reason in a short clause, for the table cell. */
+  reason?: string;
   /** keyvault targets: every key credential of the app and what it is (in use, in flight, orphaned…). */
   credentials?: ScanCredential[];
   /** inFlight / orphaned: which run or which keys, and what to do. */
@@ -77,11 +83,22 @@ export function scanRow(config: Config, target: TargetConfig, observation: Targe
   return { ...base, ...keyColumns(observation, input) };
 }
 
+/** `--environment` takes a Power Platform environment id, a GUID: anything else is a usage error (exit 1). */
+export function checkEnvironmentId(value: string): void {
+  if (!guid.safeParse(value).success) {
+    throw new UsageError(
+      `option --environment: got "${value}"; expected a Power Platform environment id, a GUID such as ` +
+        '72f988bf-86f1-41af-91ab-2d7cd011db47 (the admin center shows it under Environments > Details)',
+    );
+  }
+}
+
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
 export async function scanCommand(
   ctx: CommandContext,
   opts: { detailedExitcode?: boolean; environment?: string; html?: string },
 ): Promise<number> {
+  if (opts.environment !== undefined) checkEnvironmentId(opts.environment);
   const { config, path: configPath } = await ctx.config();
   const rows: ScanRow[] = [];
   let failures = 0;
@@ -131,13 +148,14 @@ export async function scanCommand(
     try {
       sites = await scanEnvironmentRows(ctx, config, opts.environment);
     } catch (err) {
+      // One sentence on stderr, no table of sites: "No sites" would claim an environment that was never read.
       failures++;
       const error = toPortError(err);
-      ctx.logger.error(
-        { environment: opts.environment, code: error.code },
-        `cannot list the sites of environment ${opts.environment}: ${error.message}`,
+      process.stderr.write(
+        error.code === 'notFound'
+          ? `certrotate: environment not found: ${opts.environment}\n`
+          : `certrotate: cannot list the sites of environment ${opts.environment}: ${shortReason(error.message)}\n`,
       );
-      sites = [];
     }
   }
   if (opts.html) await writeHtmlReport(opts.html, configPath, config, rows, sites);
@@ -153,7 +171,7 @@ export async function scanCommand(
         r.thumbprint ?? '-',
         r.expiresOn?.slice(0, 10) ?? '-',
         r.daysLeft === null ? '-' : String(r.daysLeft),
-        r.status + (r.error ? ` (${r.error})` : ''),
+        statusCell(r),
       ]);
       // Every other key on the app, beneath its target: the orphans and in-flight keys scan exists to show.
       for (const c of r.credentials ?? []) {
@@ -161,14 +179,36 @@ export async function scanCommand(
         out.push([`  ${c.role}`, '', '', c.thumbprint, c.expiresOn.slice(0, 10), '', c.runId ? `run ${c.runId}` : '']);
       }
     }
-    const details = rows.filter((r) => r.detail).map((r) => `${r.name}: ${r.detail}`);
+    // The full reasons beneath the table: a table cell holds a short clause only.
+    const details = rows.flatMap((r) => [
+      ...(r.error && fullerThanCell(r) ? [`${r.name}: ${r.error}`] : []),
+      ...(r.detail ? [`${r.name}: ${r.detail}`] : []),
+    ]);
     return `${table(out)}${details.length ? `\n${details.join('\n')}` : ''}${siteText}`;
   });
-  if (failures > 0) return 1;
-  const pending = [...rows, ...(sites ?? [])].some(
-    (r) => r.status === 'due' || r.status === 'expired' || r.status === 'noKey' || r.status === 'orphaned',
-  );
-  return opts.detailedExitcode && pending ? 2 : 0;
+  return scanExitCode([...rows, ...(sites ?? [])], failures, opts.detailedExitcode === true);
+}
+
+/** Statuses that are an outage or a refusal a person must fix: scan exits 1 when any row has one. */
+export const FAILING_STATUSES: ReadonlySet<ScanRow['status']> = new Set(['broken', 'blocked', 'unknown']);
+/** Statuses a rotation or `prune` would change: `--detailed-exitcode` exits 2 when any row has one (and none fails). */
+export const PENDING_STATUSES: ReadonlySet<ScanRow['status']> = new Set(['due', 'expired', 'orphaned']);
+
+/**
+ * scan's exit code: 1 when a target (or a site) could not be read or cannot be rotated — never hidden behind
+ * "pending" — else 2 with `--detailed-exitcode` when a rotation or a prune is pending, else 0.
+ */
+export function scanExitCode(
+  rows: readonly Pick<ScanRow, 'status'>[],
+  failures: number,
+  detailedExitcode: boolean,
+): number {
+  if (failures > 0 || rows.some((r) => FAILING_STATUSES.has(r.status))) return 1;
+  return detailedExitcode && rows.some((r) => PENDING_STATUSES.has(r.status)) ? 2 : 0;
+}
+
+function fullerThanCell(r: Pick<ScanRow, 'error' | 'reason'>): boolean {
+  return r.error !== undefined && (r.reason !== undefined || shortReason(r.error) !== r.error);
 }
 
 /** The row with its app's credentials classified, from the observation scan already made (reads the state store). */

@@ -52,7 +52,7 @@ export function powerPagesInstructions(results: readonly FleetRunResult[]): stri
       : '';
     lines.push(
       `  ${i + 1}. site "${r.sitePark.site}" in environment "${r.sitePark.environment}"${key}` +
-        ` — then: certrotate resume ${r.runId}`,
+        ` — then: ${r.next ?? `certrotate resume ${r.runId}`}`,
     );
   });
   return lines.join('\n');
@@ -83,7 +83,7 @@ export function fleetDocument(results: readonly FleetRunResult[], interrupted?: 
             target: r.target,
             runId: r.runId,
             ...r.sitePark,
-            resume: `certrotate resume ${r.runId}`,
+            resume: r.next ?? `certrotate resume ${r.runId}`,
           })),
         }
       : null,

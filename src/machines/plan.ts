@@ -4,7 +4,7 @@
  * serialisation) is computed outside this pure folder (src/runs/plan-fingerprint.ts), so `rotate --plan` can refuse
  * a plan whose observed state has moved on.
  */
-import { preflightVerdict } from './preflight.js';
+import { preflightVerdict, type PreflightReason } from './preflight.js';
 import { rotationDue, selectCurrentKey } from './rotation-policies.js';
 import type { RotationInput, TargetKind, TargetObservation } from './rotation-types.js';
 import { stepFacts, type PlanLineFacts, type StepName } from './steps.js';
@@ -19,6 +19,12 @@ export interface PlanStep {
   after: unknown;
 }
 
+/** The options the plan was made with that change what it plans; `rotate --plan` applies them as saved. */
+export interface PlanMadeWith {
+  /** `plan --force`: rotate even though the key is not due. */
+  force: boolean;
+}
+
 /** The plan document (`formatVersion: 1`). */
 export interface RotationPlan {
   formatVersion: 1;
@@ -26,6 +32,15 @@ export interface RotationPlan {
   kind: TargetKind;
   fingerprint: string;
   steps: PlanStep[];
+  /** The options that shaped the plan (absent in plans saved before they were recorded: no option then). */
+  options?: PlanMadeWith;
+  /**
+   * The facts the fingerprint is taken of (thumbprints, key ids, dates, the target's settings; nothing secret), so a
+   * stale plan can say what changed. Absent in plans saved before they were recorded.
+   */
+  facts?: Record<string, unknown>;
+  /** Set when the rotation would stop at preflight: the target is broken or blocked (exit 1), not "pending". */
+  refused?: { reason: PreflightReason; message: string };
 }
 
 /** A plan before its fingerprint is attached, and the canonical text the fingerprint is taken of. */
@@ -54,39 +69,93 @@ export function canonicalJson(value: unknown): string {
  * stays valid while time passes, until one of these facts changes (including "became due").
  */
 export function canonicalObservation(observation: TargetObservation, settings: RotationInput): string {
+  return canonicalJson(planFacts(observation, settings));
+}
+
+/** The facts of {@link canonicalObservation} as an object (what the plan file saves beside its fingerprint). */
+export function planFacts(observation: TargetObservation, settings: RotationInput): Record<string, unknown> {
   const selection = selectCurrentKey(observation, settings);
   const due = selection.ok ? rotationDue(selection.key, observation.now, settings) : null;
   const byKey = <T>(items: T[], key: (t: T) => string) => [...items].sort((a, b) => (key(a) < key(b) ? -1 : 1));
-  return canonicalJson({
-    target: settings.target,
-    kind: settings.kind,
-    appId: settings.appId,
-    keyVault: settings.keyVault,
-    site: settings.site,
-    retireAfterMs: settings.retireAfterMs,
-    app: {
-      objectId: observation.app.objectId,
-      federated: observation.app.hasFederatedCredentials,
-      keyCredentials: byKey(observation.app.keyCredentials, (k) => k.keyId).map((k) => ({
-        keyId: k.keyId,
-        thumbprint: k.thumbprint.toUpperCase(),
-        start: k.startDateTime,
-        end: k.endDateTime,
-        type: k.type,
-        usage: k.usage,
+  // Round-tripped through canonical JSON so the saved object and a fresh one compare field by field.
+  return JSON.parse(
+    canonicalJson({
+      target: settings.target,
+      kind: settings.kind,
+      appId: settings.appId,
+      keyVault: settings.keyVault,
+      site: settings.site,
+      retireAfterMs: settings.retireAfterMs,
+      app: {
+        objectId: observation.app.objectId,
+        federated: observation.app.hasFederatedCredentials,
+        keyCredentials: byKey(observation.app.keyCredentials, (k) => k.keyId).map((k) => ({
+          keyId: k.keyId,
+          thumbprint: k.thumbprint.toUpperCase(),
+          start: k.startDateTime,
+          end: k.endDateTime,
+          type: k.type,
+          usage: k.usage,
+        })),
+      },
+      versions: byKey(observation.versions, (v) => v.version).map((v) => ({
+        version: v.version,
+        thumbprint: v.thumbprint.toUpperCase(),
+        enabled: v.enabled,
+        expiresOn: v.expiresOn,
       })),
-    },
-    versions: byKey(observation.versions, (v) => v.version).map((v) => ({
-      version: v.version,
-      thumbprint: v.thumbprint.toUpperCase(),
-      enabled: v.enabled,
-      expiresOn: v.expiresOn,
-    })),
-    pending: observation.pending ? { runId: observation.pending.runId ?? null } : null,
-    server: { manual: observation.server.manual, thumbprint: observation.server.thumbprint?.toUpperCase() ?? null },
-    ...(observation.ownership ? { canWrite: observation.ownership.canWrite } : {}),
-    due,
-  });
+      pending: observation.pending ? { runId: observation.pending.runId ?? null } : null,
+      server: { manual: observation.server.manual, thumbprint: observation.server.thumbprint?.toUpperCase() ?? null },
+      ...(observation.ownership ? { canWrite: observation.ownership.canWrite } : {}),
+      currentKey: selection.ok ? selection.key.thumbprint : null,
+      force: settings.force === true,
+      due,
+    }),
+  ) as Record<string, unknown>;
+}
+
+/** A thumbprint as its first 8 hex digits; any other value as JSON. */
+const short = (v: unknown) =>
+  typeof v === 'string' && /^[0-9A-F]{40}$/.test(v) ? `${v.slice(0, 8)}…` : canonicalJson(v);
+/** An id in a list: a thumbprint shortened, anything else as it is. */
+const shortId = (v: string) => (/^[0-9A-F]{40}$/.test(v) ? `${v.slice(0, 8)}…` : v);
+
+/** What changed between the facts a plan was made from and the facts now, one clause each, in words. */
+export function factChanges(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const get = (o: unknown, path: string[]) =>
+    path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), o);
+  const changed = (path: string[]) => canonicalJson(get(before, path)) !== canonicalJson(get(after, path));
+  const fromTo = (path: string[]) => `from ${short(get(before, path) ?? null)} to ${short(get(after, path) ?? null)}`;
+  const named: [string[], string][] = [
+    [['currentKey'], "the app's current key changed"],
+    [['server', 'thumbprint'], "the server's key changed"],
+    [['due'], 'whether the key is due changed'],
+    [['force'], 'the --force option changed'],
+    [['canWrite'], "whether certrotate's identity may change the app changed"],
+  ];
+  for (const [path, words] of named) if (changed(path)) out.push(`${words} ${fromTo(path)}`);
+  const listed = (path: string[], what: string, id: (e: Record<string, unknown>) => string) => {
+    if (!changed(path)) return;
+    const ids = (o: unknown) => ((get(o, path) as Record<string, unknown>[] | undefined) ?? []).map(id);
+    const [was, now] = [ids(before), ids(after)];
+    const added = now.filter((x) => !was.includes(x));
+    const removed = was.filter((x) => !now.includes(x));
+    const parts = [
+      ...(added.length ? [`added ${added.map(shortId).join(', ')}`] : []),
+      ...(removed.length ? [`removed ${removed.map(shortId).join(', ')}`] : []),
+    ];
+    out.push(`${what} changed${parts.length ? ` (${parts.join('; ')})` : ' (same keys, other dates or flags)'}`);
+  };
+  listed(['app', 'keyCredentials'], "the app's key credentials", (e) => String(e.thumbprint));
+  listed(['versions'], "the vault certificate's versions", (e) => String(e.version));
+  const covered = new Set(['currentKey', 'server', 'due', 'force', 'canWrite', 'app', 'versions']);
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (!covered.has(key) && changed([key])) out.push(`${key} changed ${fromTo([key])}`);
+  }
+  if (changed(['server']) && !changed(['server', 'thumbprint'])) out.push(`server changed ${fromTo(['server'])}`);
+  if (changed(['app']) && !changed(['app', 'keyCredentials'])) out.push(`app changed ${fromTo(['app'])}`);
+  return out;
 }
 
 function daysLeft(expiresOn: string, now: number): number {
@@ -100,9 +169,19 @@ function summaryOf(step: StepName, facts: PlanLineFacts): string {
 
 /** The plan for one target from what was observed. Pure; sends nothing anywhere (I6). */
 export function planRotation(observation: TargetObservation, settings: RotationInput): PlanDraft {
-  const canonical = canonicalObservation(observation, settings);
-  const plan = (steps: PlanStep[]): PlanDraft => ({
-    plan: { formatVersion: 1, target: settings.target, kind: settings.kind, steps },
+  const facts = planFacts(observation, settings);
+  const canonical = canonicalJson(facts);
+  const options: PlanMadeWith = { force: settings.force === true };
+  const plan = (steps: PlanStep[], refused?: RotationPlan['refused']): PlanDraft => ({
+    plan: {
+      formatVersion: 1,
+      target: settings.target,
+      kind: settings.kind,
+      steps,
+      options,
+      facts,
+      ...(refused ? { refused } : {}),
+    },
     canonical,
   });
   const now = observation.now;
@@ -115,9 +194,18 @@ export function planRotation(observation: TargetObservation, settings: RotationI
     case 'CannotRetireOldKey':
       // The rotation would stop at preflight (power-pages: before anyone presses Update key): say so rather than
       // list the steps.
-      return plan([
-        { name: 'rotate', action: 'manual', summary: `cannot rotate: ${decision.message}`, before: null, after: null },
-      ]);
+      return plan(
+        [
+          {
+            name: 'rotate',
+            action: 'manual',
+            summary: `cannot rotate: ${decision.message}`,
+            before: null,
+            after: null,
+          },
+        ],
+        { reason: decision.reason, message: decision.message },
+      );
     case 'RotationNotDue': {
       const { thumbprint, expiresOn } = decision.key;
       return plan([

@@ -34,13 +34,53 @@ export type PreflightReason =
 /** What preflight decides: rotate, leave the target as it is, or refuse until a person fixes something. */
 export type Verdict = 'rotate' | 'noChange' | 'cannotRotate';
 
-/** The verdict with its reason and a sentence for a person; `key` is the key in service when there is one. */
+/**
+ * The verdict with its reason and a sentence for a person; `key` is the key in service when there is one. A refusal
+ * also carries `summary`, the reason in a clause short enough for a table cell (at most {@link SUMMARY_MAX} chars).
+ */
 export type PreflightDecision =
   | { verdict: 'noChange'; reason: 'UsesPlatformIdentity'; message: string }
-  | { verdict: 'cannotRotate'; reason: 'NoUsableCurrentKey'; message: string }
+  | { verdict: 'cannotRotate'; reason: 'NoUsableCurrentKey'; message: string; summary: string }
   | { verdict: 'noChange'; reason: 'RotationNotDue'; message: string; key: CurrentKey }
-  | { verdict: 'cannotRotate'; reason: 'CannotRetireOldKey'; message: string; key: CurrentKey }
+  | { verdict: 'cannotRotate'; reason: 'CannotRetireOldKey'; message: string; summary: string; key: CurrentKey }
   | { verdict: 'rotate'; reason: 'RotationDue'; message: string; key: CurrentKey };
+
+/** The longest `summary` a refusal carries: it fits a scan table cell; the full `message` goes to JSON and details. */
+export const SUMMARY_MAX = 80;
+
+/**
+ * How a target stands, for every reader that reports on it (scan, plan, their exit codes): `broken` when no key in
+ * service can be rotated from (the server's key is not on the app, no usable key) — an outage or one waiting to
+ * happen, which a person must fix; `blocked` when the key is due but certrotate could not finish a rotation (it may
+ * not retire the old key); `pending` when a rotation is due; `settled` when nothing is to be done.
+ */
+export type TargetStanding = 'broken' | 'blocked' | 'pending' | 'settled';
+
+/** The standing the verdict implies (see {@link TargetStanding}). */
+export function standingOf(decision: PreflightDecision): TargetStanding {
+  switch (decision.reason) {
+    case 'NoUsableCurrentKey':
+      return 'broken';
+    case 'CannotRetireOldKey':
+      return 'blocked';
+    case 'RotationDue':
+      return 'pending';
+    default:
+      return 'settled';
+  }
+}
+
+/** Why no key in service could be selected, in a short clause (the selection's message is the full sentence). */
+function noKeySummary(observation: TargetObservation, settings: RotationInput): string {
+  const server = observation.server.thumbprint;
+  const onApp = (t: string) => observation.app.keyCredentials.some((c) => c.thumbprint.toUpperCase() === t);
+  if (settings.kind === 'keyvault' && server !== undefined && !onApp(server.toUpperCase())) {
+    return `the server's key ${server.toUpperCase().slice(0, 8)}… is not on the app`;
+  }
+  return settings.kind === 'power-pages'
+    ? 'the app has no certificate credential'
+    : 'no enabled Key Vault version is on the app';
+}
 
 /** What every condition reads: the observation, the target's settings and the key in service as selected once. */
 export interface PreflightInput {
@@ -72,8 +112,15 @@ export const PREFLIGHT_CHAIN: readonly PreflightCondition[] = [
   },
   {
     reason: 'NoUsableCurrentKey',
-    check: ({ selection }) =>
-      selection.ok ? undefined : { verdict: 'cannotRotate', reason: 'NoUsableCurrentKey', message: selection.message },
+    check: ({ observation, settings, selection }) =>
+      selection.ok
+        ? undefined
+        : {
+            verdict: 'cannotRotate',
+            reason: 'NoUsableCurrentKey',
+            message: selection.message,
+            summary: noKeySummary(observation, settings),
+          },
   },
   {
     reason: 'RotationNotDue',
@@ -95,7 +142,13 @@ export const PREFLIGHT_CHAIN: readonly PreflightCondition[] = [
     check: ({ observation, settings, selection }) => {
       const why = cannotRetireReason(observation, settings);
       return selection.ok && why !== undefined
-        ? { verdict: 'cannotRotate', reason: 'CannotRetireOldKey', key: selection.key, message: why }
+        ? {
+            verdict: 'cannotRotate',
+            reason: 'CannotRetireOldKey',
+            key: selection.key,
+            message: why,
+            summary: "due, but certrotate's identity may not change the app",
+          }
         : undefined;
     },
   },

@@ -280,3 +280,30 @@ export function confirmQuestionFor(state: string): string | undefined {
 export function confirmSummary(context: RotationContext, state: string): string {
   return gatedStepOf(state)?.confirm?.summary(context) ?? state;
 }
+
+/** What a step's sub-state was doing, in words (`installing.running` → "while it ran"). */
+const PHASE_WORDS: Readonly<Record<string, string>> = {
+  confirming: 'waiting for its confirmation',
+  running: 'while it ran',
+  requesting: 'while it ran',
+  polling: 'waiting for Key Vault to issue the certificate',
+  propagating: 'waiting for Entra ID to accept the new key',
+  waiting: 'waiting to look again',
+  backingOff: 'waiting to try again',
+};
+
+/**
+ * A run's stored state in words from the step catalogue, for messages a person reads:
+ * `installing.running` → `step “Install the new key on the server” (installServerKey), while it ran`. A state that is
+ * no step's (a park, a final state) is returned as it is.
+ */
+export function stateInWords(state: string): string {
+  const [top, phase] = state.split('.');
+  const step =
+    top === 'attaching' && phase === 'propagating'
+      ? STEPS.awaitPropagation
+      : STEP_NAMES.map((name) => STEPS[name]).find((facts) => facts.state === top);
+  if (!step) return state;
+  const words = phase === undefined ? undefined : PHASE_WORDS[phase];
+  return `step “${step.title}” (${step.name})${words ? `, ${words}` : ''}`;
+}

@@ -13,7 +13,7 @@ export interface ExpiryRow {
   thumbprint: string | null;
   expiresOn: string | null;
   daysLeft: number | null;
-  status: 'ok' | 'due' | 'expired' | 'noKey' | 'federated' | 'unknown' | 'inFlight' | 'orphaned';
+  status: 'ok' | 'due' | 'expired' | 'broken' | 'blocked' | 'federated' | 'unknown' | 'inFlight' | 'orphaned';
   error?: string;
   /** inFlight / orphaned: which run, which keys, what to do. */
   detail?: string;
@@ -36,7 +36,8 @@ export const STATUS_COLOURS: Record<ExpiryRow['status'], string> = {
   ok: '#2e7d32',
   due: '#ef6c00',
   expired: '#c62828',
-  noKey: '#6d4c41',
+  broken: '#6d4c41',
+  blocked: '#ad1457',
   federated: '#546e7a',
   unknown: '#757575',
   inFlight: '#1565c0',
@@ -48,8 +49,8 @@ function noBarText(row: ExpiryRow): string {
   switch (row.status) {
     case 'federated':
       return 'federated credential: platform-managed, nothing to rotate';
-    case 'noKey':
-      return `no usable key${row.error ? `: ${row.error}` : ''}`;
+    case 'broken':
+      return `broken: no usable key${row.error ? `: ${row.error}` : ''}`;
     default:
       return `could not be read${row.error ? `: ${row.error}` : ''}`;
   }

@@ -25,7 +25,8 @@ const STATUS_TEXT: Record<ExpiryRow['status'], string> = {
   ok: 'ok',
   due: 'due',
   expired: 'expired',
-  noKey: 'no key',
+  broken: 'broken (no usable key)',
+  blocked: 'due, cannot rotate',
   federated: 'federated',
   unknown: 'unknown',
   inFlight: 'in flight',
@@ -51,6 +52,7 @@ td.mono { font-family: ui-monospace, Consolas, monospace; font-size: 12px; }
 tr.status-due td { background: #fff3e0; }
 tr.status-expired td { background: #ffebee; }
 tr.status-orphaned td { background: #f3e5f5; }
+tr.status-broken td, tr.status-blocked td { background: #fce4ec; }
 .badge { color: #fff; background: var(--c); border-radius: 10px; padding: 1px 9px; font-size: 12px; font-weight: 600; }
 @media print { body { background: #fff; margin: 0; } figure, table { break-inside: avoid; } }
 `;
@@ -75,7 +77,8 @@ export function scanReportHtml(input: ScanReportInput): string {
     tile('expired', count('expired'), STATUS_COLOURS.expired),
     tile('due for rotation', count('due'), STATUS_COLOURS.due),
     tile('ok', count('ok'), STATUS_COLOURS.ok),
-    tile('no key / unreadable', count('noKey') + count('unknown'), STATUS_COLOURS.unknown),
+    tile('broken / unreadable', count('broken') + count('unknown'), STATUS_COLOURS.broken),
+    tile('due, cannot rotate', count('blocked'), STATUS_COLOURS.blocked),
     tile('federated', count('federated'), STATUS_COLOURS.federated),
     tile('rotation in flight', count('inFlight'), STATUS_COLOURS.inFlight),
     tile('orphaned keys', count('orphaned'), STATUS_COLOURS.orphaned),

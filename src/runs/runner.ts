@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import type { Clock, RunEnvelope, RunStore, TargetLock } from '../adapters/ports.js';
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import { abandonRefusal } from '../machines/abandonment.js';
+import { stateInWords } from '../machines/steps.js';
+import { nextCommand } from '../next-step.js';
 import type { RotationContext, RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
 import { fanOut, type Invocation, type RunEvent, type RunObserver } from './events.js';
@@ -94,6 +96,8 @@ export interface RunnerDeps {
   actor?: string;
   /** How often the lock's lease is renewed while the run is active (default 60 s). */
   renewEveryMs?: number;
+  /** This invocation's `--config`, carried into the next-step commands the run document prints. */
+  configOption?: string;
 }
 
 /** Per-invocation options. */
@@ -221,10 +225,10 @@ async function drive(
   const lost =
     lostBecause !== undefined && result.status === 'interrupted'
       ? `the lock on target "${target}" could not be renewed (${lostBecause}); the run stopped before its next ` +
-        `step and can be resumed with \`certrotate resume ${runId}\``
+        `step and can be resumed with \`${nextCommand(['resume', runId], deps.configOption)}\``
       : undefined;
   const message = lost ?? result.failure?.message ?? result.park?.message ?? result.note;
-  const next = result.status === 'final' ? undefined : `certrotate resume ${runId}`;
+  const next = result.status === 'final' ? undefined : nextCommand(['resume', runId], deps.configOption);
   return {
     formatVersion: 1,
     runId,
@@ -445,7 +449,7 @@ async function judgeResumable(
     if (closable && context.settings.kind !== 'power-pages') return { parked, closeInstead: true };
     // Rolling back is a decision taken at a standstill; a run that was interrupted mid-step resumes first.
     throw new RunRefusedError(
-      `run ${runId} is not parked (it stopped in ${run.state}); \`certrotate resume ${runId}\` ` +
+      `run ${runId} is not parked (it stopped during ${stateInWords(run.state)}); \`certrotate resume ${runId}\` ` +
         `continues it, and it rolls back by itself if verification fails` +
         (closable ? `; it changed nothing yet, so \`certrotate abandon ${runId}\` closes it` : ''),
     );

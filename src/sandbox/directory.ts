@@ -58,6 +58,11 @@ export interface Application {
   federatedIdentityCredentials: FederatedIdentityCredential[];
   /** Service principal ids owning this app. */
   owners: string[];
+  /**
+   * The service principal's own credentials (absent for a portal registration, whose certificates live on the
+   * application object; set for a service principal given keys of its own, e.g. a SAML signing certificate).
+   */
+  servicePrincipalCredentials?: { keyCredentials: KeyCredential[]; passwordCredentials: PasswordCredential[] };
   /** Graph application permissions granted (app roles), e.g. `Application.ReadWrite.OwnedBy`. */
   graphRoles: string[];
   /** Whether the app may read the Power Platform websites API. */

@@ -57,13 +57,37 @@ export const entraFault =
       clock.now(),
     );
 
-/** Graph's: its error body with a zone-less innerError date. */
+/** The code a service's error body carries for an injected status: its own code for that status, else `fallback`. */
+function codeFor(codes: Readonly<Record<number, string>>, status: number, fallback: string): string {
+  return codes[status] ?? (status >= 500 ? fallback : `Http${status}`);
+}
+
+/** Graph's codes by status (reference/graph-entra.md §3.1); a 5xx is ServiceUnavailable. */
+const GRAPH_CODES: Readonly<Record<number, string>> = {
+  400: 'Request_BadRequest',
+  401: 'InvalidAuthenticationToken',
+  403: 'Authorization_RequestDenied',
+  404: 'Request_ResourceNotFound',
+  429: 'Request_ThrottledTemporarily',
+};
+
+/** Key Vault's codes by status (reference/keyvault.md); a 5xx is ServiceUnavailable. */
+const VAULT_CODES: Readonly<Record<number, string>> = {
+  400: 'BadParameter',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  429: 'Throttled',
+};
+
+/** Graph's: its error body with a zone-less innerError date, with the code Graph sends for that status. */
 export const graphFault =
   (clock: SandboxClock): FaultBody =>
   (status, message) =>
-    graphErrorBody(status === 429 ? 'Request_ThrottledTemporarily' : 'ServiceUnavailable', message, clock.now());
+    graphErrorBody(codeFor(GRAPH_CODES, status, 'ServiceUnavailable'), message, clock.now());
 
-/** Key Vault's: `{error: {code, message}}` with Throttled or ServiceUnavailable. */
+/** Key Vault's: `{error: {code, message}}` with the code Key Vault sends for that status. */
 export const vaultFault: FaultBody = (status, message) => ({
-  error: { code: status === 429 ? 'Throttled' : 'ServiceUnavailable', message },
+  error: { code: codeFor(VAULT_CODES, status, 'ServiceUnavailable'), message },
 });

@@ -31,6 +31,7 @@ import { createSandboxTls } from './pki.js';
 import { registerPowerPlatform } from './power-platform.js';
 import { writeSandboxFiles } from './sandbox-config.js';
 import { seedTargets } from './seeding/index.js';
+import { seedTenantApps } from './seeding/tenant-apps.js';
 import { createSiteManager } from './sites.js';
 import { ensureContainer, SANDBOX_CONTAINER, startStorage, type SandboxStorage } from './storage.js';
 import { createVaults } from './vaults.js';
@@ -121,6 +122,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     directory,
     tokens,
     baseUrl: () => powerPlatform.url,
+    environments: () => [{ id: environmentId, displayName: 'contoso-prod', dataverseUrl: dataverse.url }],
     websites: (env) =>
       env === environmentId
         ? sites
@@ -157,25 +159,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const operatorSecret = directory.addPassword(operator, 'certrotate sandbox');
     vaults.addAdministrator(operator.appId);
 
-    const seeded = await seedTargets(
-      {
-        directory,
-        history,
-        pool,
-        tls,
-        hosts,
-        org,
-        vaults,
-        sites,
-        servers,
-        operator,
-        environmentId,
-        now: clock.now(),
-        entraUrl: entra.url,
-        dataverseUrl: dataverse.url,
-      },
-      seeds,
-    );
+    for (const denial of options.vaultDenials ?? []) vaults.deny(denial.vault, operator.appId, denial.operations);
+    const seedContext = {
+      directory,
+      history,
+      pool,
+      tls,
+      hosts,
+      org,
+      vaults,
+      sites,
+      servers,
+      operator,
+      environmentId,
+      now: clock.now(),
+      entraUrl: entra.url,
+      dataverseUrl: dataverse.url,
+    };
+    const seeded = await seedTargets(seedContext, seeds);
+    await seedTenantApps(seedContext, options.tenantApps ?? 0);
     targets.push(...seeded.map((s) => s.target));
 
     directory.settle();

@@ -17,6 +17,13 @@ export interface SandboxOptions {
   dir?: string;
   /** Extra keyvault targets `bench-0001`… (due), for benchmarks and fleet runs. Default 0. */
   targets?: number;
+  /**
+   * Extra app registrations `fleet-0001`… for `discover` (seeding/tenant-apps.ts): certificates, secrets, expired
+   * and expiring ones, federated apps, three Key Vault-backed apps in vault `kv-fleet`, one Power Pages site. Default 0.
+   */
+  tenantApps?: number;
+  /** Key Vault operations the operator identity is refused on one vault (403 Forbidden), e.g. for `doctor`. */
+  vaultDenials?: { vault: string; operations: string[] }[];
   /** Latency added to every service request, in ms. Default 0. */
   latencyMs?: number;
   /** Seconds before a newly added key credential works for tokens (AADSTS700027 until then). Default 2. */

@@ -43,6 +43,8 @@ export interface PowerPlatformOptions {
   directory: Directory;
   tokens: AccessTokenIssuer;
   baseUrl(): string;
+  /** The tenant's environments (environment management list); none listed when absent. */
+  environments?(): { id: string; displayName: string; dataverseUrl: string }[];
   /** Websites by environment id; read at request time so restarts show up. */
   websites(environmentId: string): WebsiteDto[] | undefined;
 }
@@ -66,6 +68,21 @@ export function registerPowerPlatform(app: FastifyInstance, opts: PowerPlatformO
     }
     return undefined;
   }
+
+  // Environment management's list (`GET /environmentmanagement/environments`), reduced to the fields discover reads:
+  // the environment id, its display name and its Dataverse URL. The full response shape is UNCONFIRMED here.
+  app.get('/environmentmanagement/environments', async (req, reply) => {
+    const denied = await caller(req);
+    if (denied) return reply.code(denied.status).send(denied.body);
+    return {
+      value: (opts.environments?.() ?? []).map((e) => ({
+        id: e.id,
+        displayName: e.displayName,
+        dataverseOrganizationUrl: e.dataverseUrl,
+        type: 'Production',
+      })),
+    };
+  });
 
   app.get<{ Params: { env: string } }>('/powerpages/environments/:env/websites', async (req, reply) => {
     const denied = await caller(req);

@@ -22,6 +22,11 @@ export interface Vaults {
   grant(vault: string, appId: string, ops: string[]): void;
   /** Grants `appId` every operation on every vault, present and future. */
   addAdministrator(appId: string): void;
+  /**
+   * Withholds operations from `appId` on one vault, whatever it was granted (an administrator too): the vault answers
+   * 403 Forbidden for them, as Azure does for a principal lacking the role or access policy.
+   */
+  deny(vault: string, appId: string, ops: string[]): void;
   states(): VaultState[];
 }
 
@@ -39,6 +44,7 @@ export function createVaults(opts: {
   const access = new Map<string, Map<string, Set<string>>>();
   const services = new Map<string, Vault>();
   const administrators: string[] = [];
+  const denied = new Map<string, Set<string>>();
 
   const grant = (vault: string, appId: string, ops: string[]) => {
     let m = access.get(vault);
@@ -53,6 +59,12 @@ export function createVaults(opts: {
     addAdministrator(appId) {
       administrators.push(appId);
       for (const name of services.keys()) grant(name, appId, ['*']);
+    },
+    deny(vault, appId, ops) {
+      const key = `${vault}\n${appId.toLowerCase()}`;
+      const set = denied.get(key) ?? new Set<string>();
+      ops.forEach((o) => set.add(o));
+      denied.set(key, set);
     },
     states: () => [...services.values()].map((v) => v.service.state()),
     async vault(name) {
@@ -70,6 +82,7 @@ export function createVaults(opts: {
           return { appId: c.appid, objectId: c.oid, tenantId: c.tid, roles: c.roles ?? [] };
         },
         authorize(caller, operation) {
+          if (denied.get(`${name}\n${caller.appId.toLowerCase()}`)?.has(operation)) return false;
           const ops = access.get(name)?.get(caller.appId.toLowerCase());
           return Boolean(ops && (ops.has('*') || ops.has(operation)));
         },

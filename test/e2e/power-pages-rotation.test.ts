@@ -47,7 +47,7 @@ describe('rotate contoso-portal, Update key, resume', () => {
     expect(parked.code, parked.stderr).toBe(3);
     expect(parkedDoc).toMatchObject({ target: 'contoso-portal', outcome: 'awaitingOperator', oldThumbprint });
     expect(parkedDoc.runId).toMatch(/contoso-portal/);
-    expect(parkedDoc.next).toBe(`certrotate resume ${parkedDoc.runId}`);
+    expect(parkedDoc.next).toBe(`certrotate resume ${parkedDoc.runId} --config ${sb.configPath}`);
     const message = parkedDoc.message ?? '';
     expect(message).toContain('Power Platform admin center');
     expect(message).toContain('Security → Website Authentication Key → Update key');

@@ -84,7 +84,7 @@ describe('two rotations of one target', () => {
       expect(refused.stderr).not.toContain('certrotate rollback');
       const rollback = await cli(sb.configPath, ['rollback', runId!, '--yes']);
       expect(rollback.code).toBe(1);
-      expect(rollback.stderr).toMatch(/is not parked \(it stopped in [a-z]+(\.[a-z]+)*\)/i);
+      expect(rollback.stderr).toMatch(/is not parked \(it stopped during step “[^”]+” \([a-zA-Z]+\)/);
       expect(rollback.stderr).toContain(`certrotate resume ${runId}`);
       const resumed = await cli(sb.configPath, ['resume', runId!, '--yes', '--json']);
       expect(resumed.code, resumed.stderr).toBe(0);

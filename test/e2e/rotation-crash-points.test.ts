@@ -128,7 +128,7 @@ describe('rotation killed at a given step, then resumed', () => {
       expect(result.stderr).toMatch(/SIGTERM: stopping; the run can be resumed/);
       const doc = parseJson<RunDocument>(result);
       expect(doc.outcome).toBeNull();
-      expect(doc.next).toBe(`certrotate resume ${doc.runId}`);
+      expect(doc.next).toBe(`certrotate resume ${doc.runId} --config ${sb.configPath}`);
       expect(existsSync(join(sb.dir, '.certrotate', 'locks', `${target}.json`))).toBe(false);
       expect(await resumeAndCheck(sb, target, oldThumbprint, 'SIGTERM after addKey')).not.toBe('(no snapshot)');
     },

@@ -50,7 +50,7 @@ describe('verification while Dataverse is down', () => {
     expect(doc.message).toMatch(/could not reach a service .*Dataverse \(https:\/\/[^)]+\) unreachable/);
     expect(doc.message).toContain('outage, not a rejection, so nothing was undone');
     expect(doc.message).toContain(`certrotate resume ${doc.runId}`);
-    expect(doc.next).toBe(`certrotate resume ${doc.runId}`);
+    expect(doc.next).toBe(`certrotate resume ${doc.runId} --config ${config}`);
     expect(doc.steps.find((s) => s.name === 'verifyNewKey')?.status).toBe('parked');
     expect(doc.steps.some((s) => s.name === 'rollBackRotation')).toBe(false);
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ForcedRelease, LockAcquisition, LockHolder, TargetLock } from '../ports.js';
 import { readFileIfExists, writeFileAtomic } from './atomic-file.js';
 import { LockIdentity, type LockIdentityOptions } from './lock-rules.js';
+import { stateWriteError } from './run-format.js';
 
 /** Options of {@link FileTargetLock}. */
 export type FileTargetLockOptions = LockIdentityOptions;
@@ -43,8 +44,15 @@ export class FileTargetLock implements TargetLock {
 
   async acquire(target: string, runId: string): Promise<LockAcquisition> {
     const path = this.path(target);
-    await mkdir(join(this.stateDir, 'locks'), { recursive: true, mode: 0o700 });
-    if (await this.createExclusive(path, this.me.holderFor(runId))) return { acquired: true };
+    let created: boolean;
+    try {
+      await mkdir(join(this.stateDir, 'locks'), { recursive: true, mode: 0o700 });
+      created = await this.createExclusive(path, this.me.holderFor(runId));
+    } catch (err) {
+      // The first write of a run: a state directory the OS refuses is said with what to do, not as a raw errno.
+      throw stateWriteError(err, this.stateDir);
+    }
+    if (created) return { acquired: true };
 
     const holder = await this.holder(target);
     if (!holder) {

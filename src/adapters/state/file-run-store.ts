@@ -13,6 +13,7 @@ import {
   RunStoreError,
   serializeEnvelope,
   serializeJournalEntry,
+  stateWriteError,
 } from './run-format.js';
 
 export { assertRunId, RunStoreError } from './run-format.js';
@@ -23,6 +24,8 @@ export { assertRunId, RunStoreError } from './run-format.js';
  */
 export class FileRunStore implements RunStore {
   private readonly queue = new KeyedQueue();
+  /** Runs whose snapshot this store has saved: a later refused write can offer `resume` for them. */
+  private readonly recorded = new Set<string>();
 
   /** @param dir the state directory (`state.dir`, default `.certrotate` beside the config file). */
   constructor(readonly dir: string) {}
@@ -35,10 +38,28 @@ export class FileRunStore implements RunStore {
   saveSnapshot(envelope: RunEnvelope): Promise<void> {
     const dir = this.runDir(envelope.runId);
     const body = serializeEnvelope(envelope);
-    return this.queue.run(`snapshot:${envelope.runId}`, async () => {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(join(dir, 'snapshot.json'), body);
-    });
+    return this.queue.run(`snapshot:${envelope.runId}`, () =>
+      this.writing(envelope.runId, async () => {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await writeFileAtomic(join(dir, 'snapshot.json'), body);
+        this.recorded.add(envelope.runId);
+      }),
+    );
+  }
+
+  /** Runs a write of `runId`'s files, turning an OS refusal into a store error that says what to do. */
+  private async writing(runId: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      const recorded =
+        this.recorded.has(runId) ||
+        (await stat(join(this.runDir(runId), 'snapshot.json')).then(
+          () => true,
+          () => false,
+        ));
+      throw stateWriteError(err, this.dir, { runId, recorded });
+    }
   }
 
   async loadSnapshot(runId: string): Promise<RunEnvelope | undefined> {
@@ -58,10 +79,12 @@ export class FileRunStore implements RunStore {
   appendJournal(entry: JournalEntry): Promise<void> {
     const dir = this.runDir(entry.runId);
     const line = serializeJournalEntry(entry);
-    return this.queue.run(`journal:${entry.runId}`, async () => {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await appendLineDurable(join(dir, 'journal.jsonl'), line);
-    });
+    return this.queue.run(`journal:${entry.runId}`, () =>
+      this.writing(entry.runId, async () => {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await appendLineDurable(join(dir, 'journal.jsonl'), line);
+      }),
+    );
   }
 
   async readJournal(runId: string): Promise<JournalEntry[]> {
@@ -73,10 +96,12 @@ export class FileRunStore implements RunStore {
 
   savePlan(runId: string, plan: unknown): Promise<void> {
     const dir = this.runDir(runId);
-    return this.queue.run(`plan:${runId}`, async () => {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(join(dir, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
-    });
+    return this.queue.run(`plan:${runId}`, () =>
+      this.writing(runId, async () => {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await writeFileAtomic(join(dir, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
+      }),
+    );
   }
 
   async listRuns(): Promise<RunSummary[]> {

@@ -5,6 +5,7 @@
  */
 import type { RunStore, RunSummary } from '../ports.js';
 import { CORRUPT, UNKNOWN_TARGET } from './run-format.js';
+import { stateInWords } from '../../machines/steps.js';
 
 /** Outcomes of a run that has stopped without ending: it still owns what it added. */
 const PARKED = new Set(['awaitingOperator', 'awaitingRetirement']);
@@ -39,7 +40,7 @@ export function blockingRunMessage(run: RunSummary, target: string): string {
   // Only a parked run can be rolled back (resume refuses to roll back an interrupted one), so only then offer it.
   const withdraw = run.outcome === null ? '' : ` or withdraw it with \`certrotate rollback ${run.runId}\``;
   return (
-    `target "${target}" has an unfinished run ${run.runId} (${run.outcome ?? `interrupted in ${run.state}`}); ` +
+    `target "${target}" has an unfinished run ${run.runId} (${run.outcome ?? `interrupted during ${stateInWords(run.state)}`}); ` +
     `continue it with \`certrotate resume ${run.runId}\`${withdraw}`
   );
 }

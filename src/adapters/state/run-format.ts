@@ -160,3 +160,32 @@ export function corruptRunSummary(
 export function newestFirst(runs: RunSummary[]): RunSummary[] {
   return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
+
+/** What to do about a state directory the OS refuses to write, by errno. */
+const WRITE_ADVICE: Readonly<Record<string, string>> = {
+  EACCES: 'give the user running certrotate write access to it, or point `state.dir` in the config at a writable one',
+  EPERM: 'give the user running certrotate write access to it, or point `state.dir` in the config at a writable one',
+  EROFS: 'it is on a read-only file system: point `state.dir` in the config at a writable directory',
+  ENOSPC: 'its disk is full: free some space',
+  EDQUOT: 'its disk quota is used up: free some space',
+  ENOTDIR: 'a file stands where a directory should be: move it, or point `state.dir` at another directory',
+};
+
+/**
+ * A write to the state directory that the OS refused (EACCES, EPERM, EROFS, ENOSPC, …) as a store error a person can
+ * act on: which directory, why in words, what to do, and — when the run has a saved snapshot to continue from — the
+ * resume command. Any other error is returned as it is. Writes are atomic (temp file and rename), so a refused write
+ * leaves the last saved state whole.
+ */
+export function stateWriteError(err: unknown, dir: string, run?: { runId: string; recorded: boolean }): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const advice = code === undefined ? undefined : WRITE_ADVICE[code];
+  if (advice === undefined) return err;
+  const resume = run?.recorded
+    ? `; run ${run.runId} is saved up to its last step: once that is fixed, continue it with ` +
+      `\`certrotate resume ${run.runId}\``
+    : run
+      ? `; run ${run.runId} was not recorded, so start it again once that is fixed`
+      : '';
+  return new RunStoreError(`cannot write the state directory ${dir} (${code}): ${advice}${resume}`);
+}

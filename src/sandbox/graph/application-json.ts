@@ -1,7 +1,7 @@
 /**
  * The `application` resource as Graph v1.0 serialises it (the properties of resources/application.md with the
  * values a new single-tenant registration has), `$select` picking properties (and bringing the certificate `key`
- * back on a single GET), `$expand=federatedIdentityCredentials` adding that navigation property.
+ * back on a single GET), `$expand=federatedIdentityCredentials` and `$expand=owners` adding those navigation properties.
  */
 import type { Application, PasswordCredential } from '../directory.js';
 import { graphDate, odataContext, type GraphContext } from './context.js';
@@ -175,6 +175,18 @@ export function applicationJson(
     }
   } else out = full;
   if (expand.includes('federatedIdentityCredentials')) out.federatedIdentityCredentials = fics;
+  // `$expand=owners`: the owning service principals as directoryObjects (id, appId, displayName), as discover reads them.
+  if (expand.includes('owners')) {
+    out.owners = target.owners
+      .map((sp) => ctx.directory.appByServicePrincipalId(sp))
+      .filter((a) => a !== undefined)
+      .map((a) => ({
+        '@odata.type': '#microsoft.graph.servicePrincipal',
+        id: a.servicePrincipalId,
+        appId: a.appId,
+        displayName: a.displayName,
+      }));
+  }
   const entity = select ? `applications(${select.join(',')})/$entity` : 'applications/$entity';
   return { '@odata.context': odataContext(entity), ...out };
 }

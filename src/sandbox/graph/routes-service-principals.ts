@@ -2,7 +2,8 @@
  * `/v1.0/servicePrincipals`: each app registration's service principal (one per app in this single tenant), listed
  * (`$filter`, `$top`, `@odata.nextLink`) and read by object id or `(appId='…')`. An app registration's certificates
  * live on the application object; its service principal's own keyCredentials and passwordCredentials are empty,
- * as they are in Azure for a registration made in the portal (resources/serviceprincipal.md).
+ * as they are in Azure for a registration made in the portal (resources/serviceprincipal.md), unless it was given
+ * credentials of its own (`servicePrincipalCredentials`).
  */
 import type { FastifyRequest } from 'fastify';
 import type { AccessTokenClaims } from '../access-tokens.js';
@@ -11,6 +12,8 @@ import { requireRead } from './auth.js';
 import { listCollection, selectOf } from './collection.js';
 import { odataContext, type GraphContext } from './context.js';
 import { GraphHttpError } from './errors.js';
+import { passwordCredentialJson } from './application-json.js';
+import { keyCredentialJson } from './key-credentials.js';
 import type { FilterSchema } from './odata-filter.js';
 
 /** How service principals may be filtered (Graph v1.0 without advanced queries). */
@@ -22,8 +25,8 @@ export const servicePrincipalFilter: FilterSchema<Application> = {
     id: { value: (a) => a.servicePrincipalId, startsWith: false },
     servicePrincipalType: { value: () => 'Application', startsWith: true },
   },
-  // The service principal's own key credentials, which a registration's service principal does not have.
-  keyIds: () => [],
+  // The service principal's own key credentials (a registration's service principal usually has none).
+  keyIds: (a) => (a.servicePrincipalCredentials?.keyCredentials ?? []).map((k) => k.keyId),
 };
 
 /** The servicePrincipal resource of an app registration. */
@@ -60,9 +63,11 @@ export function servicePrincipalJson(ctx: GraphContext, app: Application): Recor
     addIns: [],
     appRoles: [],
     info: { logoUrl: null, marketingUrl: null, privacyStatementUrl: null, supportUrl: null, termsOfServiceUrl: null },
-    keyCredentials: [],
+    keyCredentials: (app.servicePrincipalCredentials?.keyCredentials ?? []).map((k) => keyCredentialJson(k, false)),
     oauth2PermissionScopes: [],
-    passwordCredentials: [],
+    passwordCredentials: (app.servicePrincipalCredentials?.passwordCredentials ?? []).map((p) =>
+      passwordCredentialJson(p),
+    ),
     resourceSpecificApplicationPermissions: [],
     verifiedPublisher: { displayName: null, verifiedPublisherId: null, addedDateTime: null },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, planRotation } from '../../../src/machines/plan.js';
+import { canonicalJson, factChanges, planFacts, planRotation } from '../../../src/machines/plan.js';
 import type { TargetObservation } from '../../../src/machines/rotation-types.js';
 import { buildPlan, fingerprintOf, planStaleness } from '../../../src/runs/plan-fingerprint.js';
 import { observeTarget } from '../../../src/runs/steps/observe-target.js';
@@ -134,5 +134,54 @@ describe('plan fingerprint', () => {
     const { observation, plan } = await planFor();
     expect(plan.fingerprint).toBe(fingerprintOf(planRotation(observation, rotationInput()).canonical));
     expect(fingerprintOf('')).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  });
+});
+
+describe('a plan carries its options and its facts', () => {
+  it('records force, and a forced plan is not stale when applied forced', async () => {
+    const { observation } = await planFor({ daysLeft: 200 });
+    const forced = buildPlan(observation, rotationInput({ force: true }));
+    expect(forced.options).toEqual({ force: true });
+    expect(forced.steps.map((s) => s.action)).toContain('create');
+    expect(planStaleness(forced, observation, rotationInput({ force: true }))).toBeUndefined();
+    // Applied without the force it was made with, the facts differ: the option is named, not a hash.
+    expect(planStaleness(forced, observation, rotationInput())).toMatch(
+      /the --force option changed from true to false/,
+    );
+  });
+
+  it('saves the facts its fingerprint is taken of', async () => {
+    const { observation, plan } = await planFor();
+    expect(plan.fingerprint).toBe(fingerprintOf(canonicalJson(plan.facts)));
+    expect(plan.facts).toEqual(planFacts(observation, rotationInput()));
+  });
+
+  it('names the current key that changed, and the credentials added and removed', async () => {
+    const { world, plan } = await planFor();
+    world.operatorInstalls('CD'.repeat(20));
+    const stale = planStaleness(plan, await observe(world), rotationInput())!;
+    expect(stale).toMatch(/^the plan is stale: /);
+    expect(stale).toMatch(/the server's key changed from [0-9A-F]{8}… to CDCDCDCD…/);
+  });
+
+  it('factChanges words each changed fact, and nothing for equal facts', () => {
+    const before = { currentKey: 'AB12'.repeat(10), due: false, app: { keyCredentials: [{ thumbprint: 'X' }] } };
+    const after = {
+      currentKey: 'CD34'.repeat(10),
+      due: true,
+      app: { keyCredentials: [{ thumbprint: 'X' }, { thumbprint: 'Y' }] },
+    };
+    expect(factChanges(before, before)).toEqual([]);
+    expect(factChanges(before, after)).toEqual([
+      "the app's current key changed from AB12AB12… to CD34CD34…",
+      'whether the key is due changed from false to true',
+      "the app's key credentials changed (added Y)",
+    ]);
+  });
+
+  it('says when the saved facts were edited and no longer match the fingerprint', async () => {
+    const { observation, plan } = await planFor();
+    const edited = { ...plan, fingerprint: 'sha256:00', facts: { ...plan.facts, due: false } };
+    expect(planStaleness(edited, observation, rotationInput())).toMatch(/the plan file was altered/);
   });
 });

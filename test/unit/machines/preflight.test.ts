@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import type { KeyCredential } from '../../../src/adapters/ports.js';
-import { PREFLIGHT_CHAIN, preflightVerdict } from '../../../src/machines/preflight.js';
+import { PREFLIGHT_CHAIN, preflightVerdict, standingOf, SUMMARY_MAX } from '../../../src/machines/preflight.js';
 import { rotationMachine } from '../../../src/machines/rotation.js';
 import type { ObserveInput, RotationInput, StepDone, TargetObservation } from '../../../src/machines/rotation-types.js';
 
@@ -225,5 +225,26 @@ describe("the machine's preflight follows the verdict", () => {
     expect(await preflightEnd(powerPages, site({ keys: [credential('DDDD', 20)], canWrite: true }))).toMatchObject({
       state: { detectingPlatformKey: 'confirming' },
     });
+  });
+});
+
+describe('standing: what scan and plan report and exit with, from the one verdict', () => {
+  it('a server key the app does not have is broken, with a short summary for a table cell', () => {
+    const decision = preflightVerdict(observation({ server: 'B'.repeat(40) }), keyvault);
+    expect(standingOf(decision)).toBe('broken');
+    expect(decision).toMatchObject({ summary: "the server's key BBBBBBBB… is not on the app" });
+  });
+
+  it('a site with no certificate credential is broken; a due site certrotate may not change is blocked', () => {
+    expect(standingOf(preflightVerdict(site({ keys: [] }), powerPages))).toBe('broken');
+    const blocked = preflightVerdict(site({ keys: [credential('DDDD', 20)], canWrite: false }), powerPages);
+    expect(standingOf(blocked)).toBe('blocked');
+    expect('summary' in blocked && blocked.summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
+  });
+
+  it('a due key is pending; a key not due and a federated site are settled', () => {
+    expect(standingOf(preflightVerdict(observation(), keyvault))).toBe('pending');
+    expect(standingOf(preflightVerdict(observation({ daysLeft: 400 }), keyvault))).toBe('settled');
+    expect(standingOf(preflightVerdict(site({ keys: [], federated: true }), powerPages))).toBe('settled');
   });
 });

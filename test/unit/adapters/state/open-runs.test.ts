@@ -52,8 +52,15 @@ describe('open-run guard', () => {
 
   it("keeps the runner's messages for an interrupted and a parked run", () => {
     expect(blockingRunMessage(run({ outcome: null, state: 'verifying' }), 'contoso-api')).toBe(
-      'target "contoso-api" has an unfinished run r-1 (interrupted in verifying); continue it with `certrotate resume r-1`',
+      'target "contoso-api" has an unfinished run r-1 (interrupted during step “Verify the new key” (verifyNewKey)); ' +
+        'continue it with `certrotate resume r-1`',
     );
+    // The step in words from the step catalogue, never the internal state name (issue 10, 9f).
+    const installing = blockingRunMessage(run({ outcome: null, state: 'installing.running' }), 'contoso-api');
+    expect(installing).toContain(
+      'interrupted during step “Install the new key on the server” (installServerKey), while it ran',
+    );
+    expect(installing).not.toContain('installing.running');
     expect(blockingRunMessage(run({ outcome: 'awaitingOperator' }), 'contoso-api')).toBe(
       'target "contoso-api" has an unfinished run r-1 (awaitingOperator); continue it with `certrotate resume r-1` ' +
         'or withdraw it with `certrotate rollback r-1`',

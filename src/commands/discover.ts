@@ -1,0 +1,180 @@
+/**
+ * `certrotate discover`: every credential-bearing app registration of the tenant, classified (src/fleet/), as a table
+ * grouped by kind, `--json`, `--csv` or an `--html` page with the scan report's timeline. Reads only (I6).
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/schema.js';
+import { APP_KINDS, type DiscoveredApp } from '../fleet/classify.js';
+import { discoverTenant, type DiscoveryReport } from '../fleet/discovery.js';
+import type { TenantReader } from '../fleet/tenant-reader.js';
+import { UsageError, type CommandContext } from './context.js';
+import { table } from './runs.js';
+
+/** Options of `discover`. */
+export interface DiscoverCommandOptions {
+  vault?: string[];
+  environment?: string;
+  csv?: boolean;
+  html?: string;
+  detailedExitcode?: boolean;
+}
+
+/** The tenant reader over Azure for `config` (its CA trusted, its identity signed in). */
+export async function tenantReaderFor(ctx: CommandContext, config: Config): Promise<TenantReader> {
+  const { createOperatorCredential } = await import('../adapters/azure/credentials.js');
+  const { trustExtraCa } = await import('../adapters/azure/trust.js');
+  const { createTenantReader } = await import('../adapters/azure/tenant-reader.js');
+  const caPem = config.cloud.caFile ? readFileSync(config.cloud.caFile, 'utf8') : undefined;
+  if (caPem) trustExtraCa(caPem);
+  return createTenantReader({
+    graphUrl: config.cloud.graphUrl,
+    powerPlatformUrl: config.cloud.powerPlatformUrl,
+    credential: createOperatorCredential(config, { ...(caPem ? { caPem } : {}), env: ctx.env }),
+    ...(caPem ? { caPem } : {}),
+  });
+}
+
+/** Checks each `--vault` is an https URL (before any request). */
+export function vaultUrls(values: string[] = []): string[] {
+  return values.map((v) => {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      throw new UsageError(`option --vault: got "${v}"; expected an https URL of a Key Vault`);
+    }
+    if (url.protocol !== 'https:') throw new UsageError(`option --vault: got "${v}"; expected an https URL`);
+    return v.replace(/\/+$/, '');
+  });
+}
+
+/** Runs discovery with the config's identity and `defaults.rotateBefore`. */
+export async function runDiscovery(
+  ctx: CommandContext,
+  opts: Pick<DiscoverCommandOptions, 'vault' | 'environment'>,
+): Promise<{ report: DiscoveryReport; config: Config; configPath: string }> {
+  const vaults = vaultUrls(opts.vault);
+  const { config, path } = await ctx.config();
+  const reader = await tenantReaderFor(ctx, config);
+  const report = await discoverTenant(reader, {
+    now: Date.now(),
+    rotateBeforeMs: config.defaults.rotateBefore,
+    vaults,
+    ...(opts.environment ? { environment: opts.environment } : {}),
+  });
+  return { report, config, configPath: path };
+}
+
+const CSV_HEADER = [
+  'kind',
+  'app',
+  'appId',
+  'credential',
+  'on',
+  'keyId',
+  'thumbprint',
+  'expiresOn',
+  'daysLeft',
+  'status',
+  'owners',
+  'vault',
+  'site',
+];
+
+const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+/** One CSV line per credential (and one per app with none, e.g. federated-only), header first. */
+export function discoveryCsv(report: DiscoveryReport): string {
+  const lines = [CSV_HEADER.join(',')];
+  for (const app of report.apps) {
+    const common = (c?: DiscoveredApp['credentials'][number]) => [
+      app.kind,
+      app.displayName,
+      app.appId,
+      c?.kind ?? 'federated',
+      c?.on ?? 'application',
+      c?.keyId ?? '',
+      c?.thumbprint ?? '',
+      c?.expiresOn ?? '',
+      c ? String(c.daysLeft) : '',
+      c?.status ?? 'ok',
+      app.owners.join('; '),
+      c?.vault ? `${c.vault.url}/certificates/${c.vault.certificate}/${c.vault.version}` : '',
+      app.site ? `${app.site.environmentId}/${app.site.websiteId}` : '',
+    ];
+    const rows = app.credentials.length ? app.credentials.map(common) : [common()];
+    for (const r of rows) lines.push(r.map(csvCell).join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The human table, one section per kind. */
+export function discoveryTable(report: DiscoveryReport): string {
+  const out: string[] = [];
+  for (const kind of APP_KINDS) {
+    const apps = report.apps.filter((a) => a.kind === kind);
+    if (apps.length === 0) continue;
+    const rows = [['APP', 'APP ID', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS', 'OWNERS']];
+    for (const app of apps) {
+      const owners = app.owners.join(', ') || '-';
+      if (app.credentials.length === 0) {
+        rows.push([app.displayName, app.appId, 'federated', '-', '-', '-', 'ok', owners]);
+      }
+      for (const c of app.credentials) {
+        rows.push([
+          app.displayName,
+          app.appId,
+          `${c.kind}${c.on === 'servicePrincipal' ? ' (sp)' : ''}`,
+          c.thumbprint ?? '-',
+          c.expiresOn.slice(0, 10),
+          String(c.daysLeft),
+          c.status,
+          owners,
+        ]);
+      }
+    }
+    out.push(`${kind} (${apps.length})\n${table(rows)}`);
+  }
+  const c = report.counts;
+  out.push(
+    `${c.apps} app(s): ${APP_KINDS.map((k) => `${c.byKind[k]} ${k}`).join(', ')}; ` +
+      `${c.certificates} certificate(s), ${c.secrets} secret(s); ${c.due} due, ${c.expired} expired`,
+  );
+  out.push(...report.notes.map((n) => `note: ${n}`));
+  return out.join('\n\n');
+}
+
+/** `discover`: exit 0, or 2 with `--detailed-exitcode` when a credential is due or expired; 1 on error. */
+export async function discoverCommand(ctx: CommandContext, opts: DiscoverCommandOptions): Promise<number> {
+  if (opts.csv && ctx.options.json) throw new UsageError('options --csv and --json: choose one output format');
+  const { report, configPath } = await runDiscovery(ctx, opts);
+  if (opts.html) await writeHtml(opts.html, configPath, report);
+  if (opts.csv) process.stdout.write(discoveryCsv(report));
+  else ctx.print(report, () => (report.apps.length ? discoveryTable(report) : 'No app registration has credentials.'));
+  const pending = report.counts.due + report.counts.expired > 0;
+  return opts.detailedExitcode && pending ? 2 : 0;
+}
+
+/** `--html FILE`: the scan report's page and timeline, one row per credential, grouped by kind. */
+async function writeHtml(file: string, source: string, report: DiscoveryReport): Promise<void> {
+  const { writeScanReport } = await import('../report/scan-report.js');
+  const rows = report.apps.flatMap((app) =>
+    app.credentials.map((c) => ({
+      name: app.displayName,
+      kind: app.kind,
+      credential: c.kind === 'certificate' ? 'certificate' : 'secret',
+      thumbprint: c.thumbprint,
+      expiresOn: c.expiresOn,
+      daysLeft: c.daysLeft,
+      status: c.status,
+      ...(c.kind === 'secret' ? { detail: 'client secret: move to a certificate credential' } : {}),
+    })),
+  );
+  let written: string;
+  try {
+    written = await writeScanReport(file, { rows, generatedAt: Date.now(), source });
+  } catch (err) {
+    throw new UsageError(`option --html: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  process.stderr.write(`Discovery report written to ${written}\n`);
+}

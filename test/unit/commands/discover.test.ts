@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { discoveryCsv, discoveryTable, vaultUrls } from '../../../src/commands/discover.js';
+import { classifyApps, countApps } from '../../../src/fleet/classify.js';
+import type { DiscoveryReport } from '../../../src/fleet/discovery.js';
+import { app, cert, DAY, NOW, secret } from '../fleet/fakes.js';
+
+function report(): DiscoveryReport {
+  const apps = classifyApps(
+    [
+      app('api, "prod"', { keyCredentials: [cert('AB12', 10)], passwordCredentials: [secret(100)], owners: ['ops'] }),
+      app('deploy', { federatedIdentityCredentials: [{ name: 'gh', issuer: 'https://i', subject: 's' }] }),
+    ],
+    { now: NOW, rotateBeforeMs: 30 * DAY, servicePrincipals: [], sites: [], vaultVersions: [] },
+  );
+  return { formatVersion: 1, apps, counts: countApps(apps), notes: ['a note'] };
+}
+
+describe('discover output', () => {
+  it('writes one CSV line per credential, quoting as RFC 4180 does, and one for a federated-only app', () => {
+    const lines = discoveryCsv(report()).trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toMatch(/^federated,deploy,[^,]+,federated,application,,,,,ok,,,$/);
+    expect(lines[2]).toMatch(/^unmanaged,"api, ""prod""",[^,]+,certificate,application,[^,]+,AB12,[^,]+,10,due,ops,,$/);
+    expect(lines[3]).toMatch(/,secret,application,[^,]+,,[^,]+,100,ok,ops,,$/);
+  });
+
+  it('prints a section per kind, the counts and the notes', () => {
+    const text = discoveryTable(report());
+    expect(text.indexOf('federated (1)')).toBeLessThan(text.indexOf('unmanaged (1)'));
+    expect(text).toContain(
+      '2 app(s): 0 powerPages, 0 keyVault, 1 federated, 1 unmanaged; 1 certificate(s), 1 secret(s); 1 due, 0 expired',
+    );
+    expect(text).toContain('note: a note');
+  });
+
+  it('refuses a --vault that is not an https URL, naming it', () => {
+    expect(() => vaultUrls(['kv-contoso'])).toThrow(
+      'option --vault: got "kv-contoso"; expected an https URL of a Key Vault',
+    );
+    expect(() => vaultUrls(['http://kv'])).toThrow('expected an https URL');
+    expect(vaultUrls(['https://kv.vault.azure.net/'])).toEqual(['https://kv.vault.azure.net']);
+  });
+});
