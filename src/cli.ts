@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
+import type { FleetOptions } from './commands/rotate-fleet.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { explainUnknownOptions } from './commands/unknown-option.js';
 import { withConfigOption } from './next-step.js';
@@ -119,11 +120,16 @@ export function buildProgram(): Command {
   program
     .command('rotate')
     .description('rotate a target (resumable):\ngenerate, attach, install, verify, retire')
-    .argument('<target>', 'target name from the configuration')
+    .argument('[target]', 'target name from the configuration\n(or a fleet: --due, --targets, --match)')
     .option('--plan <file>', 'apply a plan saved by `plan --out`;\nrefused when what it observed has changed')
     .option('--force', 'rotate even when the key is not due')
     .option('--yes', 'confirm every mutating step (required when not interactive)')
-    .action((target: string, opts: { plan?: string; force?: boolean; yes?: boolean }) =>
+    .option('--due', 'fleet: rotate every target whose key is due')
+    .option('--targets <names>', 'fleet: rotate these targets (comma-separated)')
+    .option('--match <glob>', 'fleet: rotate the targets whose name matches')
+    .option('--concurrency <n>', 'fleet: at most n runs at once (default 4)')
+    .option('--dry-run', "fleet: print every selected target's plan;\nchange nothing")
+    .action((target: string | undefined, opts: FleetOptions & { yes?: boolean }) =>
       run(async (ctx) => (await import('./commands/rotate.js')).rotateCommand(ctx, target, opts), opts.yes),
     );
 

@@ -10,6 +10,7 @@ import type { CommandContext } from './context.js';
 import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
 import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
+import type { FleetOptions } from './rotate-fleet.js';
 import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /** Options of `rotate`. */
@@ -61,8 +62,19 @@ function planForce(plan: RotationPlan, opts: RotateOptions, configOption: string
   return saved || undefined;
 }
 
-/** `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. */
-export async function rotateCommand(ctx: CommandContext, targetName: string, opts: RotateOptions): Promise<number> {
+/**
+ * `rotate TARGET [--yes] [--plan FILE]`: runs the rotation machine for one target. With no TARGET, or with a fleet
+ * option (`--due`, `--targets`, `--match`, `--concurrency`, `--dry-run`), the fleet branch (rotate-fleet.ts) runs.
+ */
+export async function rotateCommand(
+  ctx: CommandContext,
+  targetName: string | undefined,
+  opts: RotateOptions & FleetOptions,
+): Promise<number> {
+  const { due, targets, match, concurrency, dryRun } = opts;
+  if (targetName === undefined || due || targets !== undefined || match !== undefined || concurrency || dryRun) {
+    return (await import('./rotate-fleet.js')).rotateFleetCommand(ctx, targetName, opts);
+  }
   const { config } = await ctx.config();
   const target = findTarget(config, targetName);
   const plan = opts.plan ? await readPlan(opts.plan) : undefined;
