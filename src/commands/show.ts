@@ -2,7 +2,7 @@ import { styleText } from 'node:util';
 import { ExitCode } from '../exit-codes.js';
 import { buildTimeline, formatDuration, timelineText, type TimelinePaint } from '../report/run-timeline.js';
 import { openStateBackend } from '../adapters/state/index.js';
-import { assertRunId } from '../adapters/state/run-format.js';
+import { assertRunId, CORRUPT, RunStoreError } from '../adapters/state/run-format.js';
 import { journalLineText, type JournalLine } from '../runs/observers/journal.js';
 import { describeRun } from '../runs/run-view.js';
 import { UsageError, type CommandContext } from './context.js';
@@ -30,17 +30,31 @@ export async function showCommand(ctx: CommandContext, runId: string): Promise<n
   }
   const { stateDir } = await ctx.config();
   const { store } = openStateBackend((await ctx.config()).config);
-  const [envelope, entries] = await Promise.all([store.loadSnapshot(runId), store.readJournal(runId)]);
+  // A corrupt snapshot does not hide the run (issue 16, defect 5): the journal still tells what it did.
+  let corrupt: string | undefined;
+  const [envelope, entries] = await Promise.all([
+    store.loadSnapshot(runId).catch((err: unknown) => {
+      if (!(err instanceof RunStoreError)) throw err;
+      corrupt = err.message;
+      return undefined;
+    }),
+    store.readJournal(runId),
+  ]);
   // Lines of this version carry structured fields; older ones only the entry's own (facts in `detail` text).
   const journal: JournalLine[] = entries;
   if (!envelope && journal.length === 0) {
     throw new UsageError(`run "${runId}" not found in ${stateDir}; \`certrotate runs\` lists the runs there`);
   }
   const run = envelope ? describeRun(envelope) : undefined;
-  const summary = run ? { state: run.state, outcome: run.outcome } : { state: 'unknown', outcome: null };
+  const summary = run
+    ? { state: run.state, outcome: run.outcome }
+    : corrupt
+      ? { state: CORRUPT, outcome: CORRUPT, error: corrupt }
+      : { state: 'unknown', outcome: null };
   const target = envelope?.target ?? journal[0]?.target ?? 'unknown';
   ctx.print({ formatVersion: 1, runId, target, ...summary, updatedAt: envelope?.updatedAt ?? null, journal }, () => {
     const lines = [`Run ${runId} — target ${target} — ${summary.outcome ?? `unfinished (${summary.state})`}`];
+    if (corrupt) lines.push(`  Its snapshot is corrupt (${corrupt}); shown from its journal.`);
     if (journal.length) {
       const timeline = buildTimeline(journal);
       const by = journal.find((e) => e.actor)?.actor;

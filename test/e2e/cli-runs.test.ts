@@ -203,5 +203,20 @@ describe('runs with a corrupt snapshot', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/r-broken\s+contoso-portal\s+corrupt\s+corrupt/);
     expect(human.stdout).toMatch(/Run r-broken is corrupt: .*snapshot\.json is not valid JSON/);
+
+    // show works from the journal, and says the snapshot is corrupt.
+    const show = await runCli(['--config', cfg, '--json', 'show', 'r-broken']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({
+      runId: 'r-broken',
+      target: 'contoso-portal',
+      outcome: 'corrupt',
+      state: 'corrupt',
+      error: expect.stringMatching(/snapshot\.json is not valid JSON/),
+      journal: [{ step: 'run', event: 'started' }],
+    });
+    const showText = await runCli(['--config', cfg, 'show', 'r-broken']);
+    expect(showText.code, showText.stderr).toBe(0);
+    expect(showText.stdout).toMatch(/Its snapshot is corrupt .*; shown from its journal/);
   });
 });

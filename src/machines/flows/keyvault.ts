@@ -146,7 +146,8 @@ export const generating = gatedStep({
           stepSucceeded('generateCertificate', 'created'),
         ],
       },
-      onError: retryOrFail('generateCertificate', '#rotation.failed'),
+      // The create it waited on may turn out to be another agent's (its version tagged with that run): superseded.
+      onError: [supersededBranch('generateCertificate'), ...retryOrFail('generateCertificate', '#rotation.failed')],
     }),
   },
   backingOff: {

@@ -1,6 +1,7 @@
 import { AdapterError } from '../../adapters/ports.js';
 import type { AwaitCertificateInput, AwaitCertificateResult } from '../../machines/rotation-types.js';
 import { toNewKey } from './generate-certificate.js';
+import { checkCreatedVersion } from './premises.js';
 import { timingOf } from './step-ports.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
@@ -8,6 +9,9 @@ import type { StepContext } from './step-ports.js';
 /**
  * Polls the run's pending create until Key Vault issues the version. Read-only (it resumes the operation from its
  * persisted state and never POSTs), so a restored run simply polls again.
+ *
+ * Premise (I7): the version the create produced must be this run's (its tag): a create another agent started at the
+ * same moment, adopted while pending because it showed no tag yet, is that run's; this run then fails `superseded`.
  */
 export async function awaitCertificate(
   ports: RotationPorts,
@@ -18,7 +22,10 @@ export async function awaitCertificate(
   const deadline = ports.clock.now() + timing.createTimeoutMs;
   for (;;) {
     const status = await ports.certificates.pollCreate(input.operation, { signal: step.signal });
-    if (status.status === 'completed') return { key: toNewKey(status.version) };
+    if (status.status === 'completed') {
+      checkCreatedVersion(status.version, input.runId, input.operation.certificateName);
+      return { key: toNewKey(status.version) };
+    }
     if (status.status === 'failed') throw new AdapterError({ ...status.error, retryable: false });
     if (ports.clock.now() >= deadline) {
       throw new AdapterError({

@@ -4,7 +4,7 @@ import { RUN_ID_TAG } from '../../machines/rotation-policies.js';
 import type { GenerateInput, GenerateResult, NewKey } from '../../machines/rotation-types.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
-import { checkVaultPremise } from './premises.js';
+import { checkCreatedVersion, checkVaultPremise } from './premises.js';
 
 export function toNewKey(version: CertificateVersion): NewKey {
   return {
@@ -46,7 +46,10 @@ export async function generateCertificate(
 
   if (input.operation) {
     const status = await store.pollCreate(input.operation, options);
-    if (status.status === 'completed') return { status: 'ready', key: toNewKey(status.version), reused: true };
+    if (status.status === 'completed') {
+      checkCreatedVersion(status.version, input.runId, input.certificate);
+      return { status: 'ready', key: toNewKey(status.version), reused: true };
+    }
     if (status.status === 'inProgress') return { status: 'pending', operation: input.operation, reused: true };
     throw new AdapterError({ ...status.error, retryable: false });
   }

@@ -82,6 +82,21 @@ export function checkVaultPremise(
 }
 
 /**
+ * generate (await): the version a pending create produced must carry this run's tag. A create that carries no tag
+ * while pending was adopted on the belief that it is this run's own (a process that died before its snapshot); but
+ * another agent, with its own state directory and lock, may have started it at the same moment. Its version, tagged
+ * with that other run, is that run's key: taking it as ours would attach and install one key for two runs (I3, I8).
+ */
+export function checkCreatedVersion(version: CertificateVersion, runId: string, certificate: string): void {
+  const maker = runIdOfVersion(version.tags);
+  if (maker === undefined || maker === runId) return;
+  superseded(
+    `the pending create this run waited on produced version ${version.version} of Key Vault certificate ` +
+      `${certificate} (key ${version.thumbprint.toUpperCase()}), made by run ${maker}, not this run`,
+  );
+}
+
+/**
  * attach: refuses when the old key has left the app (someone retired it: the run's rotation is no longer the one
  * the target needs) or when a newer valid certificate credential appeared that this run did not add.
  */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RUN_ID_TAG } from '../../../../src/machines/rotation-policies.js';
+import { awaitCertificate } from '../../../../src/runs/steps/await-certificate.js';
 import { attachKeyCredential } from '../../../../src/runs/steps/attach-key-credential.js';
 import { generateCertificate } from '../../../../src/runs/steps/generate-certificate.js';
 import { installServerKey } from '../../../../src/runs/steps/install-server-key.js';
@@ -47,6 +48,24 @@ describe('generateCertificate', () => {
     await expect(generateCertificate(world.ports(), input, step())).rejects.toMatchObject({
       detail: { code: 'conflict', retryable: false },
     });
+  });
+
+  it('a pending create another agent started, adopted while it showed no tag, ends superseded once it completes', async () => {
+    // Two agents with their own state dirs and locks: the other's create is pending and untagged when this run looks.
+    const world = new FakeWorld();
+    await generateCertificate(world.ports(), { ...input, runId: 'run-other' }, step());
+    const adopted = await generateCertificate(world.ports(), input, step(true));
+    expect(adopted).toMatchObject({ status: 'pending', reused: true });
+    world.clock.advance(60_000);
+    const operation = (adopted as { operation: Parameters<typeof awaitCertificate>[1]['operation'] }).operation;
+    await expect(awaitCertificate(world.ports(), { runId: 'run-0001', operation }, step())).rejects.toMatchObject({
+      detail: { code: 'superseded', retryable: false, message: expect.stringContaining('made by run run-other') },
+    });
+    // So does a resumed run whose snapshot holds that operation.
+    await expect(generateCertificate(world.ports(), { ...input, operation }, step(true))).rejects.toMatchObject({
+      detail: { code: 'superseded', retryable: false },
+    });
+    expect(world.calls.filter((c) => c === 'certificates.beginCreate')).toHaveLength(1);
   });
 
   it('fails (not retryable) when the persisted operation failed', async () => {
