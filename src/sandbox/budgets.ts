@@ -111,3 +111,20 @@ export class BudgetRegistry {
     return this.#meters.map((m) => m.report());
   }
 }
+
+/** Tokens issued per identity (client id) and resource: `GET /tokens`, so a test can assert a scan asked once each. */
+export class TokenCounter {
+  readonly #counts = new Map<string, number>();
+
+  record(appId: string, resource: string): void {
+    const key = `${appId} ${resource}`;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+
+  report(): { appId: string; resource: string; count: number }[] {
+    return [...this.#counts].map(([k, count]) => {
+      const [appId = '', resource = ''] = k.split(' ');
+      return { appId, resource, count };
+    });
+  }
+}

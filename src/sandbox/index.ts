@@ -35,7 +35,7 @@ import { createSiteManager } from './sites.js';
 import { ensureContainer, SANDBOX_CONTAINER, startStorage, type SandboxStorage } from './storage.js';
 import { createVaults } from './vaults.js';
 import { MAX_SEEDED_TARGETS, seededTargets } from './world.js';
-import { BudgetRegistry } from './budgets.js';
+import { BudgetRegistry, TokenCounter } from './budgets.js';
 
 export type { FaultRule, RequestLogEntry } from './instrumentation.js';
 export type { HistoryEvent } from './history.js';
@@ -49,6 +49,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   await mkdir(dir, { recursive: true });
   const clock = createSandboxClock();
   const budgets = new BudgetRegistry(() => clock.now());
+  const tokenCounts = new TokenCounter();
   const history = createHistory(clock);
   const pool = createKeyPool({ target: options.keyPoolSize ?? 4 });
   if ((options.targets ?? 0) > MAX_SEEDED_TARGETS) {
@@ -102,6 +103,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clock,
     history,
     baseUrl: () => entra.url,
+    onTokenIssued: (appId, resource) => tokenCounts.record(appId, resource),
     resolveResource: createResourceResolver({
       graph: () => graph.url,
       dataverse: () => dataverse.url,
@@ -147,6 +149,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sites,
     state: () => adminState({ directory, targets, vaults, servers, sites }),
     budgets: () => budgets.report(),
+    tokens: () => tokenCounts.report(),
   });
 
   let storage: SandboxStorage | undefined;
