@@ -16,6 +16,8 @@ import { requireRuntimeCaTrust } from './lib.js';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const SCAN_TARGETS = Number(process.env.BENCH_FLEET_SCAN_TARGETS ?? 500);
+/** `scan --concurrency` for the figure; unset = scan's default (sized from the budgets). */
+const SCAN_CONCURRENCY = process.env.BENCH_FLEET_SCAN_CONCURRENCY;
 const cli = fileURLToPath(new URL('../bin/certrotate.js', import.meta.url));
 
 /** Starts `certrotate sandbox start ARGS` as a child process; resolves with its ready line and admin readers. */
@@ -80,7 +82,13 @@ async function fleetScan() {
   try {
     const logBefore = (await sb.requests()).length;
     const tokensBefore = await sb.tokens();
-    const scan = await runCli(['--config', sb.config, '--json', 'scan']);
+    const scan = await runCli([
+      '--config',
+      sb.config,
+      '--json',
+      'scan',
+      ...(SCAN_CONCURRENCY ? ['--concurrency', SCAN_CONCURRENCY] : []),
+    ]);
     const log = (await sb.requests()).slice(logBefore);
     const tokens = tokenDelta(tokensBefore, await sb.tokens());
     const rows = JSON.parse(scan.stdout).targets;

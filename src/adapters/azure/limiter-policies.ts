@@ -91,7 +91,8 @@ export interface TokenCacheOptions {
  * `inner` with its tokens cached per scope set (one credential is one identity) for their lifetime minus a margin,
  * and concurrent requests for the same scopes sharing one in flight: a fleet scan asks Entra once per identity and
  * scope, not once per target. MSAL caches too, but only after the first answer, so N targets starting together
- * would each ask. Requests with `claims` (a CAE challenge) or another tenant bypass the cache: they need a new token.
+ * would each ask. Tokens are kept per tenant too (Key Vault's challenge names one); a request with `claims` (a CAE
+ * challenge) bypasses the cache: it needs a new token.
  */
 export function cachedCredential(inner: TokenCredential, opts: TokenCacheOptions = {}): TokenCredential {
   const now = opts.now ?? Date.now;
@@ -100,8 +101,9 @@ export function cachedCredential(inner: TokenCredential, opts: TokenCacheOptions
   const cache = new Map<string, { token: Promise<AccessToken | null>; reuseUntil?: number }>();
   return {
     getToken(scopes: string | string[], options?: GetTokenOptions) {
-      if (options?.claims || options?.tenantId) return inner.getToken(scopes, options);
-      const key = [scopes].flat().sort().join(' ');
+      if (options?.claims) return inner.getToken(scopes, options);
+      // The Key Vault challenge names the tenant: a token per tenant and scope set.
+      const key = `${options?.tenantId ?? ''}|${[scopes].flat().sort().join(' ')}`;
       const hit = cache.get(key);
       if (hit && (hit.reuseUntil === undefined || hit.reuseUntil > now())) return hit.token;
       const entry: { token: Promise<AccessToken | null>; reuseUntil?: number } = {

@@ -303,5 +303,8 @@ describe('cachedCredential', () => {
     await cached.getToken('s');
     await cached.getToken('s', { claims: '{"access_token":{}}' });
     expect(calls).toHaveLength(2);
+    // Per tenant: the Key Vault challenge names one; concurrent callers for it share one request.
+    await Promise.all([cached.getToken('s', { tenantId: 't1' }), cached.getToken('s', { tenantId: 't1' })]);
+    expect(calls).toHaveLength(3);
   });
 });
