@@ -201,7 +201,7 @@ export class ServiceLimiter {
     const states = [...new Set(keys)].sort().map((k) => this.#state(k));
     const deadline = this.#clock.now() + (opts.maxWaitMs ?? this.#maxWaitMs);
     for (;;) {
-      const result = await this.#admit(states, 0, send, opts.signal);
+      const result = await this.#admit(states, 0, send, deadline, opts.signal);
       const facts = opts.facts(result);
       const load = Number(facts.header('x-ms-throttle-limit-percentage'));
       for (const s of states) s.load = Number.isFinite(load) && load > 0 ? load : 0;
@@ -232,14 +232,22 @@ export class ServiceLimiter {
     return wait;
   }
 
-  async #admit<T>(states: KeyState[], i: number, send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (i < states.length) return states[i]!.limit(() => this.#admit(states, i + 1, send, signal));
+  async #admit<T>(
+    states: KeyState[],
+    i: number,
+    send: () => Promise<T>,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    if (i < states.length) return states[i]!.limit(() => this.#admit(states, i + 1, send, deadline, signal));
     // Every slot is held: wait out pauses and rate, re-checking since another request may pause a key meanwhile.
+    // A pause that outlasts this request's deadline is not slept: the request goes out and the service's answer
+    // (a 429 with its Retry-After, most likely) reaches the caller at once, whose step then waits durably.
     for (;;) {
       const now = this.#clock.now();
       const paused = Math.max(...states.map((s) => s.pausedUntil)) - now;
       const wait = paused > 0 ? paused : Math.max(...states.map((s) => s.waitForToken(now)));
-      if (wait <= 0) break;
+      if (wait <= 0 || (paused > 0 && now + wait > deadline)) break;
       await this.#clock.sleep(wait, signal);
     }
     for (const s of states) {

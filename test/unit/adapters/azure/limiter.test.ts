@@ -144,6 +144,27 @@ describe('ServiceLimiter', () => {
     expect(calls).toBe(1);
   });
 
+  it('does not hold a request for a pause longer than its deadline: it goes out and meets the service', async () => {
+    const clock = fakeClock();
+    const limiter = new ServiceLimiter({ clock, budgetFor: () => ({ concurrency: 1 }), maxWaitMs: 10_000 });
+    const first = limiter.run(['g'], async () => ({ status: 429, headers: { 'retry-after': '120' } }), { facts });
+    await clock.advance(0);
+    expect((await first).status).toBe(429);
+    const t0 = clock.now();
+    let sentAt = -1;
+    const next = limiter.run(
+      ['g'],
+      async () => {
+        sentAt = clock.now();
+        return ok;
+      },
+      { facts },
+    );
+    await clock.advance(0);
+    expect((await next).status).toBe(200);
+    expect(sentAt).toBe(t0);
+  });
+
   it('does not retry a 503 of a write (it may have taken effect)', async () => {
     const clock = fakeClock();
     const limiter = new ServiceLimiter({ clock, budgetFor: () => ({ concurrency: 1 }) });
