@@ -105,7 +105,7 @@ export function defaultBudgetFor(key: string): Budget {
  */
 export const DEFAULT_READ_CONCURRENCY = 32;
 
-/** The wall clock; sleeps are plain timers that an abort cancels. */
+/** The wall clock; sleeps are plain (ref'd: a CLI waiting out a Retry-After must not exit) timers an abort cancels. */
 export const systemLimiterClock: LimiterClock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
@@ -115,7 +115,6 @@ export const systemLimiterClock: LimiterClock = {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       }, ms);
-      t.unref?.();
       const onAbort = () => {
         clearTimeout(t);
         reject(signal!.reason as Error);
