@@ -1,10 +1,10 @@
 // `npm run bench [-- NAME…]`: runs each benchmark in a fresh process (so one's warm caches never help another) and
-// prints what each measured as ratios against a baseline measured in the same run. Names: cold-start, rotation,
+// prints what each measured as ratios against a baseline measured in the same run. Names: cold-start, rotation, fleet,
 // sandbox. Figures are recorded in bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['cold-start', 'rotation', 'sandbox', 'state-backend'];
+const ALL = ['cold-start', 'rotation', 'sandbox', 'state-backend', 'fleet'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = wanted.filter((w) => !ALL.includes(w));
 if (unknown.length) {

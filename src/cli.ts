@@ -2,7 +2,7 @@
  * certrotate's entry point: the commander program. It parses arguments and hands over to one command module, which
  * is imported lazily so `certrotate --help` does not load the Azure SDKs, XState or the sandbox.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
 import type { FleetOptions } from './commands/rotate-fleet.js';
@@ -24,6 +24,13 @@ function packageVersion(): string {
 type Action = (ctx: CommandContext) => Promise<number>;
 
 /** Builds the commander program. Exported for tests. */
+/** A whole number ≥ 1 (`--concurrency`). */
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a whole number ≥ 1 (got '${value}')`);
+  return n;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -64,7 +71,12 @@ export function buildProgram(): Command {
       'also list every Power Pages site of this Power Platform\nenvironment, configured or not',
     )
     .option('--html <file>', 'also write a self-contained HTML page\nwith an expiry timeline of all targets')
-    .action((opts: { detailedExitcode?: boolean; environment?: string; html?: string }) =>
+    .option(
+      '--concurrency <n>',
+      'targets read at once (default 32, sized from\nthe Graph and Key Vault budgets)',
+      positiveInt,
+    )
+    .action((opts: { detailedExitcode?: boolean; environment?: string; html?: string; concurrency?: number }) =>
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 

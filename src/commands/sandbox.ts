@@ -14,8 +14,8 @@ function nonNegative(label: string) {
 
 function count(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new InvalidArgumentError(`--targets must be a whole number ≥ 0 (got '${value}')`);
+  if (!Number.isInteger(n) || n < 0 || n > 2000)
+    throw new InvalidArgumentError(`--targets must be a whole number from 0 to 2000 (got '${value}')`);
   return n;
 }
 
@@ -51,6 +51,24 @@ export function registerSandboxCommand(program: Command): void {
     )
     .option('--pp-removes-old-key', 'Update key also removes the old key from the site app')
     .option('--graph-read-lag <s>', 'seconds by which Graph reads lag writes', nonNegative('--graph-read-lag'), 0)
+    .option(
+      '--kv-create-budget <n>',
+      'certificate creates per vault per 10 s before 429\n(0 = unlimited; Azure: 20)',
+      nonNegative('--kv-create-budget'),
+      0,
+    )
+    .option(
+      '--graph-app-writes <n>',
+      'Graph writes per app+tenant per 150 s before 429',
+      nonNegative('--graph-app-writes'),
+      3000,
+    )
+    .option(
+      '--graph-tenant-writes <n>',
+      'Graph writes per tenant per 5 min before 429',
+      nonNegative('--graph-tenant-writes'),
+      18000,
+    )
     .option('--storage', 'also start blob storage (Azurite) and keep the run state there (state.kind azure-blob)')
     .action(
       async (opts: {
@@ -63,6 +81,9 @@ export function registerSandboxCommand(program: Command): void {
         siteRestart: number;
         ppRemovesOldKey?: boolean;
         graphReadLag: number;
+        kvCreateBudget: number;
+        graphAppWrites: number;
+        graphTenantWrites: number;
         storage?: boolean;
       }) => {
         const { runSandboxStart } = await import('../sandbox/run.js');
@@ -76,6 +97,9 @@ export function registerSandboxCommand(program: Command): void {
           siteRestartSeconds: opts.siteRestart,
           ppRemovesOldKey: opts.ppRemovesOldKey ?? false,
           graphReadLagSeconds: opts.graphReadLag,
+          vaultCertificateCreatesPer10s: opts.kvCreateBudget,
+          graphWriteBudget: { writes: opts.graphAppWrites, windowSeconds: 150 },
+          graphTenantWriteBudget: { writes: opts.graphTenantWrites, windowSeconds: 300 },
           ...(opts.storage ? { storage: true } : {}),
         });
       },

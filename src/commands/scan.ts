@@ -96,7 +96,7 @@ export function checkEnvironmentId(value: string): void {
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
 export async function scanCommand(
   ctx: CommandContext,
-  opts: { detailedExitcode?: boolean; environment?: string; html?: string },
+  opts: { detailedExitcode?: boolean; environment?: string; html?: string; concurrency?: number },
 ): Promise<number> {
   if (opts.environment !== undefined) checkEnvironmentId(opts.environment);
   const { config, path: configPath } = await ctx.config();
@@ -114,13 +114,17 @@ export async function scanCommand(
       return (listed ??= store.listRuns());
     },
   };
-  for (const target of config.targets) {
+  // Targets are read concurrently under the shared limiter's budgets; rows keep the config's order.
+  const { default: pLimit } = await import('p-limit');
+  const { DEFAULT_READ_CONCURRENCY } = await import('../adapters/azure/limiter.js');
+  const limit = pLimit(opts.concurrency ?? DEFAULT_READ_CONCURRENCY);
+  const read = async (target: TargetConfig): Promise<ScanRow> => {
     try {
       const ports = await portsForTarget(ctx, config, target);
       const input = rotationInputFor(config, target, { runId: 'scan' });
       const observation = await observeTarget(ports, input);
       const row = scanRow(config, target, observation);
-      rows.push(target.kind === 'keyvault' ? await classified(sources, target.name, observation, row) : row);
+      return target.kind === 'keyvault' ? await classified(sources, target.name, observation, row) : row;
     } catch (err) {
       const error = toPortError(err);
       // No sign-in method was available: said once for the whole scan, since every target would repeat it.
@@ -130,7 +134,7 @@ export async function scanCommand(
         { target: target.name, code: error.code },
         `cannot read target ${target.name}: ${error.message}`,
       );
-      rows.push({
+      return {
         name: target.name,
         kind: target.kind,
         credential: 'unknown',
@@ -139,9 +143,10 @@ export async function scanCommand(
         daysLeft: null,
         status: 'unknown',
         error: error.message,
-      });
+      };
     }
-  }
+  };
+  rows.push(...(await Promise.all(config.targets.map((t) => limit(() => read(t))))));
   // `--environment`: the environment's sites too, configured or not (discovery before the admin center's emails).
   let sites: SiteScanRow[] | undefined;
   if (opts.environment) {

@@ -13,6 +13,10 @@ export interface AdminOptions {
   history: History;
   instrumentation: Instrumentation;
   sites: SiteManager;
+  /** `GET /budgets`: each service budget's accepted and throttled requests per key (budgets.ts). */
+  budgets?: () => unknown;
+  /** `GET /tokens`: tokens issued per identity and resource. */
+  tokens?: () => unknown;
 }
 
 const faultsBody = z.object({ rules: z.array(faultRuleSchema) }).strict();
@@ -21,6 +25,8 @@ export function registerAdmin(app: FastifyInstance, opts: AdminOptions): void {
   app.get('/state', async () => opts.state());
   app.get('/history', async () => opts.history.events());
   app.get('/requests', async () => opts.instrumentation.requests());
+  app.get('/budgets', async () => opts.budgets?.() ?? []);
+  app.get('/tokens', async () => opts.tokens?.() ?? []);
   app.get('/faults', async () => ({ rules: opts.instrumentation.faults() }));
   app.post('/faults', async (req, reply) => {
     const parsed = faultsBody.safeParse(req.body);

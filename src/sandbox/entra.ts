@@ -32,6 +32,8 @@ export interface EntraOptions {
   baseUrl(): string;
   /** Maps a resource (scope minus `/.default`) to its kind and the app's roles there; undefined = unknown. */
   resolveResource(resource: string, app: Application): ResourceResolution | undefined;
+  /** Told of every token issued (the admin API's `/tokens` counts them per identity and resource). */
+  onTokenIssued?(appId: string, resource: string): void;
 }
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -252,6 +254,7 @@ export function registerEntra(app: FastifyInstance, opts: EntraOptions): void {
       });
       if (usedKey)
         opts.history.record({ kind: 'token', appId: client.appId, thumbprint: usedKey.thumbprint, resource });
+      opts.onTokenIssued?.(client.appId, resource);
       return reply.type('application/json; charset=utf-8').send({
         token_type: 'Bearer',
         expires_in: opts.tokens.lifetimeSeconds,

@@ -35,7 +35,8 @@ import { seedTenantApps } from './seeding/tenant-apps.js';
 import { createSiteManager } from './sites.js';
 import { ensureContainer, SANDBOX_CONTAINER, startStorage, type SandboxStorage } from './storage.js';
 import { createVaults } from './vaults.js';
-import { seededTargets } from './world.js';
+import { MAX_SEEDED_TARGETS, seededTargets } from './world.js';
+import { BudgetRegistry, TokenCounter } from './budgets.js';
 
 export type { FaultRule, RequestLogEntry } from './instrumentation.js';
 export type { HistoryEvent } from './history.js';
@@ -48,8 +49,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const dir = resolve(options.dir ?? (await mkdtemp(join(tmpdir(), 'certrotate-sandbox-'))));
   await mkdir(dir, { recursive: true });
   const clock = createSandboxClock();
+  const budgets = new BudgetRegistry(() => clock.now());
+  const tokenCounts = new TokenCounter();
   const history = createHistory(clock);
   const pool = createKeyPool({ target: options.keyPoolSize ?? 4 });
+  if ((options.targets ?? 0) > MAX_SEEDED_TARGETS) {
+    throw new Error(`sandbox option targets: ${options.targets} is more than ${MAX_SEEDED_TARGETS}`);
+  }
   const seeds = seededTargets(options.targets ?? 0);
   // Generate every key the seeding needs at once, in parallel, before anything listens.
   await pool.fill(2048, 3 + seeds.length + (options.keyPoolSize ?? 4));
@@ -88,6 +94,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     entraUrl: () => entra.url,
     createDelaySeconds: options.kvCreateDelaySeconds ?? 1,
     writeBudgetPer10s: options.vaultWriteBudgetPer10s ?? 0,
+    certificateCreatesPer10s: options.vaultCertificateCreatesPer10s ?? 0,
+    budgets,
   });
 
   registerEntra(entra.app, {
@@ -96,6 +104,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clock,
     history,
     baseUrl: () => entra.url,
+    onTokenIssued: (appId, resource) => tokenCounts.record(appId, resource),
     resolveResource: createResourceResolver({
       graph: () => graph.url,
       dataverse: () => dataverse.url,
@@ -109,6 +118,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     baseUrl: () => graph.url,
     history,
     writeBudget: options.graphWriteBudget ?? { writes: 3000, windowSeconds: 150 },
+    tenantWriteBudget: options.graphTenantWriteBudget ?? { writes: 18_000, windowSeconds: 300 },
+    budgets,
     readLagSeconds: options.graphReadLagSeconds ?? 0,
   });
   registerDataverse(dataverse.app, {
@@ -139,6 +150,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     instrumentation,
     sites,
     state: () => adminState({ directory, targets, vaults, servers, sites }),
+    budgets: () => budgets.report(),
+    tokens: () => tokenCounts.report(),
   });
 
   let storage: SandboxStorage | undefined;

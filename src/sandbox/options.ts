@@ -15,7 +15,7 @@ import type { SandboxStorage } from './storage.js';
 export interface SandboxOptions {
   /** Directory for `ca.pem` and `certrotate.yaml`; a new temp directory when omitted. */
   dir?: string;
-  /** Extra keyvault targets `bench-0001`… (due), for benchmarks and fleet runs. Default 0. */
+  /** Extra keyvault targets `bench-0001`… (due), for benchmarks and fleet runs, at most 2,000. Default 0. */
   targets?: number;
   /**
    * Extra app registrations `fleet-0001`… for `discover` (seeding/tenant-apps.ts): certificates, secrets, expired
@@ -40,6 +40,10 @@ export interface SandboxOptions {
   graphWriteBudget?: { writes: number; windowSeconds: number };
   /** Key Vault writes per 10 s before 429, 0 = unlimited. Default 0. */
   vaultWriteBudgetPer10s?: number;
+  /** Graph writes per tenant (all apps) before 429 + Retry-After. Default 18,000 per 300 s (Entra's limit). */
+  graphTenantWriteBudget?: { writes: number; windowSeconds: number };
+  /** Key Vault certificate creates per vault per 10 s before 429, 0 = unlimited (Azure's key CREATE row: 20). Default 0. */
+  vaultCertificateCreatesPer10s?: number;
   /** Pre-generated keys kept ready. Default 4. */
   keyPoolSize?: number;
   /** fastify/pino log level of the services. Default silent. */

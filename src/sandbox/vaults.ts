@@ -9,6 +9,7 @@ import { vaultResource } from './first-party-resources.js';
 import { vaultFault, type HostSet } from './hosts.js';
 import type { KeyPool } from './key-pool.js';
 import { createKeyVaultService, type KeyVaultCaller, type KeyVaultService, type VaultState } from './keyvault/index.js';
+import type { BudgetRegistry } from './budgets.js';
 
 export interface Vault {
   service: KeyVaultService;
@@ -40,6 +41,8 @@ export function createVaults(opts: {
   entraUrl: () => string;
   createDelaySeconds: number;
   writeBudgetPer10s: number;
+  certificateCreatesPer10s?: number;
+  budgets?: BudgetRegistry;
 }): Vaults {
   const access = new Map<string, Map<string, Set<string>>>();
   const services = new Map<string, Vault>();
@@ -90,6 +93,8 @@ export function createVaults(opts: {
         now: () => opts.clock.now(),
         createDelaySeconds: opts.createDelaySeconds,
         writeBudgetPer10s: opts.writeBudgetPer10s,
+        ...(opts.certificateCreatesPer10s ? { certificateCreatesPer10s: opts.certificateCreatesPer10s } : {}),
+        ...(opts.budgets ? { budgets: opts.budgets } : {}),
       });
       service.register(h.app);
       const url = await h.listen();

@@ -29,6 +29,9 @@ export interface PowerPagesTargetSeed {
 
 export type TargetSeed = KeyVaultTargetSeed | PowerPagesTargetSeed;
 
+/** The most bench targets a sandbox seeds (`--targets`): a large tenant's fleet. */
+export const MAX_SEEDED_TARGETS = 2000;
+
 /** The default world plus `benchTargets` keyvault targets `bench-0001`… (due, like contoso-api). */
 export function seededTargets(benchTargets: number): TargetSeed[] {
   const targets: TargetSeed[] = [

@@ -22,6 +22,7 @@ import { classified, toAdapterError } from './errors.js';
 import { createGraphClient, withPolicy } from './graph-client.js';
 import { certificateDerBase64, pemBundle, type KeyMaterial, type KeyMaterialLoader } from './key-material.js';
 import { signProof } from './proof.js';
+import type { ServiceLimiter } from './limiter.js';
 
 /** Options of {@link createAppRegistry}. */
 export interface AppRegistryOptions {
@@ -37,6 +38,10 @@ export interface AppRegistryOptions {
   logger?: Logger;
   /** Longest Retry-After honoured in-process, ms. */
   maxInProcessWaitMs?: number;
+  /** The shared limiter: Graph budgets per calling app and tenant (limiter.ts). */
+  limiter?: ServiceLimiter;
+  /** certrotate's own client id (its Graph budget's key); `operator` when the sign-in method does not name one. */
+  operatorAppId?: string;
 }
 
 /** A keyCredential as Graph returns it. */
@@ -109,6 +114,9 @@ export function createAppRegistry(opts: AppRegistryOptions): AppRegistry {
       graphUrl: opts.graphUrl,
       credential: opts.credential,
       ...(opts.maxInProcessWaitMs !== undefined ? { maxInProcessWaitMs: opts.maxInProcessWaitMs } : {}),
+      ...(opts.limiter
+        ? { limiter: opts.limiter, caller: { appId: opts.operatorAppId ?? 'operator', tenantId: opts.tenantId } }
+        : {}),
     }));
   const consistency = opts.consistency ?? DEFAULT_CONSISTENCY;
   const scope = `${opts.graphUrl.replace(/\/+$/, '')}/.default`;
@@ -126,6 +134,7 @@ export function createAppRegistry(opts: AppRegistryOptions): AppRegistry {
       graphUrl: opts.graphUrl,
       credential,
       ...(opts.maxInProcessWaitMs !== undefined ? { maxInProcessWaitMs: opts.maxInProcessWaitMs } : {}),
+      ...(opts.limiter ? { limiter: opts.limiter, caller: { appId, tenantId: opts.tenantId } } : {}),
     });
   }
 

@@ -23,6 +23,8 @@ import {
 } from '../ports.js';
 import { classified, classifyError } from './errors.js';
 import { isAzureVaultHost, KEY_VAULT_SERVICE_VERSION } from './key-material.js';
+import type { ServiceLimiter } from './limiter.js';
+import { limiterClientOptions } from './limiter-policies.js';
 
 /** Options of {@link createCertificateStore}. */
 export interface CertificateStoreOptions {
@@ -36,6 +38,8 @@ export interface CertificateStoreOptions {
    * whose answer was lost (which then meets a 409 from its own first attempt).
    */
   maxRetries?: number;
+  /** The shared limiter (the vault's budgets); see limiter-policies.ts for how it meets the SDK's retries. */
+  limiter?: ServiceLimiter;
 }
 
 const abort = (o?: CallOptions) => (o?.signal ? { abortSignal: o.signal } : {});
@@ -144,6 +148,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
       disableChallengeResourceVerification: !isAzureVaultHost(opts.vaultUrl),
       ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
       retryOptions: { maxRetries: opts.maxRetries ?? 0 },
+      ...limiterClientOptions(opts.limiter),
     }));
   const ctx = (what: string) => ({ operation: `Key Vault ${opts.vaultUrl}: ${what}` });
 

@@ -13,6 +13,8 @@ import {
 } from '@azure/identity';
 import type { Config } from '../../config/schema.js';
 import { AdapterError } from '../ports.js';
+import type { ServiceLimiter } from './limiter.js';
+import { limiterClientOptions } from './limiter-policies.js';
 
 /** Authority hosts MSAL knows (public and sovereign clouds): instance discovery works against them. */
 const KNOWN_AUTHORITY_HOSTS = new Set([
@@ -34,15 +36,21 @@ export interface IdentityOptions {
    */
   disableInstanceDiscovery: boolean;
   tlsOptions?: { ca: string };
+  /** The token requests' pipeline policies: the shared limiter (limiter-policies.ts), when one is given. */
+  additionalPolicies?: ReturnType<typeof limiterClientOptions>['additionalPolicies'];
 }
 
-/** The identity options for `cloud` (and the extra CA, when one is configured). */
-export function identityOptions(cloud: Config['cloud'], caPem?: string): IdentityOptions {
+/**
+ * The identity options for `cloud` (and the extra CA, when one is configured); with `limiter`, every token request
+ * of a credential built with them goes through it.
+ */
+export function identityOptions(cloud: Config['cloud'], caPem?: string, limiter?: ServiceLimiter): IdentityOptions {
   const host = new URL(cloud.authorityHost).hostname.toLowerCase();
   return {
     authorityHost: cloud.authorityHost.replace(/\/+$/, ''),
     disableInstanceDiscovery: !KNOWN_AUTHORITY_HOSTS.has(host),
     ...(caPem ? { tlsOptions: { ca: caPem } } : {}),
+    ...limiterClientOptions(limiter),
   };
 }
 
@@ -54,10 +62,10 @@ export function identityOptions(cloud: Config['cloud'], caPem?: string): Identit
  */
 export function createOperatorCredential(
   config: Pick<Config, 'tenantId' | 'cloud' | 'auth'>,
-  opts: { caPem?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { caPem?: string; env?: NodeJS.ProcessEnv; limiter?: ServiceLimiter } = {},
 ): TokenCredential {
   const env = opts.env ?? process.env;
-  const base = identityOptions(config.cloud, opts.caPem);
+  const base = identityOptions(config.cloud, opts.caPem, opts.limiter);
   const auth = config.auth;
   switch (auth.kind) {
     case 'default':

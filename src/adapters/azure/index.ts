@@ -28,6 +28,8 @@ import { createSignInLog } from './sign-in-log.js';
 import { createSiteDirectory } from './site-directory.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { trustExtraCa } from './trust.js';
+import { defaultLimiter, type ServiceLimiter } from './limiter.js';
+import { cachedCredential } from './limiter-policies.js';
 
 export type { KeyMaterial, KeyMaterialLoader } from './key-material.js';
 export { classifyError, toAdapterError } from './errors.js';
@@ -45,6 +47,8 @@ export interface AzureAdapterOptions {
   maxInProcessWaitMs?: number;
   /** Environment for `clientSecretEnv` (default `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /** The limiter every Graph, Key Vault and token request goes through (default: the process's, {@link defaultLimiter}). */
+  limiter?: ServiceLimiter;
 }
 
 /** The adapters of one configuration. */
@@ -74,13 +78,19 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
       'this Node cannot add a trusted CA at run time; start it with NODE_EXTRA_CA_CERTS pointing at cloud.caFile',
     );
   }
-  const identity = identityOptions(config.cloud, caPem);
-  let credential = opts.credential;
+  const limiter = opts.limiter ?? defaultLimiter;
+  const identity = identityOptions(config.cloud, caPem, limiter);
+  let credential: TokenCredential | undefined;
+  // certrotate's own tokens are cached per scope for their lifetime: one token request per scope for a whole fleet.
   const operator = () =>
-    (credential ??= createOperatorCredential(config, {
-      ...(caPem ? { caPem } : {}),
-      ...(opts.env ? { env: opts.env } : {}),
-    }));
+    (credential ??= cachedCredential(
+      opts.credential ??
+        createOperatorCredential(config, {
+          ...(caPem ? { caPem } : {}),
+          ...(opts.env ? { env: opts.env } : {}),
+          limiter,
+        }),
+    ));
   const clock = opts.clock ?? systemClock;
   const lazy = <T>(make: () => T) => {
     let v: T | undefined;
@@ -88,7 +98,9 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
   };
   // A proxy-free lazy credential: the SDK clients only call getToken, so they may hold this before it exists.
   const lazyCredential: TokenCredential = { getToken: (scopes, o) => operator().getToken(scopes, o) };
-  const keyMaterial = lazy(() => createKeyMaterialLoader({ credential: lazyCredential, ...(caPem ? { caPem } : {}) }));
+  const keyMaterial = lazy(() =>
+    createKeyMaterialLoader({ credential: lazyCredential, limiter, ...(caPem ? { caPem } : {}) }),
+  );
   const loader: KeyMaterialLoader = { load: (ref, o) => keyMaterial().load(ref, o) };
   const stores = new Map<string, CertificateStore>();
   const apps = lazy(() =>
@@ -99,6 +111,8 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
       identity,
       keyMaterial: loader,
       clock,
+      limiter,
+      ...('clientId' in config.auth && config.auth.clientId ? { operatorAppId: config.auth.clientId } : {}),
       ...(opts.consistency ? { consistency: opts.consistency } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.maxInProcessWaitMs !== undefined ? { maxInProcessWaitMs: opts.maxInProcessWaitMs } : {}),
@@ -135,6 +149,7 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
         s = createCertificateStore({
           vaultUrl: url,
           credential: lazyCredential,
+          limiter,
           ...(caPem ? { caPem } : {}),
           ...(opts.logger ? { logger: opts.logger } : {}),
         });

@@ -8,6 +8,8 @@ import { SecretClient, parseKeyVaultSecretIdentifier } from '@azure/keyvault-sec
 import forge from 'node-forge';
 import { AdapterError, type CallOptions, type KeyRef } from '../ports.js';
 import { classified } from './errors.js';
+import type { ServiceLimiter } from './limiter.js';
+import { limiterClientOptions } from './limiter-policies.js';
 
 /** A certificate and its private key, in memory only. */
 export interface KeyMaterial {
@@ -111,6 +113,8 @@ export interface KeyMaterialLoaderOptions {
   credential: TokenCredential;
   /** Extra CA for the Key Vault TLS connection (the sandbox's). */
   caPem?: string;
+  /** The shared limiter (the vault's budgets). */
+  limiter?: ServiceLimiter;
 }
 
 /** Key Vault hosts whose challenge resource can be verified; any other host (127.0.0.1) cannot. */
@@ -135,6 +139,7 @@ export function createKeyMaterialLoader(opts: KeyMaterialLoaderOptions): KeyMate
         ...(opts.caPem ? { tlsOptions: { ca: opts.caPem } } : {}),
         // The machine retries (with durable, deadline-based waits); see certificate-store.ts.
         retryOptions: { maxRetries: 0 },
+        ...limiterClientOptions(opts.limiter),
       });
       clients.set(vaultUrl, c);
     }

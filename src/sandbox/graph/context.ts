@@ -6,6 +6,7 @@ import type { SandboxClock } from '../clock.js';
 import type { Directory } from '../directory.js';
 import type { History } from '../history.js';
 import type { WriteBudget } from './throttle.js';
+import type { BudgetRegistry } from '../budgets.js';
 
 /** Options of `registerGraph`. */
 export interface GraphOptions {
@@ -16,6 +17,10 @@ export interface GraphOptions {
   baseUrl(): string;
   /** Writes (PATCH, addKey, removeKey) allowed per caller app and tenant in `windowSeconds`; 0 = unlimited. */
   writeBudget?: { writes: number; windowSeconds: number };
+  /** Writes allowed per tenant (all apps) in `windowSeconds`; absent = unlimited. */
+  tenantWriteBudget?: { writes: number; windowSeconds: number };
+  /** Where the budgets report their counts (`GET /budgets`). */
+  budgets?: BudgetRegistry;
   /** Seconds by which application reads lag writes (0 = read-your-writes). */
   readLagSeconds?: number;
   /** The sandbox's history: its certificate sign-ins are the sign-in log (`/beta/auditLogs/signIns`). */

@@ -13,6 +13,7 @@ import { getApplications, patchApplication, postApplicationAction } from './rout
 import { getServicePrincipals } from './routes-service-principals.js';
 import { getSignIns } from './sign-ins.js';
 import { WriteBudget } from './throttle.js';
+import type { AccessTokenClaims } from '../access-tokens.js';
 
 export type { GraphOptions } from './context.js';
 export { graphAppId, graphResource } from './context.js';
@@ -24,9 +25,27 @@ export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
     opts,
     directory: opts.directory,
     clock: opts.clock,
-    budget: new WriteBudget(() => opts.clock.now(), opts.directory.tenantId, opts.writeBudget),
+    budget: new WriteBudget(() => opts.clock.now(), opts.directory.tenantId, opts.writeBudget, {
+      ...(opts.tenantWriteBudget ? { tenantBudget: opts.tenantWriteBudget } : {}),
+      ...(opts.budgets ? { registry: opts.budgets } : {}),
+    }),
   };
   installGraphErrorHandling(app, ctx.clock);
+  // Graph tells a caller how close it is to its budget once past 80 % (`x-ms-throttle-limit-percentage`).
+  const callers = new WeakMap<FastifyRequest, AccessTokenClaims>();
+  const authenticated = async (req: FastifyRequest) => {
+    const caller = await authenticate(ctx, req);
+    callers.set(req, caller);
+    return caller;
+  };
+  app.addHook('onSend', async (req, reply, payload) => {
+    const caller = callers.get(req);
+    if (caller && !reply.hasHeader('x-ms-throttle-limit-percentage')) {
+      const load = ctx.budget.load(caller.appid);
+      if (load >= 0.8) reply.header('x-ms-throttle-limit-percentage', load.toFixed(2));
+    }
+    return payload;
+  });
 
   const handle =
     (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
@@ -42,7 +61,7 @@ export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
   app.get(
     '/v1.0/*',
     handle(async (req) => {
-      const caller = await authenticate(ctx, req);
+      const caller = await authenticated(req);
       return /^\/v1\.0\/servicePrincipals(?:[/(?]|$)/.test(req.url)
         ? getServicePrincipals(ctx, req, caller)
         : getApplications(ctx, req, caller);
@@ -53,15 +72,15 @@ export function registerGraph(app: FastifyInstance, opts: GraphOptions): void {
   if (history) {
     app.get(
       '/beta/auditLogs/signIns',
-      handle(async (req) => getSignIns(ctx, history, req, await authenticate(ctx, req))),
+      handle(async (req) => getSignIns(ctx, history, req, await authenticated(req))),
     );
   }
   app.patch(
     '/v1.0/*',
-    handle(async (req, reply) => patchApplication(ctx, req, reply, await authenticate(ctx, req))),
+    handle(async (req, reply) => patchApplication(ctx, req, reply, await authenticated(req))),
   );
   app.post(
     '/v1.0/*',
-    handle(async (req, reply) => postApplicationAction(ctx, req, reply, await authenticate(ctx, req))),
+    handle(async (req, reply) => postApplicationAction(ctx, req, reply, await authenticated(req))),
   );
 }

@@ -1,42 +1,64 @@
 /**
- * Graph's write throttling for applications: a budget of writes per caller app and tenant in a sliding window,
- * then 429 with Retry-After and the `x-ms-throttle-*` headers Graph sends (Entra's limit is 3000 per 150 s).
+ * Graph's write throttling for applications (fleet-state.md §4): writes per caller app and tenant in a sliding
+ * window (Entra: 3,000 per 150 s) and per tenant over all apps (18,000 per 5 min), then 429 with Retry-After and the
+ * `x-ms-throttle-*` headers Graph sends. {@link WriteBudget.load} feeds `x-ms-throttle-limit-percentage`, which
+ * Graph sends once a caller has used 80 % of a budget.
  */
 import type { AccessTokenClaims } from '../access-tokens.js';
+import { BudgetMeter, type BudgetRegistry } from '../budgets.js';
 import { GraphHttpError } from './errors.js';
 
+/** A budget as the options give it. */
+export interface WriteWindow {
+  writes: number;
+  windowSeconds: number;
+}
+
 export class WriteBudget {
-  private readonly log = new Map<string, number[]>();
+  readonly #app: BudgetMeter;
+  readonly #tenant: BudgetMeter;
 
   constructor(
-    private readonly now: () => number,
+    now: () => number,
     private readonly tenantId: string,
-    private readonly budget: { writes: number; windowSeconds: number } | undefined,
-  ) {}
+    budget: WriteWindow | undefined,
+    opts: { tenantBudget?: WriteWindow; registry?: BudgetRegistry } = {},
+  ) {
+    const spec = (w: WriteWindow | undefined) =>
+      w && w.writes > 0 ? { limit: w.writes, windowMs: w.windowSeconds * 1000 } : undefined;
+    const meter = (name: string, w: WriteWindow | undefined) =>
+      opts.registry ? opts.registry.meter(name, spec(w)) : new BudgetMeter(name, now, spec(w));
+    this.#app = meter('graph.writes.appTenant', budget);
+    this.#tenant = meter('graph.writes.tenant', opts.tenantBudget);
+  }
 
-  /** Counts one write by the caller, or throws the 429 when the window is full (the write is not counted then). */
+  /** Counts one write by the caller, or throws the 429 when a window is full (the write is not counted then). */
   charge(caller: AccessTokenClaims): void {
-    const budget = this.budget;
-    if (!budget || budget.writes <= 0) return;
-    const key = `${caller.appid}/${this.tenantId}`;
-    const now = this.now();
-    const windowMs = budget.windowSeconds * 1000;
-    const recent = (this.log.get(key) ?? []).filter((t) => t > now - windowMs);
-    if (recent.length >= budget.writes) {
-      this.log.set(key, recent);
-      const retryAfter = Math.max(1, Math.ceil(((recent[0] ?? now) + windowMs - now) / 1000));
+    const appKey = `${caller.appid}/${this.tenantId}`;
+    const checks = [
+      { meter: this.#app, key: appKey, scope: `Tenant_Application/ReadWrite/${caller.appid}/${this.tenantId}` },
+      { meter: this.#tenant, key: this.tenantId, scope: `Tenant/ReadWrite/${this.tenantId}` },
+    ];
+    for (const c of checks) {
+      const refusal = c.meter.check(c.key);
+      if (!refusal) continue;
       throw new GraphHttpError(
         429,
         'Request_ThrottledTemporarily',
-        `Your request is throttled temporarily. Please try after ${retryAfter} seconds.`,
+        `Your request is throttled temporarily. Please try after ${refusal.retryAfterSeconds} seconds.`,
         {
-          'retry-after': String(retryAfter),
-          'x-ms-throttle-scope': `Tenant_Application/ReadWrite/${caller.appid}/${this.tenantId}`,
+          'retry-after': String(refusal.retryAfterSeconds),
+          'x-ms-throttle-scope': c.scope,
           'x-ms-throttle-information': 'WriteLimitExceeded',
+          'x-ms-throttle-limit-percentage': refusal.load.toFixed(2),
         },
       );
     }
-    recent.push(now);
-    this.log.set(key, recent);
+    for (const c of checks) c.meter.take(c.key);
+  }
+
+  /** How much of its tightest write budget `appId` has used, 0..1. */
+  load(appId: string): number {
+    return Math.max(this.#app.load(`${appId}/${this.tenantId}`), this.#tenant.load(this.tenantId));
   }
 }

@@ -46,7 +46,7 @@ export function installGuards(app: FastifyInstance, ctx: VaultContext): void {
         'AccessDenied',
       );
     }
-    if (operation && WRITE_METHODS.has(request.method)) ctx.budget.take();
+    if (operation && WRITE_METHODS.has(request.method)) ctx.budget.take(operation);
   });
 }
 

@@ -34,7 +34,11 @@ export function createKeyVaultService(opts: KeyVaultServiceOptions): KeyVaultSer
   const ctx: VaultContext = {
     opts,
     store: new VaultStore(() => opts.now()),
-    budget: new WriteBudget(() => opts.now(), opts.writeBudgetPer10s),
+    budget: new WriteBudget(() => opts.now(), opts.writeBudgetPer10s, {
+      vault: opts.name,
+      ...(opts.certificateCreatesPer10s ? { createsPer10s: opts.certificateCreatesPer10s } : {}),
+      ...(opts.budgets ? { registry: opts.budgets } : {}),
+    }),
     recovery: recoverySettings(opts),
     baseUrl: () => baseUrl,
     callers: new WeakMap<object, KeyVaultCaller>() as VaultContext['callers'],

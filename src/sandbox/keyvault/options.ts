@@ -4,6 +4,7 @@
 import type { webcrypto } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { VaultState } from './store.js';
+import type { BudgetRegistry } from '../budgets.js';
 
 export type { VaultState };
 
@@ -34,6 +35,10 @@ export interface KeyVaultServiceOptions {
   createDelaySeconds: number;
   /** Writes allowed per 10 s before 429 + Retry-After (Key Vault's throttling), 0 = unlimited. */
   writeBudgetPer10s?: number;
+  /** Certificate creates allowed per 10 s before 429 + Retry-After, 0 = unlimited. */
+  certificateCreatesPer10s?: number;
+  /** Where the vault's budgets report their counts (`GET /budgets`). */
+  budgets?: BudgetRegistry;
   /**
    * Soft delete: a deleted certificate (and its secret) stays recoverable for `softDeleteRetentionDays`. Default true:
    * Microsoft turned it on for every vault in February 2025 and it can no longer be turned off (soft-delete-overview).
