@@ -100,7 +100,8 @@ export function logHttpCalls(logger: Logger): void {
 
   diagnostics.subscribe('http.client.request.start', (msg) => {
     const req = (msg as { request: ClientRequest }).request;
-    const host = req.host ?? req.getHeader('host');
+    // The Host header carries the port; `req.host` does not.
+    const host = req.getHeader('host') ?? req.host;
     const url = redactUrl(`${req.protocol ?? 'https:'}//${String(host)}${req.path}`);
     node.set(req, { at: performance.now(), method: req.method, url, ids: idsFrom((h) => req.getHeader(h)) });
   });
