@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { ExitCode } from '../exit-codes.js';
 import { CommandContext } from './context.js';
 import { runSummary } from './progress.js';
 import { table } from './runs.js';
@@ -26,6 +28,20 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
     kvCreateDelaySeconds: 1,
     ...(opts.storage ? { storage: true } : {}),
   });
+  // The sandbox's directory holds its operator client secret: it goes on success, on failure and on Ctrl-C/SIGTERM.
+  const removeDir = () => rmSync(sandbox.dir, { recursive: true, force: true });
+  const onSignal = (name: NodeJS.Signals) => {
+    process.stderr.write(`\n${name}: demo stopped; removing the sandbox and its directory\n`);
+    // A stuck stop must not keep the secret on disk: the directory goes first, the process ends within 5 s.
+    removeDir();
+    setTimeout(() => process.exit(ExitCode.interrupted), 5_000).unref();
+    void sandbox
+      .stop()
+      .catch(() => undefined)
+      .finally(() => process.exit(ExitCode.interrupted));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     say(`Sandbox ready: config ${sandbox.configPath}\n`);
     if (sandbox.storage) {
@@ -98,7 +114,13 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
     );
     return code;
   } finally {
-    await sandbox.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    try {
+      await sandbox.stop();
+    } finally {
+      removeDir();
+    }
   }
 }
 
@@ -108,16 +130,19 @@ function scanTable(rows: unknown[]): string {
     kind: string;
     credential: string;
     thumbprint: string | null;
+    expiresOn: string | null;
     daysLeft: number | null;
     status: string;
   }[];
-  const lines = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'DAYS', 'STATUS']];
+  // The columns of `certrotate scan`, which the demo says it ran.
+  const lines = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS']];
   for (const t of r)
     lines.push([
       t.name,
       t.kind,
       t.credential,
       t.thumbprint ?? '-',
+      t.expiresOn?.slice(0, 10) ?? '-',
       t.daysLeft === null ? '-' : String(t.daysLeft),
       t.status,
     ]);
