@@ -41,6 +41,17 @@ describe('certrotate demo', () => {
       expect(scans[1]).toMatch(/EXPIRES\s+DAYS\s+STATUS/);
       expect(scans[1]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+\d{4}-\d\d-\d\d\s+29\s+due/);
       expect(scans[2]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+\d{4}-\d\d-\d\d\s+\d{3}\s+ok/);
+      // The due Power Pages target: parked with the admin center's instructions, Update key, then the resume.
+      const portal = out.slice(out.indexOf('$ certrotate rotate contoso-portal --yes'));
+      expect(portal).toMatch(/⏸ awaitingOperator parked — In the Power Platform admin center/);
+      expect(portal).toContain('Website Authentication Key → Update key');
+      expect(portal).toMatch(/# Power Platform admin center → the site → Update key/);
+      expect(portal).toMatch(
+        /\$ certrotate resume \S+contoso-portal\S+ --yes\nRun \S+ — target contoso-portal — succeeded/,
+      );
+      expect(scans[2]).toMatch(
+        /contoso-portal\s+power-pages\s+certificate\s+[0-9A-F]{40}\s+\d{4}-\d\d-\d\d\s+\d{3}\s+ok/,
+      );
       // The sandbox directory (it holds the sandbox's client secret) is gone.
       expect(existsSync(sandboxDir(out))).toBe(false);
       expect(out).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\./);
