@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load.js';
+import { logHttpCalls } from '../logging/http-log.js';
 import { createLogger, LOG_LEVELS } from '../logging/logger.js';
 import { scrubValue } from '../logging/scrub.js';
 import { UsageError } from '../errors.js';
@@ -25,6 +26,7 @@ export { UsageError } from '../errors.js';
 export class CommandContext {
   private loaded?: Promise<LoadedConfig>;
   private log?: Logger;
+  private besideProgress = false;
 
   constructor(
     readonly options: GlobalOptions,
@@ -51,13 +53,26 @@ export class CommandContext {
     return this.loaded;
   }
 
+  /**
+   * Called by the commands that show progress lines (rotate, resume, rollback, prune) before anything logs: info logs
+   * then go to `--log-file` only, and warnings reach stderr as plain `warning:` lines (see {@link createLogger}).
+   */
+  logsBesideProgress(): void {
+    if (this.log) this.log.flush();
+    this.besideProgress = true;
+    this.log = undefined;
+  }
+
   /** The logger on stderr (and `--log-file`), redaction on. */
   get logger(): Logger {
     this.log ??= createLogger({
       level: this.options.logLevel as (typeof LOG_LEVELS)[number],
       file: this.options.logFile,
+      besideProgress: this.besideProgress,
       color: this.options.color && !this.env.NO_COLOR,
     });
+    // `--log-level debug`: every HTTP call, with its request ids, for Microsoft support (src/logging/http-log.ts).
+    logHttpCalls(this.log);
     return this.log;
   }
 

@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { ExitCode } from '../exit-codes.js';
 import { CommandContext } from './context.js';
 import { runSummary } from './progress.js';
 import { table } from './runs.js';
@@ -23,9 +25,24 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
   const { startSandbox } = await import('../sandbox/index.js');
   const sandbox = await startSandbox({
     propagationDelaySeconds: 2,
+    siteRestartSeconds: 1,
     kvCreateDelaySeconds: 1,
     ...(opts.storage ? { storage: true } : {}),
   });
+  // The sandbox's directory holds its operator client secret: it goes on success, on failure and on Ctrl-C/SIGTERM.
+  const removeDir = () => rmSync(sandbox.dir, { recursive: true, force: true });
+  const onSignal = (name: NodeJS.Signals) => {
+    process.stderr.write(`\n${name}: demo stopped; removing the sandbox and its directory\n`);
+    // A stuck stop must not keep the secret on disk: the directory goes first, the process ends within 5 s.
+    removeDir();
+    setTimeout(() => process.exit(ExitCode.interrupted), 5_000).unref();
+    void sandbox
+      .stop()
+      .catch(() => undefined)
+      .finally(() => process.exit(ExitCode.interrupted));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     say(`Sandbox ready: config ${sandbox.configPath}\n`);
     if (sandbox.storage) {
@@ -69,6 +86,29 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
     say(runSummary(doc));
     say(`  total: ${((Date.now() - started) / 1000).toFixed(1)}s`);
 
+    // The due Power Pages target: the platform holds its key, so the run parks for the admin center's Update key.
+    say('\n$ certrotate rotate contoso-portal --yes');
+    const parkedOut = new Capture();
+    const parkedCode = await rotateCommand(sub(parkedOut), 'contoso-portal', { progress });
+    const parked = JSON.parse(parkedOut.text) as Parameters<typeof runSummary>[0];
+    say('');
+    say(runSummary(parked));
+    let portal = { parked, resumed: undefined as Parameters<typeof runSummary>[0] | undefined };
+    let portalCode = parkedCode;
+    const site = sandbox.targets.find((t) => t.name === 'contoso-portal');
+    if (parkedCode === ExitCode.parked && site?.websiteId) {
+      // What the operator does in the Power Platform admin center; the sandbox's admin center answers it here.
+      say('\n# Power Platform admin center → the site → Update key (done here in the sandbox)');
+      await sandbox.sites.updateKey(site.websiteId);
+      say(`\n$ certrotate resume ${parked.runId} --yes`);
+      const { resumeCommand } = await import('./resume.js');
+      const resumedOut = new Capture();
+      portalCode = await resumeCommand(sub(resumedOut), parked.runId, 'resume');
+      const resumed = JSON.parse(resumedOut.text) as Parameters<typeof runSummary>[0];
+      portal = { parked, resumed };
+      say(runSummary(resumed));
+    }
+
     let agentB: { runs: unknown; rotate: unknown } | undefined;
     if (sandbox.storage) {
       // Agent B: a separate certrotate process. It sees A's run in the container, and its rotation of the same target
@@ -93,12 +133,18 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
     say(scanTable(after.targets));
     say('\nDone. The sandbox stops now; `certrotate sandbox start` keeps one running to try commands by hand.');
     ctx.print(
-      { formatVersion: 1, scanBefore: before, rotation: doc, ...(agentB ? { agentB } : {}), scanAfter: after },
+      { formatVersion: 1, scanBefore: before, rotation: doc, portal, ...(agentB ? { agentB } : {}), scanAfter: after },
       () => '',
     );
-    return code;
+    return code !== ExitCode.ok ? code : portalCode;
   } finally {
-    await sandbox.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    try {
+      await sandbox.stop();
+    } finally {
+      removeDir();
+    }
   }
 }
 
@@ -108,16 +154,19 @@ function scanTable(rows: unknown[]): string {
     kind: string;
     credential: string;
     thumbprint: string | null;
+    expiresOn: string | null;
     daysLeft: number | null;
     status: string;
   }[];
-  const lines = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'DAYS', 'STATUS']];
+  // The columns of `certrotate scan`, which the demo says it ran.
+  const lines = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS']];
   for (const t of r)
     lines.push([
       t.name,
       t.kind,
       t.credential,
       t.thumbprint ?? '-',
+      t.expiresOn?.slice(0, 10) ?? '-',
       t.daysLeft === null ? '-' : String(t.daysLeft),
       t.status,
     ]);

@@ -119,6 +119,8 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
         `CI=true); pass --yes (\`certrotate scan\` or \`certrotate plan ${targetName}\` shows the orphans first)`,
     );
   }
+  // Its plan and results own stderr: info logs go to --log-file only, as in rotate and resume.
+  if (!ctx.options.json) ctx.logsBesideProgress();
   // Key files left by a killed certrotate go first (DESIGN I4), as rotate and resume do.
   await sweepStaleKeyFiles({ logger: ctx.logger });
   const { store, lock } = openStateBackend(config);

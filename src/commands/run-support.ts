@@ -28,6 +28,8 @@ export async function runnerDeps(
   target: TargetConfig,
 ): Promise<RunnerDeps & { staleRunAfterMs: number }> {
   const loaded = await ctx.config();
+  // Progress lines own stderr from here on: info logs go to --log-file only (--json shows no progress; left as is).
+  if (!ctx.options.json) ctx.logsBesideProgress();
   // Key files left by a certrotate that was killed (kill -9) go before any step runs (DESIGN I4).
   await sweepStaleKeyFiles({ logger: ctx.logger });
   const { store, lock, renewEveryMs } = openStateBackend(loaded.config);

@@ -13,6 +13,42 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** Colours in pretty output (`--no-color` turns them off). */
   color?: boolean;
+  /**
+   * Progress lines own stderr (rotate, resume, rollback, prune): stderr then gets only warnings and errors, each as
+   * one plain `warning: …` line, unless `level` asks for debug or trace; the file still gets every line at `level`.
+   */
+  besideProgress?: boolean;
+  /** Where the plain lines of `besideProgress` go (default stderr). */
+  stderr?: NodeJS.WritableStream;
+}
+
+const LEVEL_VALUES: Record<LevelWithSilent, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Infinity,
+};
+
+/**
+ * A pino destination that writes each record as one short sentence (`warning: msg`), so a warning said beside the
+ * progress lines reads as one of them instead of a JSON object or a pretty-printed block.
+ */
+function plainLines(out: NodeJS.WritableStream): { write(line: string): void } {
+  return {
+    write(line: string) {
+      let rec: { level?: number; msg?: string };
+      try {
+        rec = JSON.parse(line) as { level?: number; msg?: string };
+      } catch {
+        return;
+      }
+      const label = (rec.level ?? 0) >= 50 ? 'error' : (rec.level ?? 0) >= 40 ? 'warning' : 'log';
+      out.write(`${label}: ${rec.msg ?? ''}\n`);
+    },
+  };
 }
 
 /** The log levels accepted by `--log-level`. */
@@ -32,7 +68,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // A silent logger still needs a stream level; nothing reaches it because pino itself filters first.
   const streamLevel = level === 'silent' ? 'fatal' : level;
   const streams: StreamEntry[] = [];
-  if (pretty) {
+  // Beside progress, info lines would land between the step lines: they go to the file only (or nowhere).
+  const quiet = opts.besideProgress === true && LEVEL_VALUES[streamLevel] >= LEVEL_VALUES.info;
+  if (quiet) {
+    const consoleLevel = LEVEL_VALUES[streamLevel] > LEVEL_VALUES.warn ? streamLevel : 'warn';
+    streams.push({ level: consoleLevel, stream: plainLines(opts.stderr ?? process.stderr) });
+  } else if (pretty) {
     // Loaded only when needed: pino-pretty is not small and pipelines never use it.
     const prettyFactory = require('pino-pretty') as typeof PinoPretty;
     streams.push({

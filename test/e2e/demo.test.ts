@@ -1,5 +1,15 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { cliPath, runCli } from '../helpers/cli.js';
+
+/** The sandbox directory the demo announced ("Sandbox ready: config DIR/certrotate.yaml"). */
+function sandboxDir(stdout: string): string {
+  const config = /Sandbox ready: config (\S+)/.exec(stdout)?.[1];
+  expect(config, stdout).toBeDefined();
+  return dirname(config!);
+}
 
 describe('certrotate demo', () => {
   it(
@@ -28,8 +38,22 @@ describe('certrotate demo', () => {
       }
       const scans = out.split('$ certrotate scan');
       expect(scans).toHaveLength(3);
-      expect(scans[1]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+29\s+due/);
-      expect(scans[2]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+\d{3}\s+ok/);
+      expect(scans[1]).toMatch(/EXPIRES\s+DAYS\s+STATUS/);
+      expect(scans[1]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+\d{4}-\d\d-\d\d\s+29\s+due/);
+      expect(scans[2]).toMatch(/contoso-api\s+keyvault\s+certificate\s+[0-9A-F]{40}\s+\d{4}-\d\d-\d\d\s+\d{3}\s+ok/);
+      // The due Power Pages target: parked with the admin center's instructions, Update key, then the resume.
+      const portal = out.slice(out.indexOf('$ certrotate rotate contoso-portal --yes'));
+      expect(portal).toMatch(/⏸ awaitingOperator parked — In the Power Platform admin center/);
+      expect(portal).toContain('Website Authentication Key → Update key');
+      expect(portal).toMatch(/# Power Platform admin center → the site → Update key/);
+      expect(portal).toMatch(
+        /\$ certrotate resume \S+contoso-portal\S+ --yes\nRun \S+ — target contoso-portal — succeeded/,
+      );
+      expect(scans[2]).toMatch(
+        /contoso-portal\s+power-pages\s+certificate\s+[0-9A-F]{40}\s+\d{4}-\d\d-\d\d\s+\d{3}\s+ok/,
+      );
+      // The sandbox directory (it holds the sandbox's client secret) is gone.
+      expect(existsSync(sandboxDir(out))).toBe(false);
       expect(out).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\./);
     },
   );
@@ -58,4 +82,22 @@ describe('certrotate demo', () => {
       expect(r.stdout).not.toMatch(/PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\./);
     },
   );
+
+  it('on SIGTERM removes its sandbox directory and exits 130', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, [cliPath, 'demo'], {
+      env: { ...process.env, CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('$ certrotate scan')) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toContain('SIGTERM: demo stopped; removing the sandbox and its directory');
+    expect(existsSync(sandboxDir(stdout))).toBe(false);
+  });
 });

@@ -1,12 +1,12 @@
 /**
  * What the operator reads is true and short (issue 10): the CLI as a process, its stderr and exit code asserted.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { addFaults, cli, editConfig, startE2eSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { addFaults, cli, editConfig, sandboxTarget, startE2eSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 describe('a sign-in no method can attempt', () => {
   let dir: string;
@@ -68,7 +68,8 @@ describe('a sign-in no method can attempt', () => {
 describe("Graph's read-lag window after an ambiguous addKey 503", () => {
   let sb: Sandbox;
   beforeAll(async () => {
-    sb = await startE2eSandbox();
+    // Two extra due keyvault targets (bench-0001, bench-0002) for the log tests below.
+    sb = await startE2eSandbox({ targets: 2 });
   });
   afterAll(() => sb?.stop());
 
@@ -96,4 +97,89 @@ describe("Graph's read-lag window after an ambiguous addKey 503", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/: not due \(\d+ days left; rotateBefore 60d\); --force rotates anyway/);
   }, 60_000);
+
+  it('a full rotation in a pipe shows progress lines only: no log line between them, one line per step', async () => {
+    const r = await cli(sb.configPath, ['rotate', 'bench-0001', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    // No pino JSON (nor anything else) lands between the step lines.
+    expect(
+      lines.filter((l) => l.startsWith('{')),
+      r.stderr,
+    ).toEqual([]);
+    const runId = /■ run (\S+) succeeded/.exec(r.stderr)?.[1];
+    expect(runId, r.stderr).toBeDefined();
+    const shown = lines.map((l) => l.replaceAll(runId!, 'RUN_ID').replace(/until \d{4}-\S+/, 'until TIME'));
+    expect(shown).toMatchInlineSnapshot(`
+      [
+        "→ observeTarget started",
+        "✓ observeTarget succeeded",
+        "→ generateCertificate started",
+        "… generateCertificate waiting — for Key Vault to issue the new certificate version",
+        "✓ generateCertificate succeeded",
+        "→ attachKeyCredential started",
+        "✓ attachKeyCredential succeeded",
+        "→ awaitPropagation started",
+        "✓ awaitPropagation succeeded",
+        "→ installServerKey started",
+        "✓ installServerKey succeeded",
+        "→ verifyNewKey started",
+        "✓ verifyNewKey succeeded",
+        "→ retireOldKey started",
+        "✓ retireOldKey succeeded",
+        "■ run RUN_ID succeeded",
+      ]
+    `);
+  }, 90_000);
+
+  it('--log-level debug logs every HTTP call with its request ids to the log file, and no secret', async () => {
+    const logFile = join(sb.dir, 'http-debug.log');
+    const r = await cli(sb.configPath, [
+      '--log-level',
+      'debug',
+      '--log-file',
+      logFile,
+      'rotate',
+      'bench-0002',
+      '--yes',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(logFile, 'utf8');
+    const calls = text
+      .split('\n')
+      .filter((l) => l.includes('"http"'))
+      .map((l) => (JSON.parse(l) as { http: Record<string, string | number> }).http);
+    const t = sandboxTarget(sb, 'bench-0002');
+    const of = (test: (url: string) => boolean) => calls.filter((c) => test(String(c.url)));
+    const services = {
+      'identity token': of((u) => /\/oauth2\/v2\.0\/token(\?|$)/.test(u)),
+      graph: of((u) => u.includes(`/v1.0/applications/${t.objectId}`)),
+      'key vault': of((u) => u.startsWith(t.vaultUrl!.replace(/\/+$/, ''))),
+      dataverse: of((u) => u.includes('/api/data/')),
+      'app server webhook': of((u) => u.includes('/admin/s2s-key')),
+    };
+    for (const [service, seen] of Object.entries(services)) {
+      expect(seen.length, `${service} calls in\n${text}`).toBeGreaterThan(0);
+      for (const c of seen) {
+        expect(c.method, service).toMatch(/^(GET|POST|PATCH|PUT|DELETE)$/);
+        expect(typeof c.status, service).toBe('number');
+        expect(typeof c.durationMs, service).toBe('number');
+      }
+    }
+    // The Microsoft services answer with request ids, and the SDKs send client request ids: both are logged.
+    for (const service of ['graph', 'key vault'] as const) {
+      expect(
+        services[service].some((c) => c['x-ms-request-id'] || c['request-id']),
+        `${service} request id`,
+      ).toBe(true);
+    }
+    expect(services['key vault'].some((c) => c['x-ms-client-request-id'])).toBe(true);
+    // Nothing secret: no key material, no bearer token, no client secret, no signature or SAS value.
+    expect(text).not.toMatch(
+      /PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.|Bearer |client_secret=(?!REDACTED)|[?&]sig=(?!REDACTED)/,
+    );
+    expect(text).not.toContain(sb.operator.clientSecret);
+    // And stderr holds the progress lines and the debug lines only when asked: here the file has them.
+    expect(r.stderr).toContain('✓ retireOldKey succeeded');
+  }, 90_000);
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   getRequests,
   killAtStep,
-  killOn,
+  killOnRequest,
   listRuns,
   parseJson,
   prng,
@@ -33,22 +33,15 @@ describe('rotation killed at a given step, then resumed', () => {
   // The cases run side by side, each on its own bench target: rotations mostly wait, so this saves wall time, and the
   // request log and history are always read for the case's own target.
   /**
-   * Kills right after a write succeeded, before the step could record it: the log line the adapter writes once the
-   * service answered is the trigger. The resumed step must find the write done rather than do it again (I3).
+   * Kills right after a write succeeded, before the step could record it: the sandbox's own record of the answered
+   * write is the trigger (the world, not our output). The resumed step must find the write done rather than do it
+   * again (I3).
    */
-  const AFTER_WRITE: [string, string, (r: RequestEntry, t: SandboxTarget) => boolean][] = [
-    ['generateCertificate', 'Key Vault create started', (r, t) => r.path === `/certificates/${t.certificate}/create`],
-    [
-      'attachKeyCredential',
-      'Graph addKey attached a key',
-      (r, t) => r.path === `/v1.0/applications/${t.objectId}/addKey`,
-    ],
-    ['installServerKey', 'webhook accepted the key', (r, t) => r.instance === t.name && r.path === '/admin/s2s-key'],
-    [
-      'retireOldKey',
-      'Graph removeKey removed a key',
-      (r, t) => r.path === `/v1.0/applications/${t.objectId}/removeKey`,
-    ],
+  const AFTER_WRITE: [string, (r: RequestEntry, t: SandboxTarget) => boolean][] = [
+    ['generateCertificate', (r, t) => r.method === 'POST' && r.path === `/certificates/${t.certificate}/create`],
+    ['attachKeyCredential', (r, t) => r.method === 'POST' && r.path === `/v1.0/applications/${t.objectId}/addKey`],
+    ['installServerKey', (r, t) => r.method === 'POST' && r.instance === t.name && r.path === '/admin/s2s-key'],
+    ['retireOldKey', (r, t) => r.method === 'POST' && r.path === `/v1.0/applications/${t.objectId}/removeKey`],
   ];
   let sb: Sandbox;
   let next = 0;
@@ -76,22 +69,18 @@ describe('rotation killed at a given step, then resumed', () => {
 
   it.concurrent.each(AFTER_WRITE)(
     'killed once the write of %s succeeded converges',
-    async (step, marker, isWrite) => {
+    async (step, isWrite) => {
       const target = nextTarget();
+      const t = sandboxTarget(sb, target);
       const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
       const before = (await getRequests(sb)).length;
-      const { result, reached } = await killOn(
-        sb.configPath,
-        ['--log-level', 'debug', 'rotate', target, '--yes'],
-        marker,
-        0,
+      const { result, reached } = await killOnRequest(sb, sb.configPath, ['rotate', target, '--yes'], (r) =>
+        isWrite(r, t),
       );
       expect(reached, result.stderr).toBe(true);
       expect(result.signal).toBe('SIGKILL');
       // The write itself went through: its answer reached a process that died before it could record it.
-      const writes = (await getRequests(sb))
-        .slice(before)
-        .filter((r) => r.method === 'POST' && isWrite(r, sandboxTarget(sb, target)));
+      const writes = (await getRequests(sb)).slice(before).filter((r) => isWrite(r, t));
       expect(writes.map((w) => w.status < 300)).toEqual([true]);
       await resumeAndCheck(sb, target, oldThumbprint, `killed once the write of ${step} succeeded`);
     },
@@ -120,7 +109,9 @@ describe('rotation killed at a given step, then resumed', () => {
       const target = nextTarget();
       const oldThumbprint = (await targetState(sb, target)).server!.thumbprint;
       const args = ['rotate', target, '--yes', '--json'];
-      const { result, reached } = await killOn(sb.configPath, args, 'Graph addKey attached a key', 0, 'SIGTERM');
+      const t = sandboxTarget(sb, target);
+      const addKey = (r: RequestEntry) => r.method === 'POST' && r.path === `/v1.0/applications/${t.objectId}/addKey`;
+      const { result, reached } = await killOnRequest(sb, sb.configPath, args, addKey, 'SIGTERM');
       expect(reached, result.stderr).toBe(true);
       // It exits on its own, after writing its last snapshot and releasing the lock.
       expect(result.signal, result.stderr).toBeNull();

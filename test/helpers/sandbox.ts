@@ -434,3 +434,33 @@ export async function killOn(
 /** Runs `args` and SIGKILLs the child `delayMs` after its progress first shows `→ STEP started`. */
 export const killAtStep = (config: string, args: string[], step: string, delayMs: number) =>
   killOn(config, args, `→ ${step} started`, delayMs);
+
+/**
+ * Runs `args` and SIGKILLs (or `signal`s) the child as soon as the sandbox has answered a request `isWrite` matches:
+ * the world's own record, not the CLI's output, so the trigger holds whatever the CLI prints or logs. The sandbox
+ * runs in this process, so its request log is read directly, every millisecond, from the entries the run added.
+ */
+export async function killOnRequest(
+  sb: Sandbox,
+  config: string,
+  args: string[],
+  isWrite: (r: RequestEntry) => boolean,
+  signal: NodeJS.Signals = 'SIGKILL',
+) {
+  const from = sb.instrumentation.requests().length;
+  const run = spawnCli(config, args);
+  let reached = false;
+  const poll = setInterval(() => {
+    if (reached) return;
+    const log = sb.instrumentation.requests();
+    if (!log.slice(from).some((r) => r.status < 300 && isWrite(r))) return;
+    reached = true;
+    run.child.kill(signal);
+  }, 1);
+  try {
+    const result = await run.done;
+    return { result, reached };
+  } finally {
+    clearInterval(poll);
+  }
+}
