@@ -17,7 +17,8 @@ import { registerAdmin } from './admin.js';
 import { adminState } from './admin-state.js';
 import type { AppServer } from './app-server.js';
 import { createSandboxClock } from './clock.js';
-import { createDataverseOrg, registerDataverse } from './dataverse.js';
+import { addApplicationUser, createDataverseOrg, registerDataverse } from './dataverse.js';
+import { seedIdentityWorld } from './dataverse/identity-world.js';
 import { createDirectory } from './directory.js';
 import { registerEntra } from './entra.js';
 import { createResourceResolver } from './first-party-resources.js';
@@ -192,6 +193,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const seeded = await seedTargets(seedContext, seeds);
     await seedTenantApps(seedContext, options.tenantApps ?? 0);
     targets.push(...seeded.map((s) => s.target));
+    // Only when asked: the operator reads Dataverse (the identity audit) as an application user of its own;
+    // by default it has none, and WhoAmI with its token answers 403 "not a member of the organization".
+    if (options.identity?.operatorReads) addApplicationUser(org, operator.appId, operator.displayName);
+    const identity = seedIdentityWorld(
+      org,
+      sites.all().map((s) => ({ siteName: s.dto.name, appId: s.app.appId, websiteRecordId: s.dto.websiteRecordId })),
+      options.identity,
+    );
 
     directory.settle();
     const configPath = await writeSandboxFiles(dir, tls.caPem, {
@@ -217,6 +226,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       urls: { entra: entra.url, graph: graph.url, dataverse: dataverse.url, powerPlatform: powerPlatform.url },
       operator: { clientId: operator.appId, clientSecret: operatorSecret, objectId: operator.id },
       targets,
+      identity,
       directory,
       history,
       clock,

@@ -5,6 +5,7 @@
 import type { AppServer } from './app-server.js';
 import type { SandboxClock } from './clock.js';
 import type { Directory } from './directory.js';
+import type { IdentityWorld, IdentityWorldOptions } from './dataverse/identity-world.js';
 import type { History } from './history.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { KeyPool } from './key-pool.js';
@@ -53,6 +54,8 @@ export interface SandboxOptions {
    * `state: { kind: azure-blob, … }` into the generated config instead of the file state. Default false.
    */
   storage?: boolean;
+  /** The identity world of the sandbox Dataverse: extra rows for paging, a table no caller may read. */
+  identity?: IdentityWorldOptions;
 }
 
 /** A seeded target as the sandbox knows it. */
@@ -80,6 +83,8 @@ export interface Sandbox {
   /** The seeded operator identity the written config signs in as. */
   operator: { clientId: string; clientSecret: string; objectId: string };
   targets: SandboxTarget[];
+  /** The seeded Dataverse identity world (SYSTEM's id, the migrated site). */
+  identity: IdentityWorld;
   directory: Directory;
   history: History;
   clock: SandboxClock;

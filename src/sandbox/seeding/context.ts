@@ -50,6 +50,6 @@ export interface Seeder<S extends TargetSeed> {
 export function ownedApp(ctx: SeedContext, displayName: string): Application {
   const app = ctx.directory.createApp({ displayName });
   ctx.directory.addOwner(app, ctx.operator);
-  addApplicationUser(ctx.org, app.appId);
+  addApplicationUser(ctx.org, app.appId, displayName);
   return app;
 }
