@@ -36,7 +36,8 @@ export interface DeliveryOptions {
   fetch?: typeof fetch;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+// Not unref'd: the command awaits these waits, and an unref'd timer would let the process exit before they end.
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Retry-After in ms (seconds or an HTTP date), capped by the caller's budget. */
 function retryAfterMs(header: string | null, now: number): number | undefined {
