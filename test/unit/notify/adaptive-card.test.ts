@@ -45,15 +45,19 @@ describe('the Teams Adaptive Card', () => {
       );
       await page.addScriptTag({ content: bundle });
       const text = await page.evaluate((json) => {
-        const AC = (
-          globalThis as unknown as {
-            AdaptiveCards: { AdaptiveCard: new () => { parse(j: unknown): void; render(): HTMLElement } };
-          }
-        ).AdaptiveCards;
+        // Runs in the page; the project compiles without DOM types, so the page's globals are typed here.
+        interface Rendered {
+          innerText: string;
+        }
+        const page = globalThis as unknown as {
+          AdaptiveCards: { AdaptiveCard: new () => { parse(j: unknown): void; render(): Rendered } };
+          document: { getElementById(id: string): { appendChild(el: Rendered): void } | null };
+        };
+        const AC = page.AdaptiveCards;
         const c = new AC.AdaptiveCard();
         c.parse(json);
         const el = c.render();
-        document.getElementById('card')!.appendChild(el);
+        page.document.getElementById('card')!.appendChild(el);
         return el.innerText;
       }, card);
       expect(text).toContain('contoso-portal');
