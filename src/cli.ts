@@ -173,6 +173,16 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('notify')
+    .description('notification channels: Teams, Slack, webhooks')
+    .command('test')
+    .description('send a sample notification to each channel')
+    .option('--channel <name>', 'only this channel')
+    .action((opts: { channel?: string }) =>
+      run(async (ctx) => (await import('./commands/notify.js')).notifyTestCommand(ctx, opts)),
+    );
+
+  program
     .command('abandon')
     .description('close a run that changed nothing\n(e.g. stopped at its first question)')
     .argument('<runId>', 'the run id printed by rotate or runs')

@@ -4,6 +4,7 @@ import { describeRun } from '../runs/run-view.js';
 import { resumeRun } from '../runs/runner.js';
 import type { CommandContext } from './context.js';
 import { openGuidedResume, reportGuidedRun } from './guided-run.js';
+import { runNotifier, withNotifications } from './run-notify.js';
 import { interruptSignal, invocationOf, loadStoredRun, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /**
@@ -44,13 +45,18 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
     : undefined;
   try {
     const progress = session?.observer ?? progressFor(ctx);
-    const doc = await resumeRun(deps, runId, {
+    const { config } = await ctx.config();
+    const notifier = runNotifier(config, target, runId, deps.store, (f, m) => ctx.logger.warn(f, m));
+    const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];
+    const ran = await resumeRun(deps, runId, {
       rollback: mode === 'rollback',
       signal: interrupt.signal,
       invocation: invocationOf(mode, guided ? 'guided' : 'yes'),
-      ...(progress ? { observers: [progress] } : {}),
+      ...(observers.length ? { observers } : {}),
       ...(session ? { confirm: session.confirm } : {}),
     });
+    // Deliveries are bounded (src/notify/deliver.ts) and never change the run's outcome or exit code.
+    const doc = await withNotifications(ran, notifier);
     const code = session
       ? await reportGuidedRun(ctx, session, doc, deps.store, interrupt.received)
       : await reportRun(ctx, doc, deps.store, interrupt.received);

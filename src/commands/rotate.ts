@@ -11,6 +11,7 @@ import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
 import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
 import type { FleetOptions } from './rotate-fleet.js';
+import { runNotifier, withNotifications } from './run-notify.js';
 import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /** Options of `rotate`. */
@@ -116,7 +117,9 @@ export async function rotateCommand(
     }
     try {
       const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
-      const doc = await startRun(deps, input, {
+      const notifier = runNotifier(config, target, runId, deps.store, (f, m) => ctx.logger.warn(f, m));
+      const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];
+      const ran = await startRun(deps, input, {
         plan,
         signal: interrupt.signal,
         invocation: invocationOf('rotate', plan ? 'plan' : guided ? 'guided' : 'yes', {
@@ -124,9 +127,11 @@ export async function rotateCommand(
           ...(plan ? { planFingerprint: plan.fingerprint } : {}),
           ...(force ? { force: true } : {}),
         }),
-        ...(progress ? { observers: [progress] } : {}),
+        ...(observers.length ? { observers } : {}),
         ...(session ? { confirm: session.confirm } : {}),
       });
+      // Deliveries are bounded (src/notify/deliver.ts) and never change the run's outcome or exit code.
+      const doc = await withNotifications(ran, notifier);
       return session
         ? await reportGuidedRun(ctx, session, doc, deps.store, interrupt.received)
         : await reportRun(ctx, doc, deps.store, interrupt.received);

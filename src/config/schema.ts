@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { SERVER_KINDS, serverSchemas } from '../adapters/servers/index.js';
 import { STATE_KINDS, stateSchemas } from '../adapters/state/index.js';
+import { notifyParkedAfterSchema, notifySchema } from '../notify/config.js';
 import { duration, guid, httpsUrl } from './fields.js';
 
 export { duration } from './fields.js';
@@ -141,6 +142,10 @@ export const configSchema = z
       })
       .default({ rotateBefore: 60 * 86_400_000, verifyTimeout: 10 * 60_000, retireAfter: 0, readSettle: 2 * 60_000 }),
     targets: z.array(targetSchema).default([]),
+    /** Notification channels (src/notify/): Teams, Slack, signed webhooks. */
+    notify: notifySchema.default([]),
+    /** A run parked longer than this gets a `stillParked` reminder from `scan --notify` (default 24h). */
+    notifyParkedAfter: notifyParkedAfterSchema.default(86_400_000),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Map<string, number>();

@@ -9,13 +9,36 @@ const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
 /** Long base64 runs: a PKCS#12 blob or a DER key. Certificates are public, but a blob this long is not worth the risk. */
 const LONG_BASE64 = /[A-Za-z0-9+/]{400,}={0,2}/g;
 
+/** A signed URL's credential (`sig=` of a Teams Workflows / Logic Apps trigger URL). */
+const URL_SIG = /([?&]sig=)[^&\s"']+/gi;
+/** A Slack incoming-webhook URL: its path is the credential. */
+const SLACK_HOOK = /(https:\/\/hooks\.slack\.com\/)[^\s"']+/gi;
+/** A Standard Webhooks signing secret. */
+const WHSEC = /\bwhsec_[A-Za-z0-9+/=]+/g;
+
+/**
+ * Values known to be secret at run time (notification URLs and signing secrets read from the environment): replaced
+ * wherever they appear, whatever their shape.
+ */
+const knownSecrets = new Set<string>();
+
+/** Registers a secret value (at least 8 characters) so every later scrub replaces it. */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 8) knownSecrets.add(value);
+}
+
 /** Field names whose values are never logged, whatever they hold. */
 export const SECRET_KEYS =
   /^(privatekey|private_key|privatekeypem|pem|pfx|pkcs12|secret|clientsecret|client_secret|password|authorization|access_token|accesstoken|token|client_assertion|assertion)$/i;
 
 /** Replaces private keys, tokens and long base64 blobs in a string. */
 export function scrubString(text: string): string {
-  return text
+  let out = text;
+  for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join('[REDACTED]');
+  return out
+    .replace(URL_SIG, '$1[REDACTED]')
+    .replace(SLACK_HOOK, '$1[REDACTED]')
+    .replace(WHSEC, '[REDACTED SECRET]')
     .replace(PEM_PRIVATE, '[REDACTED PRIVATE KEY]')
     .replace(JWT, '[REDACTED TOKEN]')
     .replace(LONG_BASE64, '[REDACTED BLOB]');
