@@ -90,8 +90,8 @@ export async function withdrawAdditions(
 /**
  * Waits for this run's own pending create, if any: the operation the run recorded, else a pending create on the
  * certificate whose tag names this run (a process that died before its snapshot recorded the operation). Returns the
- * version it made when that version is this run's; undefined when nothing is pending, the create failed, or it made
- * another run's version (never ours to withdraw).
+ * version it made when that version's tag names this run; undefined when nothing is pending, the create failed, or it
+ * made a version of another run or of nobody's (never ours to withdraw).
  */
 async function settleOwnCreate(
   ports: RotationPorts,
@@ -110,10 +110,10 @@ async function settleOwnCreate(
   const deadline = ports.clock.now() + timing.createTimeoutMs;
   for (;;) {
     const status = await ports.certificates.pollCreate(operation, options);
-    if (status.status === 'completed') {
-      const maker = runIdOfVersion(status.version.tags);
-      return maker === undefined || maker === input.runId ? status.version : undefined;
-    }
+    // Only a version whose tag names this run is provably ours: certrotate always tags its creates, so an untagged
+    // version came from someone else's create that this run adopted while pending, and is not ours to disable.
+    if (status.status === 'completed')
+      return runIdOfVersion(status.version.tags) === input.runId ? status.version : undefined;
     if (status.status === 'failed') return undefined;
     if (ports.clock.now() >= deadline) {
       throw new AdapterError({

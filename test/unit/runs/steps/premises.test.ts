@@ -322,6 +322,19 @@ describe('withdrawAdditions', () => {
       expect(world.calls).not.toContain('certificates.setVersionEnabled');
     });
 
+    it("leaves the version of a create it adopted while pending that turned out to be another run's", async () => {
+      const world = new FakeWorld({ propagationMs: 0, readLagMs: 0 });
+      // Adopted: the pending create showed no tag, and this run took it for its own (awaitCertificate then refuses).
+      const operation = await world.ports().certificates.beginCreate(CERTIFICATE, policy, { [RUN_ID_TAG]: OTHER });
+      await expect(withdrawAdditions(world.ports(), { ...base, operation }, step())).resolves.toEqual({
+        keyRemoved: 'none',
+        versionDisabled: 'none',
+      });
+      const theirs = world.allVersions().filter((v) => v.tags[RUN_ID_TAG] === OTHER);
+      expect(theirs.map((v) => v.enabled)).toEqual([true]);
+      expect(world.calls).not.toContain('certificates.setVersionEnabled');
+    });
+
     it('fails retryable, naming the create, while it is still pending past the create timeout', async () => {
       const { world, operation } = await pendingThenSuperseded({ createDelayMs: 24 * 3_600_000 });
       await expect(withdrawAdditions(world.ports(), { ...base, operation }, step())).rejects.toMatchObject({
