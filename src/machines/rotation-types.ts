@@ -431,6 +431,8 @@ export interface WithdrawInput {
   newKeyId?: string;
   certificate?: string;
   newVersion?: string;
+  /** The run's own create, when it was still pending as the run was superseded: waited for, then withdrawn. */
+  operation?: CreateOperationState;
   /** The key in service at preflight: it signs the removeKey proof while it is still a valid credential. */
   oldKey?: KeyRef;
   serverManual: boolean;

@@ -218,5 +218,11 @@ describe('runs with a corrupt snapshot', () => {
     const showText = await runCli(['--config', cfg, 'show', 'r-broken']);
     expect(showText.code, showText.stderr).toBe(0);
     expect(showText.stdout).toMatch(/Its snapshot is corrupt .*; shown from its journal/);
+
+    // The open-run guard fails closed: rotate of that target refuses (exit 4), naming the run and the recovery command.
+    const rotate = await runCli(['--config', cfg, 'rotate', 'contoso-portal', '--yes']);
+    expect(rotate.code, rotate.stderr).toBe(4);
+    expect(rotate.stderr).toMatch(/target "contoso-portal" has run r-broken whose state cannot be read/);
+    expect(rotate.stderr).toContain(`certrotate show r-broken --config ${cfg}`);
   });
 });

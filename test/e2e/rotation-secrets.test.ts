@@ -4,12 +4,13 @@
  * base64 body of every key the sandbox's vaults and servers hold), access tokens and the operator's client secret.
  * The runs cover a plain success, a saved plan, a rollback with faults on the way, plan, scan, runs and show.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliResult } from '../helpers/cli.js';
+import { filesUnder, privateKeyBodies } from '../helpers/key-material.js';
 import {
   addFaults,
   clearFaults,
@@ -21,18 +22,6 @@ import {
   type RunDocument,
   type Sandbox,
 } from '../helpers/sandbox.js';
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
-/** The base64 body of each PEM `PRIVATE KEY` block in `pem`, whitespace removed. */
-function privateKeyBodies(pem: string): string[] {
-  return [...pem.matchAll(/-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]+?)-----END/g)].map((m) =>
-    m[1]!.replace(/\s/g, ''),
-  );
-}
 
 /** Every private key the sandbox holds: the vaults' enabled versions (read as a server would) and the servers' keys. */
 async function sandboxPrivateKeys(sb: Sandbox): Promise<string[]> {

@@ -160,6 +160,16 @@ export class FakeWorld {
   }
 
   /**
+   * Plays the race of a create adopted while pending: the create this run polls turns out to be another agent's
+   * (its tag names `runId`), so the version it makes is that run's.
+   */
+  pendingCreateIsAnotherRuns(runId: string): void {
+    for (const op of [this.pending, ...this.operations.values()]) {
+      if (op && !op.version) op.tags = { ...op.tags, [RUN_ID_TAG]: runId };
+    }
+  }
+
+  /**
    * Plays another agent's run of the same target (another state dir, another machine): it makes a newer version
    * tagged with its run id, attaches it with its world marker (propagated and verified: it produced a token), and
    * then, step by step as asked, installs it on the server and retires the old key. Returns its new version.

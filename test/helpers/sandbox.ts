@@ -185,13 +185,32 @@ export interface SpawnedCli {
   child: ChildProcess;
   /** Resolves when the child has exited, killed or not. */
   done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+  /** Whether the child leads its own process group ({@link killChild} then kills the group). */
+  processGroup?: boolean;
+}
+
+/** How a test starts a CLI child it may kill. */
+export interface SpawnOptions {
+  /** Extra environment (e.g. a per-test TMPDIR). */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Start the child as the leader of its own process group, so {@link killChild} kills the group, as a shell or a
+   * CI agent killing a job does (`kill -9 -PGID`), not only the one process.
+   */
+  processGroup?: boolean;
 }
 
 /** Starts `certrotate --config CONFIG ARGS…` like `runCli` does (no TTY, CI=true), without waiting for it. */
-export function spawnCli(config: string, args: string[], env: NodeJS.ProcessEnv = {}): SpawnedCli {
+export function spawnCli(
+  config: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  opts: Pick<SpawnOptions, 'processGroup'> = {},
+): SpawnedCli {
   const child = spawn(process.execPath, [cliPath, '--config', config, ...args], {
     env: { ...process.env, CI: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.processGroup === true,
   });
   let stdout = '';
   let stderr = '';
@@ -201,7 +220,19 @@ export function spawnCli(config: string, args: string[], env: NodeJS.ProcessEnv 
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
-  return { child, done };
+  return { child, done, processGroup: opts.processGroup === true };
+}
+
+/** Sends `signal` to the child, or to its whole process group when it was started with `processGroup`. */
+export function killChild(run: SpawnedCli, signal: NodeJS.Signals): void {
+  if (run.processGroup && run.child.pid !== undefined) {
+    try {
+      process.kill(-run.child.pid, signal);
+    } catch (err) {
+      // The group is gone already (the child exited on its own): nothing to kill.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  } else run.child.kill(signal);
 }
 
 /** The runs of `runs --json`. */
@@ -416,24 +447,30 @@ export async function killOn(
   marker: string,
   delayMs: number,
   signal: NodeJS.Signals = 'SIGKILL',
+  spawnOpts: SpawnOptions = {},
 ) {
-  const run = spawnCli(config, args);
+  const run = spawnCli(config, args, spawnOpts.env, spawnOpts);
   let seen = '';
   let armed = false;
   run.child.stderr!.on('data', (d: Buffer) => {
     seen += d.toString();
     if (armed || !seen.includes(marker)) return;
     armed = true;
-    if (delayMs === 0) run.child.kill(signal);
-    else setTimeout(() => run.child.kill(signal), delayMs);
+    if (delayMs === 0) killChild(run, signal);
+    else setTimeout(() => killChild(run, signal), delayMs);
   });
   const result = await run.done;
   return { result, reached: seen.includes(marker) };
 }
 
 /** Runs `args` and SIGKILLs the child `delayMs` after its progress first shows `→ STEP started`. */
-export const killAtStep = (config: string, args: string[], step: string, delayMs: number) =>
-  killOn(config, args, `→ ${step} started`, delayMs);
+export const killAtStep = (
+  config: string,
+  args: string[],
+  step: string,
+  delayMs: number,
+  spawnOpts: SpawnOptions = {},
+) => killOn(config, args, `→ ${step} started`, delayMs, 'SIGKILL', spawnOpts);
 
 /**
  * Runs `args` and SIGKILLs (or `signal`s) the child as soon as the sandbox has answered a request `isWrite` matches:
@@ -446,16 +483,17 @@ export async function killOnRequest(
   args: string[],
   isWrite: (r: RequestEntry) => boolean,
   signal: NodeJS.Signals = 'SIGKILL',
+  spawnOpts: SpawnOptions = {},
 ) {
   const from = sb.instrumentation.requests().length;
-  const run = spawnCli(config, args);
+  const run = spawnCli(config, args, spawnOpts.env, spawnOpts);
   let reached = false;
   const poll = setInterval(() => {
     if (reached) return;
     const log = sb.instrumentation.requests();
     if (!log.slice(from).some((r) => r.status < 300 && isWrite(r))) return;
     reached = true;
-    run.child.kill(signal);
+    killChild(run, signal);
   }, 1);
   try {
     const result = await run.done;

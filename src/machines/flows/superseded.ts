@@ -111,6 +111,8 @@ export const withdrawing = retriedStep({
             ...(context.newKeyId ? { newKeyId: context.newKeyId } : {}),
             ...(context.settings.keyVault ? { certificate: context.settings.keyVault.certificate } : {}),
             ...(context.newKey?.version ? { newVersion: context.newKey.version } : {}),
+            // A create still pending as the run was superseded: its version appears later, and is ours to withdraw.
+            ...(context.operation ? { operation: context.operation } : {}),
             ...(oldKey ? { oldKey } : {}),
             serverManual: context.serverManual,
             mayBeInstalled: context.serverManual && context.progress.installed,

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdapterError, type KeyRef } from '../../../../src/adapters/ports.js';
 import { premisesOf } from '../../../../src/machines/flows/superseded.js';
+import { RUN_ID_TAG } from '../../../../src/machines/rotation-policies.js';
 import { selectCurrentKey } from '../../../../src/machines/rotation-policies.js';
 import type { Premises } from '../../../../src/machines/rotation-types.js';
 import { credentialDisplayName } from '../../../../src/machines/world-markers.js';
@@ -278,5 +279,68 @@ describe('withdrawAdditions', () => {
       withdrawAdditions(world.ports(), { ...input, serverManual: true, mayBeInstalled: true }, step()),
     ).resolves.toEqual({ keyRemoved: 'mayBeInUse', versionDisabled: 'mayBeInUse' });
     expect(world.appKeys().map((k) => k.thumbprint)).toContain(newKey.thumbprint);
+  });
+
+  describe('superseded while its own Key Vault create is still pending', () => {
+    /** A world where this run started a create (not yet issued) and another run then rotated the target. */
+    async function pendingThenSuperseded(options: { createDelayMs?: number; pendingReportsTags?: boolean } = {}) {
+      const world = new FakeWorld({ propagationMs: 0, readLagMs: 0, createDelayMs: 8_000, ...options });
+      const operation = await world.ports().certificates.beginCreate(CERTIFICATE, policy, { [RUN_ID_TAG]: RUN });
+      const theirs = world.anotherRunRotates({ runId: OTHER, installs: true });
+      return { world, operation, theirs };
+    }
+    const ownVersions = (world: FakeWorld) => world.allVersions().filter((v) => v.tags[RUN_ID_TAG] === RUN);
+
+    it('waits for the create it recorded and disables the version it makes, which nothing uses', async () => {
+      const { world, operation, theirs } = await pendingThenSuperseded();
+      expect(ownVersions(world)).toEqual([]);
+      const result = await withdrawAdditions(world.ports(), { ...base, operation }, step());
+      expect(result).toEqual({ keyRemoved: 'none', versionDisabled: 'disabled' });
+      expect(ownVersions(world).map((v) => v.enabled)).toEqual([false]);
+      // Another run's version and key stay as they are.
+      expect(world.allVersions().find((v) => v.version === theirs.version)?.enabled).toBe(true);
+      expect(world.serverKey()).toBe(theirs.thumbprint);
+    });
+
+    it('finds a pending create tagged with this run that its snapshot never recorded', async () => {
+      const { world } = await pendingThenSuperseded({ pendingReportsTags: true });
+      await expect(withdrawAdditions(world.ports(), base, step())).resolves.toEqual({
+        keyRemoved: 'none',
+        versionDisabled: 'disabled',
+      });
+      expect(ownVersions(world).map((v) => v.enabled)).toEqual([false]);
+    });
+
+    it("never waits on, nor withdraws, another run's pending create", async () => {
+      const world = new FakeWorld({ propagationMs: 0, readLagMs: 0, pendingReportsTags: true });
+      await world.ports().certificates.beginCreate(CERTIFICATE, policy, { [RUN_ID_TAG]: OTHER });
+      await expect(withdrawAdditions(world.ports(), base, step())).resolves.toEqual({
+        keyRemoved: 'none',
+        versionDisabled: 'none',
+      });
+      expect(world.calls).not.toContain('certificates.pollCreate');
+      expect(world.calls).not.toContain('certificates.setVersionEnabled');
+    });
+
+    it("leaves the version of a create it adopted while pending that turned out to be another run's", async () => {
+      const world = new FakeWorld({ propagationMs: 0, readLagMs: 0 });
+      // Adopted: the pending create showed no tag, and this run took it for its own (awaitCertificate then refuses).
+      const operation = await world.ports().certificates.beginCreate(CERTIFICATE, policy, { [RUN_ID_TAG]: OTHER });
+      await expect(withdrawAdditions(world.ports(), { ...base, operation }, step())).resolves.toEqual({
+        keyRemoved: 'none',
+        versionDisabled: 'none',
+      });
+      const theirs = world.allVersions().filter((v) => v.tags[RUN_ID_TAG] === OTHER);
+      expect(theirs.map((v) => v.enabled)).toEqual([true]);
+      expect(world.calls).not.toContain('certificates.setVersionEnabled');
+    });
+
+    it('fails retryable, naming the create, while it is still pending past the create timeout', async () => {
+      const { world, operation } = await pendingThenSuperseded({ createDelayMs: 24 * 3_600_000 });
+      await expect(withdrawAdditions(world.ports(), { ...base, operation }, step())).rejects.toMatchObject({
+        detail: { code: 'timeout', retryable: true, message: expect.stringContaining('still pending') as unknown },
+      });
+      expect(world.calls).not.toContain('certificates.setVersionEnabled');
+    });
   });
 });
