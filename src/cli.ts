@@ -80,6 +80,18 @@ export function buildProgram(): Command {
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 
+  program
+    .command('identity')
+    .description(
+      'the Dataverse identity behind each S2S connection:\napplication user or SYSTEM, its roles, and what\nstill depends on SYSTEM (reads only)',
+    )
+    .argument('[target]', 'one configured target (default: every\npower-pages and keyvault target)')
+    .option('--environment <id>', "only this Power Platform environment's\npower-pages targets")
+    .option('--detailed-exitcode', 'exit 2 when findings exist')
+    .action((target: string | undefined, opts: { environment?: string; detailedExitcode?: boolean }) =>
+      run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
+    );
+
   const collect = (value: string, previous: string[] = []) => [...previous, value];
   program
     .command('discover')
