@@ -83,9 +83,9 @@ export function buildProgram(): Command {
   program
     .command('identity')
     .description(
-      'the Dataverse identity behind each S2S connection:\napplication user or SYSTEM, its roles, and what\nstill depends on SYSTEM (reads only)',
+      'which Dataverse identity each S2S connection\nuses (application user or SYSTEM), its roles,\nand what still depends on SYSTEM (reads only)',
     )
-    .argument('[target]', 'one configured target (default: every\npower-pages and keyvault target)')
+    .argument('[name]', 'one configured target (default: every\npower-pages and keyvault target)')
     .option('--environment <id>', "only this Power Platform environment's\npower-pages targets")
     .option('--detailed-exitcode', 'exit 2 when findings exist')
     .action((target: string | undefined, opts: { environment?: string; detailedExitcode?: boolean }) =>

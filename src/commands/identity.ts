@@ -51,7 +51,7 @@ export function selectTargets(
     const t = targets.find((x) => x.name === name);
     if (!t) {
       throw new UsageError(
-        `argument TARGET: got "${name}"; expected a configured target (${targets.map((x) => x.name).join(', ') || 'none configured'})`,
+        `argument NAME: got "${name}"; expected a configured target (${targets.map((x) => x.name).join(', ') || 'none configured'})`,
       );
     }
     targets = [t];

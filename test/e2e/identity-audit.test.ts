@@ -152,7 +152,7 @@ describe('certrotate identity', () => {
   it('rejects an unknown target naming the value and the configured ones', async () => {
     const r = await cli(sb.configPath, ['identity', 'nope']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('argument TARGET: got "nope"; expected a configured target (contoso-api');
+    expect(r.stderr).toContain('argument NAME: got "nope"; expected a configured target (contoso-api');
   });
 
   it('sends no write to any service', async () => {
