@@ -64,34 +64,61 @@ export function selectTargets(
   return targets;
 }
 
-async function auditOne(azure: AzureAdapters, target: TargetConfig): Promise<IdentityTargetRow> {
-  const environmentId = target.kind === 'power-pages' ? target.environmentId : null;
-  try {
-    let dataverseUrl: string;
-    let websiteRecordId: string | undefined;
-    if (target.kind === 'power-pages') {
-      const site = await azure.identity.website(target.environmentId, target.websiteId);
-      dataverseUrl = site.dataverseUrl;
-      websiteRecordId = site.websiteRecordId;
-    } else {
-      dataverseUrl = target.verify.dataverseUrl;
-    }
-    const snapshot = await azure.identity.read({
-      dataverseUrl,
-      appId: target.app.appId,
-      ...(websiteRecordId ? { websiteRecordId } : {}),
-    });
-    const audit = auditTarget({ kind: target.kind, ...snapshot }, target.app.appId);
-    return { name: target.name, environmentId, ...audit };
-  } catch (err) {
+/** What one row audits: a configured target, or (with `--environment`) a site or application user found there. */
+interface Subject {
+  name: string;
+  kind: 'power-pages' | 'keyvault';
+  environmentId: string | null;
+  appId: string;
+  /** Where its Dataverse is, and (a site) its record id, which adds the Liquid and SYSTEM's workflows. */
+  locate(): Promise<{ dataverseUrl: string; websiteRecordId?: string }>;
+}
+
+function subjectOf(azure: AzureAdapters, target: TargetConfig): Subject {
+  if (target.kind === 'power-pages') {
     return {
       name: target.name,
-      environmentId,
-      identity: null,
-      verdict: null,
-      findings: [],
-      error: toPortError(err).message,
+      kind: 'power-pages',
+      environmentId: target.environmentId,
+      appId: target.app.appId,
+      locate: () => azure.identity.website(target.environmentId, target.websiteId),
     };
+  }
+  return {
+    name: target.name,
+    kind: 'keyvault',
+    environmentId: null,
+    appId: target.app.appId,
+    locate: () => Promise.resolve({ dataverseUrl: target.verify.dataverseUrl }),
+  };
+}
+
+const errorRow = (name: string, environmentId: string | null, error: string): IdentityTargetRow => ({
+  name,
+  environmentId,
+  identity: null,
+  verdict: null,
+  findings: [],
+  error,
+});
+
+async function auditOne(
+  azure: AzureAdapters,
+  subject: Subject,
+  located: (dataverseUrl: string) => void,
+): Promise<IdentityTargetRow> {
+  const { name, environmentId } = subject;
+  try {
+    const { dataverseUrl, websiteRecordId } = await subject.locate();
+    located(dataverseUrl);
+    const snapshot = await azure.identity.read({
+      dataverseUrl,
+      appId: subject.appId,
+      ...(websiteRecordId ? { websiteRecordId } : {}),
+    });
+    return { name, environmentId, ...auditTarget({ kind: subject.kind, ...snapshot }, subject.appId) };
+  } catch (err) {
+    return errorRow(name, environmentId, toPortError(err).message);
   }
 }
 
@@ -144,7 +171,58 @@ export async function identityCommand(
   const azure = createAzureAdapters(config, { logger: ctx.logger, clock: systemClock, env: ctx.env });
   const { default: pLimit } = await import('p-limit');
   const limit = pLimit(4);
-  const rows = await Promise.all(targets.map((t) => limit(() => auditOne(azure, t))));
+  const subjects = targets.map((t) => subjectOf(azure, t));
+  const rows: IdentityTargetRow[] = [];
+  const env = opts.environment;
+  const wholeEnvironment = env !== undefined && name === undefined;
+  // `--environment` without a NAME: the environment's sites too, configured or not (as `scan --environment`).
+  if (wholeEnvironment) {
+    try {
+      for (const site of await azure.sites.listSites(env)) {
+        if (targets.some((t) => t.kind === 'power-pages' && t.websiteId === site.websiteId)) continue;
+        subjects.push({
+          name: site.name || site.websiteId,
+          kind: 'power-pages',
+          environmentId: env,
+          appId: site.appId,
+          locate: () => azure.identity.website(env, site.websiteId),
+        });
+      }
+    } catch (err) {
+      rows.push(errorRow(`environment ${env}`, env, `cannot list its sites: ${toPortError(err).message}`));
+    }
+  }
+  let dataverseUrl: string | undefined;
+  const located = (url: string) => void (dataverseUrl ??= url);
+  rows.push(...(await Promise.all(subjects.map((s) => limit(() => auditOne(azure, s, located))))));
+  // And the Power Pages application users of sites neither configured nor listed: their roles (no Liquid to read).
+  if (wholeEnvironment && dataverseUrl) {
+    const url = dataverseUrl;
+    const known = new Set(subjects.map((s) => s.appId.toLowerCase()));
+    try {
+      const extra = (await azure.identity.portalUsers(url)).filter((u) => !known.has(u.appId.toLowerCase()));
+      const located = () => undefined;
+      const audits = extra.map((u) =>
+        limit(() =>
+          auditOne(
+            azure,
+            {
+              name: u.siteName,
+              kind: 'power-pages',
+              environmentId: env,
+              appId: u.appId,
+              locate: () => Promise.resolve({ dataverseUrl: url }),
+            },
+            located,
+          ),
+        ),
+      );
+      rows.push(...(await Promise.all(audits)));
+    } catch (err) {
+      const message = `cannot list its Power Pages application users: ${toPortError(err).message}`;
+      rows.push(errorRow(`environment ${env}`, env, message));
+    }
+  }
   for (const r of rows) {
     if (r.error) ctx.logger.error({ target: r.name }, `cannot audit target ${r.name}: ${r.error}`);
   }

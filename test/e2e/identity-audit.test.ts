@@ -109,8 +109,30 @@ describe('certrotate identity', () => {
     // The 5,000 added web pages came in pages, each link followed as Dataverse gave it.
     const requests = await getRequests(sb);
     const webpageReads = requests.filter((q) => q.service === 'dataverse' && q.path.includes('adx_webpages'));
-    expect(webpageReads.length).toBeGreaterThan(2);
+    // contoso's one page, and northwind's 5,001 rows at odata.maxpagesize=1000: six pages.
+    expect(webpageReads.length).toBe(7);
     expect(webpageReads.every((q) => q.status === 200)).toBe(true);
+  });
+
+  it('--environment adds the migrated site found only as an application user: System Administrator, overPrivileged', async () => {
+    const env = sb.targets.find((t) => t.name === 'contoso-portal')!.environmentId!;
+    const r = await cli(sb.configPath, ['identity', '--environment', env, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = parseJson<IdentityDocument>(r);
+    expect(doc.targets.map((t) => [t.name, t.verdict])).toEqual([
+      ['contoso-portal', 'findings'],
+      ['northwind-portal', 'ok'],
+      ['fabrikam-portal', 'overPrivileged'],
+    ]);
+    const fabrikam = doc.targets[2]!;
+    expect(fabrikam.environmentId).toBe(env);
+    expect(fabrikam.identity).toEqual(
+      expect.objectContaining({ kind: 'applicationUser', name: '# Portals-fabrikam-portal', disabled: false }),
+    );
+    expect(fabrikam.findings.map(brief)).toEqual([
+      { severity: 'high', kind: 'extraRole', table: 'systemusers', name: '# Portals-fabrikam-portal' },
+    ]);
+    expect(fabrikam.findings[0]!.excerpt).toBe("role 'System Administrator' assigned");
   });
 
   it('prints a readable table and exits 0 without --detailed-exitcode', async () => {

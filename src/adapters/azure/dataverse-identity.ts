@@ -71,6 +71,11 @@ export interface WebsiteRecord {
 /** The reader's port. */
 export interface DataverseIdentityReader {
   read(req: IdentityReadRequest): Promise<IdentitySnapshot>;
+  /**
+   * The environment's Power Pages application users (`# Portals-<site>`, with an application id): sites whose
+   * Dataverse identity exists even where the websites API does not list them.
+   */
+  portalUsers(dataverseUrl: string, o?: { signal?: AbortSignal }): Promise<{ appId: string; siteName: string }[]>;
   /** The site's Dataverse URL and record id (`adx_website` / `powerpagesite`), from the Power Platform API. */
   website(environmentId: string, websiteId: string, o?: { signal?: AbortSignal }): Promise<WebsiteRecord>;
 }
@@ -83,6 +88,9 @@ export interface DataverseIdentityReaderOptions {
   /** `Prefer: odata.maxpagesize` (default 1000; Dataverse's maximum is 5000). */
   pageSize?: number;
 }
+
+/** A Power Pages application user's name: `# Portals-<site name>` (reference §0.1). */
+const PORTAL_USER_PREFIX = '# Portals-';
 
 /** Pages followed at most per query: a guard against a server whose nextLink never ends. */
 const MAX_PAGES = 10_000;
@@ -340,6 +348,36 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
 
   return {
     read,
+    async portalUsers(dataverseUrl, o) {
+      const base = dataverseUrl.replace(/\/+$/, '');
+      const token = await bearer(base, o?.signal);
+      const headers = {
+        authorization: `Bearer ${token}`,
+        'odata-version': '4.0',
+        'odata-maxversion': '4.0',
+        prefer: `odata.maxpagesize=${pageSize}`,
+      };
+      // The filter is percent-encoded: `#` would otherwise end the URL's query.
+      let url: string | undefined =
+        `${base}/api/data/v9.2/systemusers?$select=systemuserid,fullname,applicationid&$filter=` +
+        encodeURIComponent(`contains(fullname,'${PORTAL_USER_PREFIX}')`);
+      const out: { appId: string; siteName: string }[] = [];
+      for (let page = 0; url && page < MAX_PAGES; page++) {
+        const res = await httpJson(
+          url,
+          { headers, ...(o?.signal ? { signal: o.signal } : {}) },
+          { operation: `Dataverse: listing Power Pages application users at ${base}` },
+        );
+        const body = (res.body ?? {}) as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string };
+        for (const u of body.value ?? []) {
+          const name = typeof u.fullname === 'string' ? u.fullname : '';
+          if (typeof u.applicationid !== 'string' || !name.startsWith(PORTAL_USER_PREFIX)) continue;
+          out.push({ appId: u.applicationid, siteName: name.slice(PORTAL_USER_PREFIX.length) });
+        }
+        url = body['@odata.nextLink'];
+      }
+      return out;
+    },
     async website(environmentId, websiteId, o) {
       const pp = opts.powerPlatformUrl.replace(/\/+$/, '');
       const token = await bearer(pp, o?.signal);
