@@ -87,8 +87,9 @@ export function buildProgram(): Command {
     )
     .argument('[name]', 'one configured target (default: every\npower-pages and keyvault target)')
     .option('--environment <id>', "only this Power Platform environment's\npower-pages targets")
+    .option('--html <file>', 'also write the audit as a self-contained\nHTML page with the findings table')
     .option('--detailed-exitcode', 'exit 2 when findings exist')
-    .action((target: string | undefined, opts: { environment?: string; detailedExitcode?: boolean }) =>
+    .action((target: string | undefined, opts: { environment?: string; html?: string; detailedExitcode?: boolean }) =>
       run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
     );
 

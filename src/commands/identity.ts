@@ -19,6 +19,8 @@ import { table } from './runs.js';
 export interface IdentityOptions {
   environment?: string;
   detailedExitcode?: boolean;
+  /** Also write the audit as a self-contained HTML page. */
+  html?: string;
 }
 
 /** One target of the identity document (formatVersion 1). */
@@ -165,7 +167,7 @@ export async function identityCommand(
   opts: IdentityOptions,
 ): Promise<number> {
   if (opts.environment !== undefined) checkEnvironmentId(opts.environment);
-  const { config } = await ctx.config();
+  const { config, path: configPath } = await ctx.config();
   const targets = selectTargets(config, name, opts.environment);
   const { createAzureAdapters } = await import('../adapters/azure/index.js');
   const azure = createAzureAdapters(config, { logger: ctx.logger, clock: systemClock, env: ctx.env });
@@ -231,6 +233,23 @@ export async function identityCommand(
     // `evidence` is for the human text; the JSON keeps the issue's schema.
     targets: rows.map(({ evidence: _evidence, ...r }) => r),
   };
+  if (opts.html) {
+    // Written before stdout, as scan's report: a failed write prints no table.
+    const { writeIdentityReport } = await import('../report/identity-report.js');
+    let written: string;
+    try {
+      written = await writeIdentityReport(opts.html, {
+        targets: document.targets,
+        generatedAt: Date.now(),
+        source: configPath,
+      });
+    } catch (err) {
+      throw new UsageError(
+        `option --html: cannot write ${opts.html}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+    process.stderr.write(`Identity report written to ${written}\n`);
+  }
   ctx.print(document, () => identityText(rows));
   return identityExitCode(rows, opts.detailedExitcode === true);
 }

@@ -4,6 +4,8 @@
  * background workflow owned by SYSTEM), northwind-portal clean, the keyvault targets' integrations holding System
  * Administrator; a 5,000-row table read across pages; a table the identity may not read; and no write at all.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, getRequests, parseJson, startE2eSandbox, type Sandbox } from '../helpers/sandbox.js';
 
@@ -141,6 +143,21 @@ describe('certrotate identity', () => {
     expect(r.stdout).toMatch(/^TARGET\s+IDENTITY\s+NAME\s+ROLES\s+VERDICT\s+FINDINGS/);
     expect(r.stdout).toMatch(/contoso-portal\s+system\s+SYSTEM\s+-\s+findings\s+5/);
     expect(r.stdout).toContain('fix: assign the workflow to the application user or a team');
+  });
+
+  it('--html writes a self-contained page with the identities and the findings table', async () => {
+    const file = join(sb.dir, 'identity.html');
+    const r = await cli(sb.configPath, ['identity', 'contoso-portal', '--html', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Identity report written to ${file}`);
+    const html = await readFile(file, 'utf8');
+    expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'"`);
+    expect(html).not.toMatch(/<script|<link|src="http/);
+    expect(html.match(/<tr data-kind="/g)).toHaveLength(5);
+    expect(html).toContain('<tr data-kind="workflowOwnedBySystem">');
+    // The excerpt is escaped: FetchXML is text on the page, never markup.
+    expect(html).toContain('&lt;condition attribute=&quot;ownerid&quot;');
+    expect(html).not.toContain('<condition');
   });
 
   it('names a table it may not read and what to grant, exits 1, and still reports the rest', async () => {
