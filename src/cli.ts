@@ -80,6 +80,19 @@ export function buildProgram(): Command {
       run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 
+  program
+    .command('identity')
+    .description(
+      'which Dataverse identity each S2S connection\nuses (application user or SYSTEM), its roles,\nand what still depends on SYSTEM (reads only)',
+    )
+    .argument('[name]', 'one configured target (default: every\npower-pages and keyvault target)')
+    .option('--environment <id>', "only this Power Platform environment's\npower-pages targets")
+    .option('--html <file>', 'also write the audit as a self-contained\nHTML page with the findings table')
+    .option('--detailed-exitcode', 'exit 2 when findings exist')
+    .action((target: string | undefined, opts: { environment?: string; html?: string; detailedExitcode?: boolean }) =>
+      run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
+    );
+
   const collect = (value: string, previous: string[] = []) => [...previous, value];
   program
     .command('discover')

@@ -101,6 +101,9 @@ export function registerSandboxCommand(program: Command): void {
           graphWriteBudget: { writes: opts.graphAppWrites, windowSeconds: 150 },
           graphTenantWriteBudget: { writes: opts.graphTenantWrites, windowSeconds: 300 },
           ...(opts.storage ? { storage: true } : {}),
+          // The operator reads Dataverse as an application user of its own, so that `certrotate identity` works
+          // against this sandbox as it does in a tenant where the operator was added to the environment.
+          identity: { operatorReads: true },
         });
       },
     );

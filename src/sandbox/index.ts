@@ -227,6 +227,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       operator: { clientId: operator.appId, clientSecret: operatorSecret, objectId: operator.id },
       targets,
       identity,
+      dataverseTables: org.tables,
       directory,
       history,
       clock,

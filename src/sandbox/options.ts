@@ -6,6 +6,7 @@ import type { AppServer } from './app-server.js';
 import type { SandboxClock } from './clock.js';
 import type { Directory } from './directory.js';
 import type { IdentityWorld, IdentityWorldOptions } from './dataverse/identity-world.js';
+import type { DataverseTables } from './dataverse/tables.js';
 import type { History } from './history.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { KeyPool } from './key-pool.js';
@@ -85,6 +86,8 @@ export interface Sandbox {
   targets: SandboxTarget[];
   /** The seeded Dataverse identity world (SYSTEM's id, the migrated site). */
   identity: IdentityWorld;
+  /** The sandbox Dataverse's in-memory tables (an in-process test may deny a table between two commands). */
+  dataverseTables: DataverseTables;
   directory: Directory;
   history: History;
   clock: SandboxClock;

@@ -26,6 +26,7 @@ import { createDataverseProbe } from './dataverse-probe.js';
 import { createKeyMaterialLoader, type KeyMaterialLoader } from './key-material.js';
 import { createSignInLog } from './sign-in-log.js';
 import { createSiteDirectory } from './site-directory.js';
+import { createDataverseIdentityReader, type DataverseIdentityReader } from './dataverse-identity.js';
 import { createTokenVerifier } from './token-verifier.js';
 import { trustExtraCa } from './trust.js';
 import { defaultLimiter, type ServiceLimiter } from './limiter.js';
@@ -64,6 +65,8 @@ export interface AzureAdapters {
   /** Entra's service-principal sign-in log (prune's evidence that a key is unused). */
   signIns: SignInLog;
   keyMaterial: KeyMaterialLoader;
+  /** The identity audit's Dataverse reads, with certrotate's own identity (src/adapters/azure/dataverse-identity.ts). */
+  identity: DataverseIdentityReader;
 }
 
 /**
@@ -140,6 +143,9 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
   );
   const dataverse = lazy(createDataverseProbe);
   const ownership = lazy(() => createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
+  const identityReader = lazy(() =>
+    createDataverseIdentityReader({ credential: lazyCredential, powerPlatformUrl: config.cloud.powerPlatformUrl }),
+  );
   const signIns = lazy(() => createSignInLog({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
   return {
     certificates(target) {
@@ -176,5 +182,8 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
       return signIns();
     },
     keyMaterial: loader,
+    get identity() {
+      return identityReader();
+    },
   };
 }

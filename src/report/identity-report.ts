@@ -1,0 +1,106 @@
+/**
+ * `identity --html FILE`: the identity audit as a self-contained page — per target the identity, its roles and the
+ * verdict, then the findings table with each fix. Like the expiry report: inline CSS only, a Content-Security-Policy
+ * that forbids every fetch and script, everything escaped and scrubbed (I4).
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { scrubValue } from '../logging/scrub.js';
+import type { IdentityTargetRow } from '../commands/identity.js';
+import { escapeXml } from './escape.js';
+
+/** What the page is made from. */
+export interface IdentityReportInput {
+  targets: IdentityTargetRow[];
+  /** Epoch ms the audit ran at. */
+  generatedAt: number;
+  /** Where the targets come from, e.g. the config file's path. */
+  source?: string;
+}
+
+const VERDICT_COLOURS: Record<string, string> = {
+  ok: '#2e7d32',
+  findings: '#ef6c00',
+  overPrivileged: '#6a1b9a',
+  broken: '#c62828',
+  error: '#616161',
+};
+const SEVERITY_COLOURS = { high: '#c62828', medium: '#ef6c00', low: '#1565c0' } as const;
+
+const CSS = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #212121; background: #fafafa; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 22px 0 8px; }
+.meta { color: #616161; margin: 0 0 18px; }
+table { border-collapse: collapse; background: #fff; width: 100%; border: 1px solid #e0e0e0; margin-bottom: 18px; }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #eeeeee; vertical-align: top; }
+th { background: #f5f5f5; font-weight: 600; }
+td.mono { font-family: ui-monospace, Consolas, monospace; font-size: 12px; word-break: break-all; }
+.badge { color: #fff; background: var(--c); border-radius: 10px; padding: 1px 9px; font-size: 12px; font-weight: 600; }
+@media print { body { background: #fff; margin: 0; } table { break-inside: avoid; } }
+`;
+
+const badge = (text: string, colour: string) => `<span class="badge" style="--c:${colour}">${escapeXml(text)}</span>`;
+
+/** The whole page as one HTML string. */
+export function identityReportHtml(input: IdentityReportInput): string {
+  const targets = scrubValue(input.targets) as IdentityTargetRow[];
+  const generated = new Date(input.generatedAt).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const findings = targets.flatMap((t) => t.findings.map((f) => ({ target: t.name, ...f })));
+  const body: string[] = [
+    '<h1>Dataverse identity audit</h1>',
+    `<p class="meta">${targets.length} target(s), ${findings.length} finding(s), audited ${generated}${
+      input.source ? ` from ${escapeXml(input.source)}` : ''
+    } by certrotate.</p>`,
+    '<h2>Identities</h2>',
+    '<table><thead><tr><th>Target</th><th>Identity</th><th>Name</th><th>Roles</th><th>Column profiles</th>' +
+      '<th>Verdict</th></tr></thead><tbody>',
+  ];
+  for (const t of targets) {
+    const verdict = t.verdict ?? 'error';
+    body.push(
+      `<tr data-target="${escapeXml(t.name)}"><td>${escapeXml(t.name)}</td>` +
+        `<td>${escapeXml(t.identity?.kind ?? '–')}</td><td>${escapeXml(t.identity?.name ?? '–')}</td>` +
+        `<td>${escapeXml(t.identity?.roles.join(', ') || '–')}</td>` +
+        `<td>${escapeXml(t.identity?.columnProfiles.join(', ') || '–')}</td>` +
+        `<td>${badge(verdict, VERDICT_COLOURS[verdict] ?? '#616161')}${t.error ? ` ${escapeXml(t.error)}` : ''}</td></tr>`,
+    );
+  }
+  body.push('</tbody></table>', '<h2>Findings</h2>');
+  if (findings.length === 0)
+    body.push('<p>None: nothing depends on SYSTEM and every identity holds what it should.</p>');
+  else {
+    body.push(
+      '<table><thead><tr><th>Severity</th><th>Target</th><th>Kind</th><th>Table</th><th>Record</th>' +
+        '<th>Matched</th><th>Fix</th></tr></thead><tbody>',
+    );
+    for (const f of findings) {
+      body.push(
+        `<tr data-kind="${escapeXml(f.kind)}"><td>${badge(f.severity, SEVERITY_COLOURS[f.severity])}</td>` +
+          `<td>${escapeXml(f.target)}</td><td>${escapeXml(f.kind)}</td><td>${escapeXml(f.table)}</td>` +
+          `<td>${escapeXml(f.name ?? '–')}${f.recordId ? `<br><small>${escapeXml(f.recordId)}</small>` : ''}</td>` +
+          `<td class="mono">${escapeXml(f.excerpt)}</td><td>${escapeXml(f.fix)}</td></tr>`,
+      );
+    }
+    body.push('</tbody></table>');
+  }
+  return [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    // Self-contained by construction: the page may load nothing and run nothing.
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>certrotate identity audit ${new Date(input.generatedAt).toISOString().slice(0, 10)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head><body>',
+    ...body,
+    '</body></html>',
+    '',
+  ].join('\n');
+}
+
+/** Writes the page to `path` (mode 0644: no secret in it, meant to be shared). Returns the absolute path. */
+export async function writeIdentityReport(path: string, input: IdentityReportInput): Promise<string> {
+  const file = resolve(path);
+  await writeFile(file, identityReportHtml(input), { mode: 0o644 });
+  return file;
+}
