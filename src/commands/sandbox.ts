@@ -101,6 +101,7 @@ export function registerSandboxCommand(program: Command): void {
           graphWriteBudget: { writes: opts.graphAppWrites, windowSeconds: 150 },
           graphTenantWriteBudget: { writes: opts.graphTenantWrites, windowSeconds: 300 },
           ...(opts.storage ? { storage: true } : {}),
+          notifyReceivers: true,
         });
       },
     );
