@@ -30,6 +30,8 @@ export interface RecordedNotification {
   runId: string | null;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   body: unknown;
+  /** The exact bytes received, as text (a webhook signature covers exactly these). */
+  rawBody: string;
   headers: Record<string, string>;
   /** The status the receiver answered. */
   status: number;
@@ -131,6 +133,7 @@ export function createNotificationReceivers(opts: { hosts: HostSet; clock: Sandb
       kind: channel,
       ...read(parsed),
       body: parsed ?? text,
+      rawBody: text,
       headers: headersOf(headers),
       status,
     });
