@@ -76,8 +76,18 @@ export function buildProgram(): Command {
       'targets read at once (default 32, sized from\nthe Graph and Key Vault budgets)',
       positiveInt,
     )
-    .action((opts: { detailedExitcode?: boolean; environment?: string; html?: string; concurrency?: number }) =>
-      run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
+    .option(
+      '--notify',
+      'send expiring (90/60/30/15/7/3/1 days), expired and\nstillParked to the notify channels, once each',
+    )
+    .action(
+      (opts: {
+        detailedExitcode?: boolean;
+        environment?: string;
+        html?: string;
+        concurrency?: number;
+        notify?: boolean;
+      }) => run(async (ctx) => (await import('./commands/scan.js')).scanCommand(ctx, opts)),
     );
 
   program

@@ -78,6 +78,16 @@ export interface RunStore {
   savePlan(runId: string, plan: unknown): Promise<void>;
   /** Every run known to the store, newest first; a run whose snapshot cannot be read is listed as corrupt. */
   listRuns(): Promise<RunSummary[]>;
+  /**
+   * Reads a small named record kept beside the runs (e.g. `notify-sent`, what `scan --notify` already told), or
+   * undefined when none was written. `name` is lower-case letters, digits and `-` ({@link assertRecordName}).
+   */
+  readRecord(name: string): Promise<unknown>;
+  /**
+   * Writes the record (an atomic overwrite; the last writer wins). Callers keep in it only what is safe to lose to a
+   * concurrent writer: at worst a fact is re-derived and a notification repeated, never a run's state.
+   */
+  writeRecord(name: string, value: unknown): Promise<void>;
   /** Resolves when every queued write has reached the disk. */
   flush(): Promise<void>;
 }

@@ -25,9 +25,9 @@ export function registerSandboxCommand(program: Command): void {
   sandbox
     .command('start')
     .description(
-      'start the sandbox: writes DIR/ca.pem and DIR/certrotate.yaml, prints {"ready":true,"admin":…,"config":…}, runs until SIGINT/SIGTERM',
+      'start the sandbox: writes DIR/ca.pem, DIR/certrotate.yaml and DIR/notify.env, prints {"ready":true,"admin":…,"config":…}, runs until SIGINT/SIGTERM',
     )
-    .option('--dir <dir>', 'where ca.pem and certrotate.yaml are written', '.certrotate-sandbox')
+    .option('--dir <dir>', 'where ca.pem, certrotate.yaml and notify.env are written', '.certrotate-sandbox')
     .option('--targets <n>', 'extra keyvault targets bench-0001… (due)', count, 0)
     .option('--tenant-apps <n>', 'extra app registrations fleet-0001… for discover', count, 0)
     .option('--latency <ms>', 'latency added to every service request', nonNegative('--latency'), 0)
@@ -104,6 +104,7 @@ export function registerSandboxCommand(program: Command): void {
           // The operator reads Dataverse as an application user of its own, so that `certrotate identity` works
           // against this sandbox as it does in a tenant where the operator was added to the environment.
           identity: { operatorReads: true },
+          notifyReceivers: true,
         });
       },
     );

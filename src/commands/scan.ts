@@ -96,7 +96,7 @@ export function checkEnvironmentId(value: string): void {
 /** `scan`: every configured target's key, expiry and status. Reads only (I6). */
 export async function scanCommand(
   ctx: CommandContext,
-  opts: { detailedExitcode?: boolean; environment?: string; html?: string; concurrency?: number },
+  opts: { detailedExitcode?: boolean; environment?: string; html?: string; concurrency?: number; notify?: boolean },
 ): Promise<number> {
   if (opts.environment !== undefined) checkEnvironmentId(opts.environment);
   const { config, path: configPath } = await ctx.config();
@@ -104,6 +104,8 @@ export async function scanCommand(
   let failures = 0;
   // Read only: the runs the world markers name, so a key of an unfinished local run is never called an orphan.
   const { store, lock } = openStateBackend(config);
+  // `--notify`: the channels are checked before anything is read (a usage error exits 1 before the scan).
+  const notify = opts.notify ? (await import('./scan-notify.js')).scanNotifier(ctx, config, store) : undefined;
   let listed: InventorySources['listed'];
   const sources: InventorySources = {
     store,
@@ -164,7 +166,10 @@ export async function scanCommand(
     }
   }
   if (opts.html) await writeHtmlReport(opts.html, configPath, config, rows, sites);
-  ctx.print({ formatVersion: 1, targets: rows, ...(sites ? { sites } : {}) }, () => {
+  // Never changes the exit code: every failure is logged and listed in `notifications`.
+  const notifications = notify ? await notify(rows) : undefined;
+  const doc = { formatVersion: 1, targets: rows, ...(sites ? { sites } : {}) };
+  ctx.print({ ...doc, ...(notifications ? { notifications } : {}) }, () => {
     const siteText = sites && opts.environment ? `\n${sitesTable(opts.environment, sites, table)}` : '';
     if (rows.length === 0) return `No targets configured.${siteText}`;
     const out = [['TARGET', 'KIND', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS']];

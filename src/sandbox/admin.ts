@@ -1,11 +1,12 @@
 /**
- * The admin API (DESIGN §6): `/state`, `/history`, `/requests`, `/faults`, and the admin center's Update key.
+ * The admin API (DESIGN §6): `/state`, `/history`, `/requests`, `/faults`, `/notifications`, and the admin center's Update key.
  * It is not instrumented itself, so its own calls never show up in the request log or trip fault rules.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { faultRuleSchema, type Instrumentation } from './instrumentation.js';
 import type { History } from './history.js';
+import type { NotificationReceivers } from './notification-receivers.js';
 import { SiteUpdateError, type SiteManager } from './sites.js';
 
 export interface AdminOptions {
@@ -17,6 +18,8 @@ export interface AdminOptions {
   budgets?: () => unknown;
   /** `GET /tokens`: tokens issued per identity and resource. */
   tokens?: () => unknown;
+  /** `GET /notifications`: the deliveries the notification receivers recorded (when they run). */
+  notifications?: Pick<NotificationReceivers, 'deliveries' | 'clear'>;
 }
 
 const faultsBody = z.object({ rules: z.array(faultRuleSchema) }).strict();
@@ -27,6 +30,11 @@ export function registerAdmin(app: FastifyInstance, opts: AdminOptions): void {
   app.get('/requests', async () => opts.instrumentation.requests());
   app.get('/budgets', async () => opts.budgets?.() ?? []);
   app.get('/tokens', async () => opts.tokens?.() ?? []);
+  app.get('/notifications', async () => opts.notifications?.deliveries() ?? []);
+  app.delete('/notifications', async () => {
+    opts.notifications?.clear();
+    return [];
+  });
   app.get('/faults', async () => ({ rules: opts.instrumentation.faults() }));
   app.post('/faults', async (req, reply) => {
     const parsed = faultsBody.safeParse(req.body);

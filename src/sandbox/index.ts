@@ -36,6 +36,8 @@ import { seedTenantApps } from './seeding/tenant-apps.js';
 import { createSiteManager } from './sites.js';
 import { ensureContainer, SANDBOX_CONTAINER, startStorage, type SandboxStorage } from './storage.js';
 import { createVaults } from './vaults.js';
+import { createNotificationReceivers, notifyEnvFile, sandboxNotifySection } from './notification-receivers.js';
+import { NOTIFY_EVENTS } from '../notify/events.js';
 import { MAX_SEEDED_TARGETS, seededTargets } from './world.js';
 import { BudgetRegistry, TokenCounter } from './budgets.js';
 
@@ -70,6 +72,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const dataverse = hosts.add('dataverse', 'dataverse', genericFault);
   const powerPlatform = hosts.add('powerplatform', 'powerplatform', genericFault);
   const admin = hosts.add('admin', 'admin', genericFault, false);
+  // Only when asked (`sandbox start` asks): the generated config then notifies them on every event.
+  const receivers = options.notifyReceivers ? createNotificationReceivers({ hosts, clock }) : undefined;
 
   const tokens = createAccessTokenIssuer({
     issuer: () => `${entra.url}/${directory.tenantId}/v2.0`,
@@ -153,6 +157,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state: () => adminState({ directory, targets, vaults, servers, sites }),
     budgets: () => budgets.report(),
     tokens: () => tokenCounts.report(),
+    ...(receivers ? { notifications: receivers } : {}),
   });
 
   let storage: SandboxStorage | undefined;
@@ -163,6 +168,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ? startStorage({ dir, certPem: tls.certPem, keyPem: tls.keyPem }).then((s) => (storage = s))
       : undefined;
     await Promise.all([entra, graph, dataverse, powerPlatform, admin].map((h) => h.listen()));
+    await receivers?.listen();
     if (storageStarting) await ensureContainer((await storageStarting).accountUrl, SANDBOX_CONTAINER, tls.caPem);
 
     const operator = directory.createApp({
@@ -214,6 +220,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ...(storage
         ? { state: { kind: 'azure-blob', accountUrl: storage.accountUrl, container: SANDBOX_CONTAINER } }
         : {}),
+      ...(receivers ? { notify: sandboxNotifySection(NOTIFY_EVENTS), notifyEnv: notifyEnvFile(receivers) } : {}),
     });
 
     let stopped = false;
@@ -236,6 +243,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       sites,
       servers,
       ...(storage ? { storage: Object.assign(storage, { container: SANDBOX_CONTAINER }) } : {}),
+      ...(receivers ? { notifications: receivers } : {}),
       async stop() {
         if (stopped) return;
         stopped = true;

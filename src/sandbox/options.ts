@@ -11,6 +11,7 @@ import type { History } from './history.js';
 import type { Instrumentation } from './instrumentation.js';
 import type { KeyPool } from './key-pool.js';
 import type { SiteManager } from './sites.js';
+import type { NotificationReceivers } from './notification-receivers.js';
 import type { SandboxStorage } from './storage.js';
 
 /** Options of `startSandbox` (the CLI's `sandbox start` flags map onto them). */
@@ -55,6 +56,11 @@ export interface SandboxOptions {
    * `state: { kind: azure-blob, … }` into the generated config instead of the file state. Default false.
    */
   storage?: boolean;
+  /**
+   * Also start the notification receivers (notification-receivers.ts), write a `notify:` section for them into the
+   * generated config and their URLs and signing secret into `D/notify.env`. `sandbox start` sets it. Default false.
+   */
+  notifyReceivers?: boolean;
   /** The identity world of the sandbox Dataverse: extra rows for paging, a table no caller may read. */
   identity?: IdentityWorldOptions;
 }
@@ -97,5 +103,7 @@ export interface Sandbox {
   servers: AppServer[];
   /** Blob storage, when started with `storage: true`; its container is {@link SandboxStorage} `container`. */
   storage?: SandboxStorage & { container: string };
+  /** The notification receivers, when started with `notifyReceivers: true`. */
+  notifications?: NotificationReceivers;
   stop(): Promise<void>;
 }

@@ -21,6 +21,10 @@ export interface SandboxConfigInput {
   targets: ConfigTarget[];
   /** The `state` section (default: the file state in `.certrotate` beside the config). */
   state?: Record<string, unknown>;
+  /** The `notify` section (the sandbox's receivers), when they run. */
+  notify?: Record<string, unknown>[];
+  /** The text of `D/notify.env` (their URLs and signing secret), written beside the config with mode 0600. */
+  notifyEnv?: string;
 }
 
 export function sandboxConfigYaml(c: SandboxConfigInput): string {
@@ -36,15 +40,18 @@ export function sandboxConfigYaml(c: SandboxConfigInput): string {
     state: c.state ?? { kind: 'file', dir: '.certrotate' },
     defaults: { rotateBefore: '60d', verifyTimeout: '10m', retireAfter: '0s' },
     targets: c.targets,
+    ...(c.notify ? { notify: c.notify } : {}),
   };
   return `# Written by \`certrotate sandbox start\`: the local Azure sandbox's seeded world. Secrets here exist only in it.\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
-/** Writes `D/ca.pem` and `D/certrotate.yaml`; returns the config's path. */
+/** Writes `D/ca.pem`, `D/certrotate.yaml` (and `D/notify.env` with the receivers); returns the config's path. */
 export async function writeSandboxFiles(dir: string, caPem: string, config: SandboxConfigInput): Promise<string> {
   const configPath = join(dir, 'certrotate.yaml');
   await writeFile(join(dir, 'ca.pem'), caPem);
   // The file carries the operator's (sandbox-only) secret.
   await writeFile(configPath, sandboxConfigYaml(config), { mode: 0o600 });
+  // The receivers' URLs carry their credentials, like the real ones: readable by the owner only.
+  if (config.notifyEnv) await writeFile(join(dir, 'notify.env'), config.notifyEnv, { mode: 0o600 });
   return configPath;
 }

@@ -224,6 +224,18 @@ export function describeRunStoreConformance(name: string, makeHarness: () => Pro
       });
     });
 
+    it('keeps a named record beside the runs: absent, written, overwritten, seen by a reopened store', async () => {
+      const { store, reopen } = await makeHarness();
+      expect(await store.readRecord('notify-sent')).toBeUndefined();
+      await store.writeRecord('notify-sent', { a: 1 });
+      await store.writeRecord('notify-sent', { a: 2, list: ['x'] });
+      expect(await store.readRecord('notify-sent')).toEqual({ a: 2, list: ['x'] });
+      expect(await reopen().readRecord('notify-sent')).toEqual({ a: 2, list: ['x'] });
+      // A record is not a run: listing runs does not see it.
+      expect(await store.listRuns()).toEqual([]);
+      await expect(store.writeRecord('../escape', {})).rejects.toThrow(RunStoreError);
+    });
+
     it('flushes with nothing pending, and after pending writes', async () => {
       const { store } = await makeHarness();
       await store.flush();

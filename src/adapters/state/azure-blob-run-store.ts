@@ -8,16 +8,19 @@ import type { JournalEntry, RunEnvelope, RunStore, RunSummary } from '../ports.j
 import { KeyedQueue } from './atomic-file.js';
 import { blobStateError, codeOf, isConflict, isNotFound, isPreconditionFailed } from './azure-blob-storage.js';
 import {
+  assertRecordName,
   assertRunId,
   corruptRunSummary,
   newestFirst,
   parseEnvelope,
   parseJournal,
+  parseRecord,
   RUN_ID,
   runSummary,
   RunStoreError,
   serializeEnvelope,
   serializeJournalEntry,
+  serializeRecord,
 } from './run-format.js';
 
 /** Storage's limit of blocks in one append blob. */
@@ -271,6 +274,34 @@ export class BlobRunStore implements RunStore {
         });
       } catch (err) {
         throw blobStateError(`saving the plan of run ${runId}`, this.where(name), err);
+      }
+    });
+  }
+
+  /** `<prefix>records/<name>.json`, beside the runs (never under `runs/`, so listing runs does not see it). */
+  private recordName(name: string): string {
+    assertRecordName(name);
+    return `${this.prefix}records/${name}.json`;
+  }
+
+  async readRecord(name: string): Promise<unknown> {
+    const blob = this.recordName(name);
+    await this.queue.run(`record:${name}`, async () => undefined);
+    const got = await this.download(blob);
+    return got === undefined ? undefined : parseRecord(got.text, this.where(blob));
+  }
+
+  async writeRecord(name: string, value: unknown): Promise<void> {
+    const blob = this.recordName(name);
+    const body = serializeRecord(value);
+    return this.queue.run(`record:${name}`, async () => {
+      try {
+        // An unconditional overwrite: a record holds only what is safe to lose to a concurrent writer.
+        await this.container.getBlockBlobClient(blob).upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+        });
+      } catch (err) {
+        throw blobStateError(`writing the record ${name}`, this.where(blob), err);
       }
     });
   }

@@ -56,6 +56,8 @@ function lazyBackend(state: AzureBlobStateConfig, config: NonNullable<StateOpenC
     readJournal: async (id: string) => (await parts()).store.readJournal(id),
     savePlan: async (id: string, plan: unknown) => (await parts()).store.savePlan(id, plan),
     listRuns: async (): Promise<RunSummary[]> => (await parts()).store.listRuns(),
+    readRecord: async (name: string) => (await parts()).store.readRecord(name),
+    writeRecord: async (name: string, value: unknown) => (await parts()).store.writeRecord(name, value),
     flush: async () => (opening ? (await opening).store.flush() : undefined),
   };
   const lock: TargetLock = {

@@ -3,16 +3,19 @@ import { join } from 'node:path';
 import type { JournalEntry, RunEnvelope, RunStore, RunSummary } from '../ports.js';
 import { appendLineDurable, KeyedQueue, readFileIfExists, writeFileAtomic } from './atomic-file.js';
 import {
+  assertRecordName,
   assertRunId,
   corruptRunSummary,
   newestFirst,
   parseEnvelope,
+  parseRecord,
   parseJournal,
   RUN_ID,
   runSummary,
   RunStoreError,
   serializeEnvelope,
   serializeJournalEntry,
+  serializeRecord,
   stateWriteError,
 } from './run-format.js';
 
@@ -102,6 +105,32 @@ export class FileRunStore implements RunStore {
         await writeFileAtomic(join(dir, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
       }),
     );
+  }
+
+  /** `records/<name>.json` under the state directory. */
+  private recordPath(name: string): string {
+    assertRecordName(name);
+    return join(this.dir, 'records', `${name}.json`);
+  }
+
+  async readRecord(name: string): Promise<unknown> {
+    const path = this.recordPath(name);
+    await this.queue.run(`record:${name}`, async () => undefined);
+    const text = await readFileIfExists(path);
+    return text === undefined ? undefined : parseRecord(text, path);
+  }
+
+  async writeRecord(name: string, value: unknown): Promise<void> {
+    const path = this.recordPath(name);
+    const body = serializeRecord(value);
+    return this.queue.run(`record:${name}`, async () => {
+      try {
+        await mkdir(join(this.dir, 'records'), { recursive: true, mode: 0o700 });
+        await writeFileAtomic(path, body);
+      } catch (err) {
+        throw new RunStoreError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+    });
   }
 
   async listRuns(): Promise<RunSummary[]> {

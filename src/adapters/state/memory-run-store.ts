@@ -1,14 +1,17 @@
 import type { JournalEntry, RunEnvelope, RunStore, RunSummary } from '../ports.js';
 import {
+  assertRecordName,
   assertRunId,
   corruptRunSummary,
   newestFirst,
   parseEnvelope,
   parseJournal,
+  parseRecord,
   RUN_ID,
   runSummary,
   serializeEnvelope,
   serializeJournalEntry,
+  serializeRecord,
 } from './run-format.js';
 
 /**
@@ -49,6 +52,17 @@ export class MemoryRunStore implements RunStore {
 
   async savePlan(runId: string, plan: unknown): Promise<void> {
     this.objects.set(MemoryRunStore.objectName(runId, 'plan.json'), `${JSON.stringify(plan, null, 2)}\n`);
+  }
+
+  async readRecord(name: string): Promise<unknown> {
+    assertRecordName(name);
+    const text = this.objects.get(`records/${name}.json`);
+    return text === undefined ? undefined : parseRecord(text, `records/${name}.json`);
+  }
+
+  async writeRecord(name: string, value: unknown): Promise<void> {
+    assertRecordName(name);
+    this.objects.set(`records/${name}.json`, serializeRecord(value));
   }
 
   async listRuns(): Promise<RunSummary[]> {

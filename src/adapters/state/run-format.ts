@@ -189,3 +189,27 @@ export function stateWriteError(err: unknown, dir: string, run?: { runId: string
       : '';
   return new RunStoreError(`cannot write the state directory ${dir} (${code}): ${advice}${resume}`);
 }
+
+/** A record name of {@link RunStore.readRecord}: lower-case letters, digits and `-`, starting with a letter. */
+const RECORD_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** Refuses a record name that could escape the records folder. */
+export function assertRecordName(name: string): void {
+  if (!RECORD_NAME.test(name)) {
+    throw new RunStoreError(`record name "${name}": expected lower-case letters, digits and '-', such as notify-sent`);
+  }
+}
+
+/** A record's stored text (pretty JSON, so a person can read it). */
+export function serializeRecord(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** A stored record's value; `where` names it in the error when it is not JSON. */
+export function parseRecord(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RunStoreError(`${where}: not JSON; expected a record certrotate wrote (delete it to start afresh)`);
+  }
+}

@@ -11,6 +11,8 @@ import type { NotifierKind } from '../port.js';
 export function adaptiveCard(n: Notification, maxItems = 50): Record<string, unknown> {
   const facts = [
     { title: 'Target', value: n.target },
+    // The event's name, so a reader (and a receiver's filter) can tell a reminder from a failure without the title.
+    { title: 'Event', value: n.event },
     ...(n.daysLeft !== undefined ? [{ title: 'Days left', value: String(n.daysLeft) }] : []),
     ...(n.runId ? [{ title: 'Run', value: n.runId }] : []),
     ...n.facts,
