@@ -20,18 +20,18 @@ export function adaptiveCard(n: Notification, maxItems = 50): Record<string, unk
   const shown = facts.slice(0, maxItems);
   if (facts.length > shown.length) shown.push({ title: '…', value: `and ${facts.length - shown.length} more` });
   const body: Record<string, unknown>[] = [
-    { type: 'TextBlock', text: truncateText(n.title, 500), weight: 'Bolder', size: 'Medium', wrap: true },
+    { type: 'TextBlock', text: truncateText(n.title, 500), weight: 'bolder', size: 'medium', wrap: true },
     { type: 'FactSet', facts: shown.map((f) => ({ title: f.title, value: truncateText(f.value, 1000) })) },
   ];
   if (n.steps?.length) {
-    body.push({ type: 'TextBlock', text: 'What to do', weight: 'Bolder', wrap: true, spacing: 'Medium' });
+    body.push({ type: 'TextBlock', text: 'What to do', weight: 'bolder', wrap: true, spacing: 'medium' });
     truncateList(n.steps, maxItems).forEach((s, i) =>
-      body.push({ type: 'TextBlock', text: `${i + 1}. ${truncateText(s, 1000)}`, wrap: true, spacing: 'Small' }),
+      body.push({ type: 'TextBlock', text: `${i + 1}. ${truncateText(s, 1000)}`, wrap: true, spacing: 'small' }),
     );
   }
   if (n.next) {
-    body.push({ type: 'TextBlock', text: 'Next command', weight: 'Bolder', wrap: true, spacing: 'Medium' });
-    body.push({ type: 'TextBlock', text: n.next, fontType: 'Monospace', wrap: true });
+    body.push({ type: 'TextBlock', text: 'Next command', weight: 'bolder', wrap: true, spacing: 'medium' });
+    body.push({ type: 'TextBlock', text: n.next, fontType: 'monospace', wrap: true });
   }
   return {
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
