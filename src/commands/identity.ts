@@ -67,7 +67,7 @@ export function selectTargets(
 }
 
 /** What one row audits: a configured target, or (with `--environment`) a site or application user found there. */
-interface Subject {
+export interface Subject {
   name: string;
   kind: 'power-pages' | 'keyvault';
   environmentId: string | null;
@@ -76,7 +76,8 @@ interface Subject {
   locate(): Promise<{ dataverseUrl: string; websiteRecordId?: string }>;
 }
 
-function subjectOf(azure: AzureAdapters, target: TargetConfig): Subject {
+/** What auditing a configured target reads: a site through its website record, a keyvault target its dataverseUrl. */
+export function subjectOf(azure: AzureAdapters, target: TargetConfig): Subject {
   if (target.kind === 'power-pages') {
     return {
       name: target.name,
@@ -104,7 +105,8 @@ const errorRow = (name: string, environmentId: string | null, error: string): Id
   error,
 });
 
-async function auditOne(
+/** Audits one subject; a failure to read becomes the row's `error`, never a throw. */
+export async function auditOne(
   azure: AzureAdapters,
   subject: Subject,
   located: (dataverseUrl: string) => void,

@@ -19,6 +19,18 @@ const noVault: CertificateStore = new Proxy({} as CertificateStore, {
     ),
 });
 
+/** The Azure adapters of a config, made once per config (a command reusing them shares token caches and limiters). */
+export function azureAdaptersFor(ctx: CommandContext, config: Config): Promise<AzureAdapters> {
+  let adapters = adaptersByConfig.get(config);
+  if (!adapters) {
+    adapters = import('../adapters/azure/index.js').then(({ createAzureAdapters }) =>
+      createAzureAdapters(config, { logger: ctx.logger, clock: systemClock, env: ctx.env }),
+    );
+    adaptersByConfig.set(config, adapters);
+  }
+  return adapters;
+}
+
 /**
  * The ports of one target over the real SDKs. The Azure SDKs load here, lazily, so commands that never talk to
  * Azure (`--help`, `runs`, `diagram`) never pay for them.
@@ -28,14 +40,7 @@ export async function portsForTarget(
   config: Config,
   target: TargetConfig,
 ): Promise<RotationPorts> {
-  let adapters = adaptersByConfig.get(config);
-  if (!adapters) {
-    adapters = import('../adapters/azure/index.js').then(({ createAzureAdapters }) =>
-      createAzureAdapters(config, { logger: ctx.logger, clock: systemClock, env: ctx.env }),
-    );
-    adaptersByConfig.set(config, adapters);
-  }
-  const azure = await adapters;
+  const azure = await azureAdaptersFor(ctx, config);
   if (target.kind === 'power-pages') {
     return {
       certificates: noVault,

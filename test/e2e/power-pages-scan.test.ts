@@ -125,4 +125,14 @@ describe('Power Pages discovery and federated sites', () => {
     const writes = (await getRequests(sb)).filter((q) => q.service === 'graph' && q.method !== 'GET');
     expect(writes).toEqual([]);
   });
+
+  it('plan says the identity was not checked when Dataverse refuses the read, and plans as before', async () => {
+    // This sandbox does not make the operator an application user: the identity audit cannot read Dataverse.
+    const text = await cli(sb.configPath, ['plan', 'contoso-portal', '--detailed-exitcode']);
+    const json = await cli(sb.configPath, ['plan', 'contoso-portal', '--detailed-exitcode', '--json']);
+    expect(text.code, text.stderr).toBe(2);
+    expect(json.code, json.stderr).toBe(2);
+    expect(text.stdout).toMatch(/^identity: not checked \(.+\)$/m);
+    expect(text.stdout).toContain(`fingerprint ${parseJson<{ fingerprint: string }>(json).fingerprint}`);
+  });
 });

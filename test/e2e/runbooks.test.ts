@@ -36,6 +36,8 @@ describe('runbooks: every ```sh runnable block runs against a fresh sandbox', ()
         propagationDelaySeconds: 1,
         kvCreateDelaySeconds: 1,
         siteRestartSeconds: 2,
+        // As `certrotate sandbox start` (the rehearsal the README describes): the operator may read Dataverse.
+        identity: { operatorReads: true },
       });
       try {
         const env = await certrotateShellEnv({
