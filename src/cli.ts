@@ -99,8 +99,12 @@ export function buildProgram(): Command {
     .option('--environment <id>', "only this Power Platform environment's\npower-pages targets")
     .option('--html <file>', 'also write the audit as a self-contained\nHTML page with the findings table')
     .option('--detailed-exitcode', 'exit 2 when findings exist')
-    .action((target: string | undefined, opts: { environment?: string; html?: string; detailedExitcode?: boolean }) =>
-      run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
+    .option('--notify', 'send identityFindings for each target with\nfindings to the notify channels')
+    .action(
+      (
+        target: string | undefined,
+        opts: { environment?: string; html?: string; detailedExitcode?: boolean; notify?: boolean },
+      ) => run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
     );
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];
