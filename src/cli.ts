@@ -118,9 +118,16 @@ export function buildProgram(): Command {
     .option('--csv', 'one CSV line per credential on stdout')
     .option('--html <file>', 'also write an HTML page with an expiry timeline')
     .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
+    .option('--notify', 'send expiring/expired for the certificates\nof apps not configured, to the notify channels')
     .action(
-      (opts: { vault?: string[]; environment?: string; csv?: boolean; html?: string; detailedExitcode?: boolean }) =>
-        run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
+      (opts: {
+        vault?: string[];
+        environment?: string;
+        csv?: boolean;
+        html?: string;
+        detailedExitcode?: boolean;
+        notify?: boolean;
+      }) => run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
     );
 
   program
