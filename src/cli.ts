@@ -99,8 +99,12 @@ export function buildProgram(): Command {
     .option('--environment <id>', "only this Power Platform environment's\npower-pages targets")
     .option('--html <file>', 'also write the audit as a self-contained\nHTML page with the findings table')
     .option('--detailed-exitcode', 'exit 2 when findings exist')
-    .action((target: string | undefined, opts: { environment?: string; html?: string; detailedExitcode?: boolean }) =>
-      run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
+    .option('--notify', 'send identityFindings for each target with\nfindings to the notify channels')
+    .action(
+      (
+        target: string | undefined,
+        opts: { environment?: string; html?: string; detailedExitcode?: boolean; notify?: boolean },
+      ) => run(async (ctx) => (await import('./commands/identity.js')).identityCommand(ctx, target, opts)),
     );
 
   const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -114,9 +118,16 @@ export function buildProgram(): Command {
     .option('--csv', 'one CSV line per credential on stdout')
     .option('--html <file>', 'also write an HTML page with an expiry timeline')
     .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
+    .option('--notify', 'send expiring/expired for the certificates\nof apps not configured, to the notify channels')
     .action(
-      (opts: { vault?: string[]; environment?: string; csv?: boolean; html?: string; detailedExitcode?: boolean }) =>
-        run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
+      (opts: {
+        vault?: string[];
+        environment?: string;
+        csv?: boolean;
+        html?: string;
+        detailedExitcode?: boolean;
+        notify?: boolean;
+      }) => run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
     );
 
   program

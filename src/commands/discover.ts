@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { APP_KINDS, type DiscoveredApp } from '../fleet/classify.js';
 import { discoverTenant, type DiscoveryReport } from '../fleet/discovery.js';
 import type { TenantReader } from '../fleet/tenant-reader.js';
+import type { NoticeRow } from '../notify/scan-notices.js';
 import { UsageError, type CommandContext } from './context.js';
 import { table } from './runs.js';
 
@@ -17,6 +18,8 @@ export interface DiscoverCommandOptions {
   csv?: boolean;
   html?: string;
   detailedExitcode?: boolean;
+  /** Send `expiring`/`expired` for the discovered certificate credentials to the notify channels. */
+  notify?: boolean;
 }
 
 /** The tenant reader over Azure for `config` (its CA trusted, its identity signed in). */
@@ -144,13 +147,60 @@ export function discoveryTable(report: DiscoveryReport): string {
   return out.join('\n\n');
 }
 
+/**
+ * The rows `discover --notify` tells about: each certificate credential of an app that is not a configured target
+ * (`scan --notify` tells those under the target's name). An app with several certificates gets one row per
+ * certificate, named by the app and the thumbprint's head, so each key's thresholds are remembered apart.
+ */
+export function discoveryNoticeRows(report: DiscoveryReport, configuredAppIds: readonly string[]): NoticeRow[] {
+  const configured = new Set(configuredAppIds.map((id) => id.toLowerCase()));
+  return report.apps
+    .filter((app) => !configured.has(app.appId.toLowerCase()))
+    .flatMap((app) => {
+      const certs = app.credentials.filter((c) => c.kind === 'certificate' && c.thumbprint !== null);
+      return certs.map((c) => ({
+        name: certs.length > 1 ? `${app.displayName} (${c.thumbprint!.slice(0, 8)})` : app.displayName,
+        thumbprint: c.thumbprint,
+        expiresOn: c.expiresOn,
+        daysLeft: c.daysLeft,
+      }));
+    });
+}
+
 /** `discover`: exit 0, or 2 with `--detailed-exitcode` when a credential is due or expired; 1 on error. */
 export async function discoverCommand(ctx: CommandContext, opts: DiscoverCommandOptions): Promise<number> {
   if (opts.csv && ctx.options.json) throw new UsageError('options --csv and --json: choose one output format');
-  const { report, configPath } = await runDiscovery(ctx, opts);
+  // `--notify`: the channels are checked before anything is read, as in `scan --notify`.
+  let notify: ((rows: readonly NoticeRow[]) => Promise<unknown[]>) | undefined;
+  if (opts.notify) {
+    const { config } = await ctx.config();
+    const { openStateBackend } = await import('../adapters/state/index.js');
+    const { scanNotifier } = await import('./scan-notify.js');
+    // Not configured yet: the notice names the command that adopts the app. Parked runs are scan's to remind of.
+    notify = scanNotifier(
+      ctx,
+      config,
+      openStateBackend(config).store,
+      {},
+      { stillParked: false, next: () => 'certrotate init' },
+    );
+  }
+  const { report, configPath, config } = await runDiscovery(ctx, opts);
+  // Never changes the exit code: every failure is logged and listed in `notifications`.
+  const notifications = notify
+    ? await notify(
+        discoveryNoticeRows(
+          report,
+          config.targets.map((t) => t.app.appId),
+        ),
+      )
+    : undefined;
   if (opts.html) await writeHtml(opts.html, configPath, report);
   if (opts.csv) process.stdout.write(discoveryCsv(report));
-  else ctx.print(report, () => (report.apps.length ? discoveryTable(report) : 'No app registration has credentials.'));
+  else
+    ctx.print(notifications ? { ...report, notifications } : report, () =>
+      report.apps.length ? discoveryTable(report) : 'No app registration has credentials.',
+    );
   const pending = report.counts.due + report.counts.expired > 0;
   return opts.detailedExitcode && pending ? 2 : 0;
 }

@@ -10,6 +10,7 @@ import { ExitCode } from '../exit-codes.js';
 import type { Finding } from '../identity/finding.js';
 import { auditTarget, type IdentityReport, type IdentityVerdict } from '../identity/audit.js';
 import type { AzureAdapters } from '../adapters/azure/index.js';
+import { notifyIdentityFindings, type IdentityDelivery } from '../notify/identity-notices.js';
 import { systemClock } from '../runs/system-clock.js';
 import { UsageError, type CommandContext } from './context.js';
 import { checkEnvironmentId } from './scan.js';
@@ -21,6 +22,8 @@ export interface IdentityOptions {
   detailedExitcode?: boolean;
   /** Also write the audit as a self-contained HTML page. */
   html?: string;
+  /** Send `identityFindings` for each target with findings to the subscribed notify channels. */
+  notify?: boolean;
 }
 
 /** One target of the identity document (formatVersion 1). */
@@ -40,6 +43,8 @@ export interface IdentityTargetRow {
 export interface IdentityDocument {
   formatVersion: 1;
   targets: IdentityTargetRow[];
+  /** With `--notify`: every delivery's result. */
+  notifications?: IdentityDelivery[];
 }
 
 /** The targets the command audits: the named one, those of `--environment`, or every configured one. */
@@ -170,6 +175,10 @@ export async function identityCommand(
 ): Promise<number> {
   if (opts.environment !== undefined) checkEnvironmentId(opts.environment);
   const { config, path: configPath } = await ctx.config();
+  // `--notify` is checked before anything is read, as in `scan --notify`.
+  if (opts.notify && config.notify.length === 0) {
+    throw new UsageError('option --notify: no notify channels configured; expected a `notify:` section in the config');
+  }
   const targets = selectTargets(config, name, opts.environment);
   const { createAzureAdapters } = await import('../adapters/azure/index.js');
   const azure = createAzureAdapters(config, { logger: ctx.logger, clock: systemClock, env: ctx.env });
@@ -230,10 +239,16 @@ export async function identityCommand(
   for (const r of rows) {
     if (r.error) ctx.logger.error({ target: r.name }, `cannot audit target ${r.name}: ${r.error}`);
   }
+  // Deliveries are bounded (src/notify/deliver.ts) and never change the exit code: a failure is logged and listed.
+  const notifications = opts.notify ? await notifyIdentityFindings(config.notify, rows) : undefined;
+  for (const n of notifications ?? []) {
+    if (n.status === 'failed') ctx.logger.warn({ ...n }, 'notification not delivered');
+  }
   const document: IdentityDocument = {
     formatVersion: 1,
     // `evidence` is for the human text; the JSON keeps the issue's schema.
     targets: rows.map(({ evidence: _evidence, ...r }) => r),
+    ...(notifications ? { notifications } : {}),
   };
   if (opts.html) {
     // Written before stdout, as scan's report: a failed write prints no table.

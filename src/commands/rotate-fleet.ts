@@ -4,7 +4,8 @@
  * so each is resumed by itself with `resume RUN_ID`. Orchestration lives in src/fleet/.
  */
 import { UsageError } from '../errors.js';
-import type { Config } from '../config/schema.js';
+import type { Config, TargetConfig } from '../config/schema.js';
+import type { RunStore } from '../adapters/ports.js';
 import { preflightVerdict } from '../machines/preflight.js';
 import type { RotationContext } from '../machines/rotation-types.js';
 import { buildPlan } from '../runs/plan-fingerprint.js';
@@ -20,6 +21,7 @@ import { observeTarget } from './observe.js';
 import { planText } from './plan.js';
 import { ProgressLines } from './progress.js';
 import { interruptSignal, invocationOf, runExitCode, runnerDeps } from './run-support.js';
+import { runNotifier, withNotifications } from './run-notify.js';
 import { portsForTarget } from './target-ports.js';
 
 /** The fleet options of `rotate`. */
@@ -67,7 +69,7 @@ function snapshotFacts(snapshot: unknown): Pick<FleetRunResult, 'newExpiresOn' |
   return facts;
 }
 
-function resultOf(doc: RunDocument, exitCode: number, snapshot: unknown): FleetRunResult {
+function resultOf(doc: NotifiedRun, exitCode: number, snapshot: unknown): FleetRunResult {
   return {
     target: doc.target,
     runId: doc.runId,
@@ -78,7 +80,28 @@ function resultOf(doc: RunDocument, exitCode: number, snapshot: unknown): FleetR
     ...snapshotFacts(snapshot),
     ...(doc.message ? { message: doc.message } : {}),
     ...(doc.next ? { next: doc.next } : {}),
+    ...(doc.notifications ? { notifications: doc.notifications } : {}),
   };
+}
+
+type NotifiedRun = Awaited<ReturnType<typeof withNotifications>>;
+
+/**
+ * One fleet target's run with the observers a single `rotate` attaches: its progress lines and, when channels are
+ * configured, its own notifier (so a parked or failed target is told about as `rotate TARGET` would tell it). The
+ * deliveries join the run's document; like `rotate`'s, they never change its outcome or exit code.
+ */
+export async function runFleetTarget(
+  config: Config,
+  target: TargetConfig,
+  runId: string,
+  store: RunStore,
+  start: (observers: RunObserver[]) => Promise<RunDocument>,
+  o: { progress?: RunObserver; warn?: (fields: Record<string, unknown>, message: string) => void } = {},
+): Promise<NotifiedRun> {
+  const notifier = runNotifier(config, target, runId, store, o.warn);
+  const observers = [...(o.progress ? [o.progress] : []), ...(notifier ? [notifier] : [])];
+  return withNotifications(await start(observers), notifier);
 }
 
 /** Refuses a fleet command line that mixes a TARGET with fleet options, or uses fleet-only options without one. */
@@ -205,11 +228,22 @@ export async function rotateFleetCommand(
         const deps = await runnerDeps(ctx, target);
         const runId = newRunId(target.name, deps.clock.now());
         const input = rotationInputFor(config, target, { runId, force: opts.force });
-        const doc = await startRun(deps, input, {
-          signal,
-          invocation: invocationOf('rotate', 'yes', opts.force ? { force: true } : {}),
-          ...(ctx.options.json ? {} : { observers: [prefixedProgress(name, width, process.stderr)] }),
-        });
+        const doc = await runFleetTarget(
+          config,
+          target,
+          runId,
+          deps.store,
+          (observers) =>
+            startRun(deps, input, {
+              signal,
+              invocation: invocationOf('rotate', 'yes', opts.force ? { force: true } : {}),
+              ...(observers.length ? { observers } : {}),
+            }),
+          {
+            ...(ctx.options.json ? {} : { progress: prefixedProgress(name, width, process.stderr) }),
+            warn: (f, m) => ctx.logger.warn(f, m),
+          },
+        );
         const envelope = await deps.store.loadSnapshot(runId);
         return resultOf(doc, runExitCode(doc, interrupt.received), envelope?.snapshot);
       },

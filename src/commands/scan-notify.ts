@@ -27,6 +27,12 @@ export function scanNotifier(
   config: Config,
   store: RunStore,
   delivery: DeliveryOptions = {},
+  o: {
+    /** Also remind of runs parked too long (`stillParked`); `discover` leaves that to `scan`. Default true. */
+    stillParked?: boolean;
+    /** The command an expiry notice names (default `certrotate rotate NAME`). */
+    next?: (row: NoticeRow) => string;
+  } = {},
 ): (rows: readonly NoticeRow[]) => Promise<ScanDelivery[]> {
   if (config.notify.length === 0) {
     throw new UsageError('option --notify: no notify channels configured; expected a `notify:` section in the config');
@@ -42,11 +48,18 @@ export function scanNotifier(
       log.error({ err: (err as Error).message }, 'scan --notify: cannot read what was already told; sending nothing');
       return [];
     }
-    const runs = await store.listRuns().catch((err: Error) => {
-      log.warn({ err: err.message }, 'scan --notify: cannot list runs; no stillParked reminders');
-      return [];
+    const runs =
+      o.stillParked === false
+        ? []
+        : await store.listRuns().catch((err: Error) => {
+            log.warn({ err: err.message }, 'scan --notify: cannot list runs; no stillParked reminders');
+            return [];
+          });
+    const notices = scanNotices(rows, runs, {
+      now,
+      parkedAfterMs: config.notifyParkedAfter,
+      ...(o.next ? { next: o.next } : {}),
     });
-    const notices = scanNotices(rows, runs, { now, parkedAfterMs: config.notifyParkedAfter });
     const sends = notices.flatMap((notice) =>
       config.notify
         .filter((c) => subscribes(c, notice.notification.event, notice.notification.target))

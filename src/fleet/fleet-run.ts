@@ -60,6 +60,8 @@ export interface FleetRunResult {
   next?: string;
   /** Power Pages: parked for the admin center's Update key. */
   sitePark?: SiteParkFacts;
+  /** The run's notification deliveries, when channels are configured (as single `rotate --json` lists them). */
+  notifications?: { channel: string; event: string; status: 'sent' | 'failed'; error?: string }[];
 }
 
 /** The due judgement of one target (from its observation): `due: false` skips it without making a run. */

@@ -74,6 +74,7 @@ export function fleetDocument(results: readonly FleetRunResult[], interrupted?: 
       newExpiresOn: r.newExpiresOn ?? null,
       message: r.message ?? null,
       next: r.next ?? null,
+      ...(r.notifications ? { notifications: r.notifications } : {}),
     })),
     counts: fleetCounts(results),
     powerPages: sites.length

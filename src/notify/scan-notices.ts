@@ -74,8 +74,14 @@ const PARKED = new Set(['awaitingOperator', 'awaitingRetirement']);
 export function scanNotices(
   rows: readonly NoticeRow[],
   runs: readonly NoticeRun[],
-  o: { now: number; parkedAfterMs: number },
+  o: {
+    now: number;
+    parkedAfterMs: number;
+    /** The command an expiry notice names (default `certrotate rotate NAME`; `discover` names `certrotate init`). */
+    next?: (row: NoticeRow) => string;
+  },
 ): Notice[] {
+  const next = o.next ?? ((r: NoticeRow) => `certrotate rotate ${r.name}`);
   const notices: Notice[] = [];
   for (const r of rows) {
     if (r.daysLeft === null || r.thumbprint === null || r.expiresOn === null) continue;
@@ -95,7 +101,7 @@ export function scanNotices(
           daysLeft: r.daysLeft,
           title: `Key for ${r.name} has expired`,
           facts,
-          next: `certrotate rotate ${r.name}`,
+          next: next(r),
         },
         // Once per key: a new key (after a rotation) that expires again is a new fact.
         alreadyTold: (rec, ch) => rec.sent[`expired|${r.name}|${ch}`]?.thumbprint === thumbprint,
@@ -114,7 +120,7 @@ export function scanNotices(
         daysLeft: r.daysLeft,
         title: `Key for ${r.name} expires in ${r.daysLeft} day${r.daysLeft === 1 ? '' : 's'}`,
         facts: [...facts, { title: 'Threshold', value: `${threshold} days` }],
-        next: `certrotate rotate ${r.name}`,
+        next: next(r),
       },
       alreadyTold: (rec, ch) => {
         const prev = rec.sent[`expiring|${r.name}|${ch}`];

@@ -4,10 +4,12 @@
  * background workflow owned by SYSTEM), northwind-portal clean, the keyvault targets' integrations holding System
  * Administrator; a 5,000-row table read across pages; a table the identity may not read; and no write at all.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, getRequests, parseJson, startE2eSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { parse, stringify } from 'yaml';
+import type { RecordedNotification } from '../../src/sandbox/notification-receivers.js';
+import { admin, cli, getRequests, parseJson, startE2eSandbox, type Sandbox } from '../helpers/sandbox.js';
 
 interface Finding {
   severity: string;
@@ -43,7 +45,8 @@ const brief = (f: Finding) => ({ severity: f.severity, kind: f.kind, table: f.ta
 describe('certrotate identity', () => {
   let sb: Sandbox;
   beforeAll(async () => {
-    sb = await startE2eSandbox({ identity: { operatorReads: true, pagingRecords: 5000 } });
+    // The notify receivers hear only `identity --notify` (the last tests, after the no-write check).
+    sb = await startE2eSandbox({ identity: { operatorReads: true, pagingRecords: 5000 }, notifyReceivers: true });
   });
   afterAll(() => sb?.stop());
 
@@ -197,5 +200,44 @@ describe('certrotate identity', () => {
   it('sends no write to any service', async () => {
     const writes = (await getRequests(sb)).filter((q) => q.method !== 'GET' && q.service !== 'entra');
     expect(writes).toEqual([]);
+  });
+
+  it('--notify sends identityFindings with the counts and fixes to every channel, keeping the exit code', async () => {
+    // What `. D/notify.env` would export.
+    const text = await readFile(join(sb.dir, 'notify.env'), 'utf8');
+    const env = Object.fromEntries([...text.matchAll(/^export ([A-Z_]+)='([^']*)'$/gm)].map((m) => [m[1]!, m[2]!]));
+    const r = await cli(sb.configPath, ['identity', 'contoso-portal', '--notify', '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = parseJson<IdentityDocument & { notifications: { target: string; channel: string; event: string }[] }>(
+      r,
+    );
+    expect(
+      doc.notifications.map((n) => `${n.target}:${n.channel}:${n.event}:${(n as { status?: string }).status}`).sort(),
+    ).toEqual([
+      'contoso-portal:slack:identityFindings:sent',
+      'contoso-portal:teams:identityFindings:sent',
+      'contoso-portal:webhook:identityFindings:sent',
+    ]);
+    const received = await admin<RecordedNotification[]>(sb, 'GET', '/notifications');
+    expect(received.map((d) => `${d.channel}:${d.event}:${d.target}`).sort()).toEqual([
+      'slack:identityFindings:contoso-portal',
+      'teams:identityFindings:contoso-portal',
+      'webhook:identityFindings:contoso-portal',
+    ]);
+    const body = JSON.stringify(received.find((d) => d.channel === 'webhook')!.body);
+    expect(body).toContain('high 3, medium 2, low 0');
+    expect(body).toContain('fix:');
+    expect(body).toContain('Contact: weekly digest'); // all five fit the listed five: no "and N more"
+    expect(body).toContain('certrotate identity contoso-portal');
+  });
+
+  it('--notify without a notify section is a usage error', async () => {
+    const config = parse(await readFile(sb.configPath, 'utf8')) as Record<string, unknown>;
+    delete config.notify;
+    const bare = join(sb.dir, 'no-notify.yaml');
+    await writeFile(bare, stringify(config));
+    const r = await cli(bare, ['identity', '--notify']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('option --notify: no notify channels configured');
   });
 });

@@ -22,7 +22,8 @@ export function cloudEventMessage(
   const ce = new CloudEvent({
     specversion: '1.0',
     id,
-    source: `/certrotate/${hostname()}/${n.target}`,
+    // A URI-reference: a discovered app's name (`discover --notify`) may hold spaces; the subject keeps it as is.
+    source: `/certrotate/${encodeURIComponent(hostname())}/${encodeURIComponent(n.target)}`,
     type: `${EVENT_TYPE_PREFIX}.${n.event}`,
     subject: n.target,
     time: new Date(n.at).toISOString(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { discoveryCsv, discoveryTable, vaultUrls } from '../../../src/commands/discover.js';
+import { discoveryCsv, discoveryNoticeRows, discoveryTable, vaultUrls } from '../../../src/commands/discover.js';
 import { classifyApps, countApps } from '../../../src/fleet/classify.js';
 import type { DiscoveryReport } from '../../../src/fleet/discovery.js';
 import { app, cert, DAY, NOW, secret } from '../fleet/fakes.js';
@@ -39,5 +39,33 @@ describe('discover output', () => {
     );
     expect(() => vaultUrls(['http://kv'])).toThrow('expected an https URL');
     expect(vaultUrls(['https://kv.vault.azure.net/'])).toEqual(['https://kv.vault.azure.net']);
+  });
+});
+
+describe('discover --notify rows', () => {
+  it('one row per certificate of an app not configured, named apart when an app has several; no secrets', async () => {
+    const { scanNotices } = await import('../../../src/notify/scan-notices.js');
+    const apps = classifyApps(
+      [
+        app('legacy', { keyCredentials: [cert('AB12CD34EF', 10), cert('9988776655', 200)] }),
+        app('single', { keyCredentials: [cert('1234ABCD', -2)], passwordCredentials: [secret(5)] }),
+        app('configured', { keyCredentials: [cert('FFEE0011', 3)] }),
+      ],
+      { now: NOW, rotateBeforeMs: 30 * DAY, servicePrincipals: [], sites: [], vaultVersions: [] },
+    );
+    const doc: DiscoveryReport = { formatVersion: 1, apps, counts: countApps(apps), notes: [] };
+    const configuredId = apps.find((a) => a.displayName === 'configured')!.appId;
+    const rows = discoveryNoticeRows(doc, [configuredId.toUpperCase()]);
+    expect(rows.map((r) => [r.name, r.thumbprint, r.daysLeft])).toEqual([
+      ['legacy (AB12CD34)', 'AB12CD34EF', 10],
+      ['legacy (99887766)', '9988776655', 200],
+      ['single', '1234ABCD', -2],
+    ]);
+    // The notices `scan --notify` would send for them, naming `certrotate init` (they are not targets yet).
+    const notices = scanNotices(rows, [], { now: NOW, parkedAfterMs: DAY, next: () => 'certrotate init' });
+    expect(notices.map((n) => [n.notification.event, n.notification.target, n.notification.next])).toEqual([
+      ['expiring', 'legacy (AB12CD34)', 'certrotate init'],
+      ['expired', 'single', 'certrotate init'],
+    ]);
   });
 });

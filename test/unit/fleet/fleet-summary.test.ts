@@ -68,4 +68,11 @@ describe('fleet summary', () => {
     ]);
     expect(fleetDocument(results.slice(0, 1)).powerPages).toBeNull();
   });
+
+  it('each run that notified lists its deliveries; a run without channels has no `notifications`', () => {
+    const notifications = [{ channel: 'teams', event: 'parked', status: 'failed' as const, error: 'HTTP 500' }];
+    const doc = fleetDocument([{ ...results[0]!, notifications }, results[1]!]);
+    expect(doc.runs[0]!.notifications).toEqual(notifications);
+    expect(doc.runs[1]).not.toHaveProperty('notifications');
+  });
 });

@@ -72,6 +72,13 @@ describe('webhook channel', () => {
     expect(String(ce.source)).toMatch(/^\/certrotate\/.+\/contoso-portal$/);
   });
 
+  it('keeps the source a URI-reference for a name with spaces (a discovered app), the subject as named', () => {
+    const req = webhook.render({ ...sample, target: 'Portals - fleet site' }, { id: 'msg_2', now, secret });
+    const ce = JSON.parse(req.body) as Record<string, unknown>;
+    expect(String(ce.source)).toMatch(/^\/certrotate\/[^ ]+\/Portals%20-%20fleet%20site$/);
+    expect(ce.subject).toBe('Portals - fleet site');
+  });
+
   it('refuses to send unsigned', () => {
     expect(() => webhook.render(sample, { id: 'msg_1', now })).toThrow(/secretEnv/);
   });
