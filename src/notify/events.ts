@@ -39,3 +39,18 @@ export interface Notification {
   /** Steps for a person to follow (the admin-center steps of a parked Power Pages run). */
   steps?: string[];
 }
+
+/**
+ * The facts every channel shows first — target, event, days left, run — then the notification's own. One list, so
+ * Teams and Slack cannot drift apart in what they tell.
+ */
+export function headlineFacts(n: Notification): { title: string; value: string }[] {
+  return [
+    { title: 'Target', value: n.target },
+    // The event's name, so a reader (and a receiver's filter) can tell a reminder from a failure without the title.
+    { title: 'Event', value: n.event },
+    ...(n.daysLeft !== undefined ? [{ title: 'Days left', value: String(n.daysLeft) }] : []),
+    ...(n.runId ? [{ title: 'Run', value: n.runId }] : []),
+    ...n.facts,
+  ];
+}

@@ -2,7 +2,7 @@
  * Slack incoming webhook: `text` (the fallback for notifications) plus blocks (reference §3b). User text is escaped
  * (`& < >`) so a target name cannot inject `<!channel>`. Success is `200 ok`; errors are plain strings.
  */
-import type { Notification } from '../events.js';
+import { headlineFacts, type Notification } from '../events.js';
 import { fitted, SLACK_FIELDS_MAX, SLACK_SECTION_MAX, truncateList, truncateText } from '../limits.js';
 import type { NotifierKind } from '../port.js';
 
@@ -13,14 +13,7 @@ export function escapeMrkdwn(text: string): string {
 
 /** The Slack message of a notification, with at most `maxItems` steps. */
 export function slackMessage(n: Notification, maxItems = 50): Record<string, unknown> {
-  const facts = [
-    { title: 'Target', value: n.target },
-    // The event's name, so a reader (and a receiver's filter) can tell a reminder from a failure without the title.
-    { title: 'Event', value: n.event },
-    ...(n.daysLeft !== undefined ? [{ title: 'Days left', value: String(n.daysLeft) }] : []),
-    ...(n.runId ? [{ title: 'Run', value: n.runId }] : []),
-    ...n.facts,
-  ];
+  const facts = headlineFacts(n);
   const lines = facts.map((f) => `*${escapeMrkdwn(f.title)}*\n${escapeMrkdwn(f.value)}`);
   const fields = truncateList(lines, SLACK_FIELDS_MAX).map((t) => ({ type: 'mrkdwn', text: truncateText(t, 2000) }));
   const blocks: Record<string, unknown>[] = [

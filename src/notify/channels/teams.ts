@@ -3,20 +3,13 @@
  * "When a Teams webhook request is received" accepts (reference §3a). Only elements Teams renders are used, and no
  * Action.Submit. Workflows answers 202 before it posts: "accepted", not "delivered".
  */
-import type { Notification } from '../events.js';
+import { headlineFacts, type Notification } from '../events.js';
 import { fitted, TEAMS_MAX_BYTES, truncateList, truncateText } from '../limits.js';
 import type { NotifierKind } from '../port.js';
 
 /** The Adaptive Card of a notification, with at most `maxItems` facts and steps. */
 export function adaptiveCard(n: Notification, maxItems = 50): Record<string, unknown> {
-  const facts = [
-    { title: 'Target', value: n.target },
-    // The event's name, so a reader (and a receiver's filter) can tell a reminder from a failure without the title.
-    { title: 'Event', value: n.event },
-    ...(n.daysLeft !== undefined ? [{ title: 'Days left', value: String(n.daysLeft) }] : []),
-    ...(n.runId ? [{ title: 'Run', value: n.runId }] : []),
-    ...n.facts,
-  ];
+  const facts = headlineFacts(n);
   const shown = facts.slice(0, maxItems);
   if (facts.length > shown.length) shown.push({ title: '…', value: `and ${facts.length - shown.length} more` });
   const body: Record<string, unknown>[] = [
