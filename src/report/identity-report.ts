@@ -3,11 +3,10 @@
  * verdict, then the findings table with each fix. Like the expiry report: inline CSS only, a Content-Security-Policy
  * that forbids every fetch and script, everything escaped and scrubbed (I4).
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { scrubValue } from '../logging/scrub.js';
 import type { IdentityTargetRow } from '../commands/identity.js';
 import { escapeXml } from './escape.js';
+import { selfContainedPage, writePage } from './html-page.js';
 
 /** What the page is made from. */
 export interface IdentityReportInput {
@@ -83,24 +82,14 @@ export function identityReportHtml(input: IdentityReportInput): string {
     }
     body.push('</tbody></table>');
   }
-  return [
-    '<!doctype html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    // Self-contained by construction: the page may load nothing and run nothing.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>certrotate identity audit ${new Date(input.generatedAt).toISOString().slice(0, 10)}</title>`,
-    `<style>${CSS}</style>`,
-    '</head><body>',
-    ...body,
-    '</body></html>',
-    '',
-  ].join('\n');
+  return selfContainedPage(
+    `certrotate identity audit ${new Date(input.generatedAt).toISOString().slice(0, 10)}`,
+    CSS,
+    body,
+  );
 }
 
 /** Writes the page to `path` (mode 0644: no secret in it, meant to be shared). Returns the absolute path. */
 export async function writeIdentityReport(path: string, input: IdentityReportInput): Promise<string> {
-  const file = resolve(path);
-  await writeFile(file, identityReportHtml(input), { mode: 0o644 });
-  return file;
+  return writePage(path, identityReportHtml(input));
 }

@@ -4,10 +4,9 @@
  * page shows the same thing offline, in a mail client or behind a proxy. Only names, kinds, thumbprints, dates and
  * statuses go in, scrubbed again like every other output (I4).
  */
-import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { scrubValue } from '../logging/scrub.js';
 import { escapeXml } from './escape.js';
+import { selfContainedPage, writePage } from './html-page.js';
 import { chartOrder, expiryChartSvg, STATUS_COLOURS, type ExpiryRow } from './expiry-chart.js';
 
 export type { ExpiryRow } from './expiry-chart.js';
@@ -108,24 +107,10 @@ export function scanReportHtml(input: ScanReportInput): string {
     );
   }
   body.push('</tbody></table>');
-  return [
-    '<!doctype html>',
-    '<html lang="en"><head><meta charset="utf-8">',
-    // Self-contained by construction: the page may load nothing and run nothing.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    `<title>certrotate expiry report ${new Date(now).toISOString().slice(0, 10)}</title>`,
-    `<style>${CSS}</style>`,
-    '</head><body>',
-    ...body,
-    '</body></html>',
-    '',
-  ].join('\n');
+  return selfContainedPage(`certrotate expiry report ${new Date(now).toISOString().slice(0, 10)}`, CSS, body, true);
 }
 
 /** Writes the page to `path` (mode 0644: it holds no secret and is meant to be shared). Returns the absolute path. */
 export async function writeScanReport(path: string, input: ScanReportInput): Promise<string> {
-  const file = resolve(path);
-  await writeFile(file, scanReportHtml(input), { mode: 0o644 });
-  return file;
+  return writePage(path, scanReportHtml(input));
 }
