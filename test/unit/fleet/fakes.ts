@@ -1,6 +1,7 @@
 /** An in-memory tenant behind the {@link TenantReader} port, for discover's and init's unit tests. */
 import type {
   TenantApplication,
+  TenantApplicationUser,
   TenantReader,
   TenantServicePrincipal,
   TenantSite,
@@ -44,7 +45,7 @@ export function fakeTenant(t: {
   sites?: TenantSite[];
   sitesNote?: string;
   vaults?: Record<string, VaultCertificateVersion[]>;
-  users?: WithNote<Map<string, string>>;
+  users?: WithNote<Map<string, TenantApplicationUser>>;
 }): TenantReader & { reads: string[] } {
   const reads: string[] = [];
   return {
