@@ -85,7 +85,8 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
   // The fetch-based adapters (Dataverse, the Power Platform API, Graph reads outside the Graph client) share it too,
   // Graph under the same caller as the Graph client, so a 429 on any of them is waited out like an SDK client's.
   const operatorAppId = 'clientId' in config.auth && config.auth.clientId ? config.auth.clientId : undefined;
-  const limit = { limiter, caller: { appId: operatorAppId ?? 'operator', tenantId: config.tenantId } };
+  const limit = { limiter };
+  const graphLimit = { limiter, caller: { appId: operatorAppId ?? 'operator', tenantId: config.tenantId } };
   const identity = identityOptions(config.cloud, caPem, limiter);
   let credential: TokenCredential | undefined;
   // certrotate's own tokens are cached per scope for their lifetime: one token request per scope for a whole fleet.
@@ -148,7 +149,7 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
   );
   const dataverse = lazy(() => createDataverseProbe({ limit }));
   const ownership = lazy(() =>
-    createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential, limit }),
+    createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential, limit: graphLimit }),
   );
   const identityReader = lazy(() =>
     createDataverseIdentityReader({
@@ -157,7 +158,9 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
       limit,
     }),
   );
-  const signIns = lazy(() => createSignInLog({ graphUrl: config.cloud.graphUrl, credential: lazyCredential, limit }));
+  const signIns = lazy(() =>
+    createSignInLog({ graphUrl: config.cloud.graphUrl, credential: lazyCredential, limit: graphLimit }),
+  );
   return {
     certificates(target) {
       const url = target.keyVault.url.replace(/\/+$/, '');

@@ -295,6 +295,10 @@ export function keysForRequest(r: RequestIdentity): string[] {
   if (/\/oauth2\/(v2\.0\/)?token$/.test(path) || path.endsWith('/.well-known/openid-configuration')) {
     return [`token|${url.host}`];
   }
+  // Dataverse and the Power Platform API have their own budgets whoever calls: a caller (meant for Graph) given with
+  // one of their URLs must not move it onto Graph's.
+  if (path.startsWith('/api/data/')) return [`dataverse|${url.host}`];
+  if (/^\/(powerpages|environmentmanagement)\//.test(path)) return [`powerplatform|${url.host}`];
   if (r.caller) {
     const { appId, tenantId } = r.caller;
     const keys = [`graph|${url.host}|${tenantId}|${appId}`];
@@ -308,8 +312,6 @@ export function keysForRequest(r: RequestIdentity): string[] {
     if (method === 'POST' && /^\/certificates\/[^/]+\/create$/.test(path)) keys.push(`keyvault-create|${url.host}`);
     return keys;
   }
-  if (path.startsWith('/api/data/')) return [`dataverse|${url.host}`];
-  if (/^\/(powerpages|environmentmanagement)\//.test(path)) return [`powerplatform|${url.host}`];
   return [`host|${url.host}`];
 }
 

@@ -91,6 +91,13 @@ describe('keysForRequest for the fetch-based services', () => {
         caller: { appId: 'op', tenantId: 't1' },
       }),
     ).toEqual(['graph|graph.microsoft.com|t1|op']);
+    // A caller given with a Dataverse or Power Platform URL does not move it onto Graph's budget.
+    expect(keysForRequest({ url: DV, method: 'GET', caller: { appId: 'op', tenantId: 't1' } })).toEqual([
+      'dataverse|org1.crm.dynamics.com',
+    ]);
+    expect(keysForRequest({ url: PP, method: 'GET', caller: { appId: 'op', tenantId: 't1' } })).toEqual([
+      'powerplatform|api.powerplatform.com',
+    ]);
   });
 });
 
