@@ -119,6 +119,7 @@ export function buildProgram(): Command {
     .option('--html <file>', 'also write an HTML page with an expiry timeline')
     .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
     .option('--notify', 'send expiring/expired for the certificates\nof apps not configured, to the notify channels')
+    .option('--concurrency <n>', 'per-item reads at once (default 32, sized\nfrom the service budgets)', positiveInt)
     .action(
       (opts: {
         vault?: string[];
@@ -127,6 +128,7 @@ export function buildProgram(): Command {
         html?: string;
         detailedExitcode?: boolean;
         notify?: boolean;
+        concurrency?: number;
       }) => run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
     );
 

@@ -20,20 +20,40 @@ export interface DiscoverCommandOptions {
   detailedExitcode?: boolean;
   /** Send `expiring`/`expired` for the discovered certificate credentials to the notify channels. */
   notify?: boolean;
+  /** Per-item reads in flight at once (websites per environment, versions per certificate, user batches). */
+  concurrency?: number;
 }
 
-/** The tenant reader over Azure for `config` (its CA trusted, its identity signed in). */
-export async function tenantReaderFor(ctx: CommandContext, config: Config): Promise<TenantReader> {
+/**
+ * The tenant reader over Azure for `config` (its CA trusted, its identity signed in): every request under the
+ * process's shared limiter, so a 429 with Retry-After from Graph, the Power Platform API, Dataverse or Key Vault is
+ * waited out rather than failing discover, and the operator's tokens cached per scope for the whole read.
+ */
+export async function tenantReaderFor(
+  ctx: CommandContext,
+  config: Config,
+  opts: { concurrency?: number } = {},
+): Promise<TenantReader> {
   const { createOperatorCredential } = await import('../adapters/azure/credentials.js');
   const { trustExtraCa } = await import('../adapters/azure/trust.js');
   const { createTenantReader } = await import('../adapters/azure/tenant-reader.js');
+  const { defaultLimiter } = await import('../adapters/azure/limiter.js');
+  const { cachedCredential } = await import('../adapters/azure/limiter-policies.js');
   const caPem = config.cloud.caFile ? readFileSync(config.cloud.caFile, 'utf8') : undefined;
   if (caPem) trustExtraCa(caPem);
+  const limiter = defaultLimiter;
+  const clientId = 'clientId' in config.auth && config.auth.clientId ? config.auth.clientId : undefined;
   return createTenantReader({
     graphUrl: config.cloud.graphUrl,
     powerPlatformUrl: config.cloud.powerPlatformUrl,
-    credential: createOperatorCredential(config, { ...(caPem ? { caPem } : {}), env: ctx.env }),
+    credential: cachedCredential(
+      createOperatorCredential(config, { ...(caPem ? { caPem } : {}), env: ctx.env, limiter }),
+    ),
     ...(caPem ? { caPem } : {}),
+    limiter,
+    // The same caller the Graph client uses (adapters/azure/index.ts): one Graph budget per operator and tenant.
+    caller: { appId: clientId ?? 'operator', tenantId: config.tenantId },
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
   });
 }
 
@@ -54,11 +74,13 @@ export function vaultUrls(values: string[] = []): string[] {
 /** Runs discovery with the config's identity and `defaults.rotateBefore`. */
 export async function runDiscovery(
   ctx: CommandContext,
-  opts: Pick<DiscoverCommandOptions, 'vault' | 'environment'>,
+  opts: Pick<DiscoverCommandOptions, 'vault' | 'environment' | 'concurrency'>,
 ): Promise<{ report: DiscoveryReport; config: Config; configPath: string }> {
   const vaults = vaultUrls(opts.vault);
   const { config, path } = await ctx.config();
-  const reader = await tenantReaderFor(ctx, config);
+  const reader = await tenantReaderFor(ctx, config, {
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+  });
   const report = await discoverTenant(reader, {
     now: Date.now(),
     rotateBeforeMs: config.defaults.rotateBefore,
@@ -84,11 +106,30 @@ const CSV_HEADER = [
   'site',
 ];
 
+/** Columns added when the application users were read (`--environment`): the user, its disabled flag, its unit. */
+const CSV_USER_HEADER = ['applicationUser', 'userDisabled', 'businessUnit'];
+
+/** Whether this report has the application users (read with `--environment`, not refused). */
+const hasApplicationUsers = (report: DiscoveryReport) => report.apps.some((a) => a.applicationUser !== undefined);
+
+/** The application user in one cell: name, `disabled`, business unit; `none` when the app has none. */
+export function applicationUserText(app: DiscoveredApp): string {
+  if (app.applicationUser === undefined) return '-';
+  if (app.applicationUser === null) return 'none';
+  const d = app.applicationUserDetail;
+  if (!d) return app.applicationUser;
+  return `${d.name || app.applicationUser}${d.disabled ? ' (disabled)' : ''}${d.businessUnit ? ` [${d.businessUnit}]` : ''}`;
+}
+
 const csvCell = (v: string) => (/[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
-/** One CSV line per credential (and one per app with none, e.g. federated-only), header first. */
+/**
+ * One CSV line per credential (and one per app with none, e.g. federated-only), header first. With the application
+ * users read, three more columns: the user's name (empty when the app has none), `true`/`false`, its business unit.
+ */
 export function discoveryCsv(report: DiscoveryReport): string {
-  const lines = [CSV_HEADER.join(',')];
+  const users = hasApplicationUsers(report);
+  const lines = [[...CSV_HEADER, ...(users ? CSV_USER_HEADER : [])].join(',')];
   for (const app of report.apps) {
     const common = (c?: DiscoveredApp['credentials'][number]) => [
       app.kind,
@@ -104,6 +145,13 @@ export function discoveryCsv(report: DiscoveryReport): string {
       app.owners.join('; '),
       c?.vault ? `${c.vault.url}/certificates/${c.vault.certificate}/${c.vault.version}` : '',
       app.site ? `${app.site.environmentId}/${app.site.websiteId}` : '',
+      ...(users
+        ? [
+            app.applicationUserDetail?.name || (app.applicationUser ?? ''),
+            app.applicationUser ? String(app.applicationUserDetail?.disabled ?? '') : '',
+            app.applicationUserDetail?.businessUnit ?? '',
+          ]
+        : []),
     ];
     const rows = app.credentials.length ? app.credentials.map(common) : [common()];
     for (const r of rows) lines.push(r.map(csvCell).join(','));
@@ -114,14 +162,28 @@ export function discoveryCsv(report: DiscoveryReport): string {
 /** The human table, one section per kind. */
 export function discoveryTable(report: DiscoveryReport): string {
   const out: string[] = [];
+  const users = hasApplicationUsers(report);
   for (const kind of APP_KINDS) {
     const apps = report.apps.filter((a) => a.kind === kind);
     if (apps.length === 0) continue;
-    const rows = [['APP', 'APP ID', 'CREDENTIAL', 'THUMBPRINT', 'EXPIRES', 'DAYS', 'STATUS', 'OWNERS']];
+    const rows = [
+      [
+        'APP',
+        'APP ID',
+        'CREDENTIAL',
+        'THUMBPRINT',
+        'EXPIRES',
+        'DAYS',
+        'STATUS',
+        'OWNERS',
+        ...(users ? ['APP USER'] : []),
+      ],
+    ];
     for (const app of apps) {
       const owners = app.owners.join(', ') || '-';
+      const user = users ? [applicationUserText(app)] : [];
       if (app.credentials.length === 0) {
-        rows.push([app.displayName, app.appId, 'federated', '-', '-', '-', 'ok', owners]);
+        rows.push([app.displayName, app.appId, 'federated', '-', '-', '-', 'ok', owners, ...user]);
       }
       for (const c of app.credentials) {
         rows.push([
@@ -133,6 +195,7 @@ export function discoveryTable(report: DiscoveryReport): string {
           String(c.daysLeft),
           c.status,
           owners,
+          ...user,
         ]);
       }
     }
@@ -208,17 +271,24 @@ export async function discoverCommand(ctx: CommandContext, opts: DiscoverCommand
 /** `--html FILE`: the scan report's page and timeline, one row per credential, grouped by kind. */
 async function writeHtml(file: string, source: string, report: DiscoveryReport): Promise<void> {
   const { writeScanReport } = await import('../report/scan-report.js');
+  const users = hasApplicationUsers(report);
   const rows = report.apps.flatMap((app) =>
-    app.credentials.map((c) => ({
-      name: app.displayName,
-      kind: app.kind,
-      credential: c.kind === 'certificate' ? 'certificate' : 'secret',
-      thumbprint: c.thumbprint,
-      expiresOn: c.expiresOn,
-      daysLeft: c.daysLeft,
-      status: c.status,
-      ...(c.kind === 'secret' ? { detail: 'client secret: move to a certificate credential' } : {}),
-    })),
+    app.credentials.map((c) => {
+      const details = [
+        ...(c.kind === 'secret' ? ['client secret: move to a certificate credential'] : []),
+        ...(users ? [`application user: ${applicationUserText(app)}`] : []),
+      ];
+      return {
+        name: app.displayName,
+        kind: app.kind,
+        credential: c.kind === 'certificate' ? 'certificate' : 'secret',
+        thumbprint: c.thumbprint,
+        expiresOn: c.expiresOn,
+        daysLeft: c.daysLeft,
+        status: c.status,
+        ...(details.length ? { detail: details.join('; ') } : {}),
+      };
+    }),
   );
   let written: string;
   try {

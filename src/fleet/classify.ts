@@ -6,6 +6,7 @@ import type {
   GraphKeyCredential,
   GraphPasswordCredential,
   TenantApplication,
+  TenantApplicationUser,
   TenantServicePrincipal,
   TenantSite,
   VaultCertificateVersion,
@@ -52,8 +53,17 @@ export interface DiscoveredApp {
   site?: { websiteId: string; name: string; environmentId: string; siteUrl?: string; dataverseUrl?: string };
   /** With `--environment`: the Dataverse application user (systemuserid) for the app, null when it has none. */
   applicationUser?: string | null;
+  /** With `--environment`, when the app has an application user: its name, disabled flag and business unit. */
+  applicationUserDetail?: ApplicationUserDetail;
   /** The most urgent of its credentials' statuses; `ok` when it has none due. */
   status: 'ok' | 'due' | 'expired';
+}
+
+/** The application user as discover reports it (`businessUnit`: its name when Dataverse gave one, else its id). */
+export interface ApplicationUserDetail {
+  name: string;
+  disabled: boolean;
+  businessUnit: string | null;
 }
 
 /** What classification needs besides the apps. */
@@ -63,7 +73,22 @@ export interface ClassifyInput {
   servicePrincipals: TenantServicePrincipal[];
   sites: TenantSite[];
   vaultVersions: VaultCertificateVersion[];
-  applicationUsers?: Map<string, string>;
+  /** By app id (lowercase): the user, or its systemuserid alone when nothing else was read. */
+  applicationUsers?: Map<string, string | TenantApplicationUser>;
+}
+
+/** The systemuserid and details of an app's application user, from what the reader gave. */
+function applicationUserOf(
+  users: Map<string, string | TenantApplicationUser>,
+  appId: string,
+): Pick<DiscoveredApp, 'applicationUser' | 'applicationUserDetail'> {
+  const u = users.get(appId.toLowerCase());
+  if (u === undefined) return { applicationUser: null };
+  if (typeof u === 'string') return { applicationUser: u };
+  return {
+    applicationUser: u.systemUserId,
+    applicationUserDetail: { name: u.name, disabled: u.disabled, businessUnit: u.businessUnitName ?? u.businessUnitId },
+  };
 }
 
 /** A credential's days left (whole days, rounded down) and status against `rotateBeforeMs`. */
@@ -168,9 +193,7 @@ export function classifyApps(apps: TenantApplication[], input: ClassifyInput): D
             },
           }
         : {}),
-      ...(input.applicationUsers
-        ? { applicationUser: input.applicationUsers.get(app.appId.toLowerCase()) ?? null }
-        : {}),
+      ...(input.applicationUsers ? applicationUserOf(input.applicationUsers, app.appId) : {}),
       status: worst(credentials.map((c) => c.status)),
     });
   }

@@ -36,12 +36,22 @@ export function secretsNote(counts: DiscoveryCounts): string | undefined {
 
 /** Reads and classifies the tenant. */
 export async function discoverTenant(reader: TenantReader, opts: DiscoverOptions): Promise<DiscoveryReport> {
+  const environment = opts.environment;
+  const appsRead = reader.applications();
   const [apps, servicePrincipals, sites, versions, users] = await Promise.all([
-    reader.applications(),
+    appsRead,
     reader.servicePrincipalsWithCredentials(),
-    reader.sites(opts.environment),
+    reader.sites(environment),
     Promise.all(opts.vaults.map((v) => reader.vaultVersions(v))).then((all): VaultCertificateVersion[] => all.flat()),
-    opts.environment ? reader.applicationUsers(opts.environment) : undefined,
+    // The application users are looked up by app id, so this read follows the apps' (the others run meanwhile).
+    environment
+      ? appsRead.then((a) =>
+          reader.applicationUsers(
+            environment,
+            a.map((x) => x.appId),
+          ),
+        )
+      : undefined,
   ]);
   const classified = classifyApps(apps, {
     now: opts.now,

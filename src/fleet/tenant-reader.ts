@@ -66,6 +66,17 @@ export interface VaultCertificateVersion {
   thumbprint: string;
 }
 
+/** An app's Dataverse application user in one environment. */
+export interface TenantApplicationUser {
+  systemUserId: string;
+  /** `fullname`. */
+  name: string;
+  disabled: boolean;
+  businessUnitId: string | null;
+  /** The business unit's name when Dataverse gives it (formatted value), else null. */
+  businessUnitName: string | null;
+}
+
 /** Something read with a reason it could not be read in full: discover reports the note and carries on. */
 export interface WithNote<T> {
   value: T;
@@ -80,8 +91,14 @@ export interface TenantReader {
   servicePrincipalsWithCredentials(): Promise<TenantServicePrincipal[]>;
   /** The Power Pages sites of `environmentId`, or of every environment the Power Platform API lists. */
   sites(environmentId?: string): Promise<WithNote<TenantSite[]>>;
-  /** Every certificate version of one vault. */
+  /** Every certificate version of one vault (versions of several certificates read at once, order kept). */
   vaultVersions(vaultUrl: string): Promise<VaultCertificateVersion[]>;
-  /** Dataverse application users of the environment, by app id (lowercase) → systemuserid. */
-  applicationUsers(environmentId: string): Promise<WithNote<Map<string, string>>>;
+  /**
+   * The Dataverse application users of `appIds` in the environment, by app id (lowercase). A note (and an empty
+   * map) when they could not be read, e.g. "could not read systemusers: grant …".
+   */
+  applicationUsers(
+    environmentId: string,
+    appIds: readonly string[],
+  ): Promise<WithNote<Map<string, TenantApplicationUser>>>;
 }

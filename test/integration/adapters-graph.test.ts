@@ -128,6 +128,48 @@ describe('AppRegistry over Graph', () => {
     expect(err.detail).toMatchObject({ code: 'forbidden', status: 401 });
   });
 
+  it('a 429 with Retry-After from Dataverse, the Power Platform API or a Graph fetch read is waited out, then retried', async () => {
+    const token = await adapters.tokens.acquireToken(contoso.app.appId, newKey, scopeOf(contoso));
+    secrets.push(token.token);
+    const portal = config.targets.find((t): t is PowerPagesTargetConfig => t.name === 'contoso-portal')!;
+    await faults([
+      { service: 'dataverse', path: '/api/data/v9.2/WhoAmI', status: 429, retryAfter: 0.5, count: 1 },
+      {
+        service: 'powerplatform',
+        path: '/powerpages/environments/*/websites/*',
+        status: 429,
+        retryAfter: 0.5,
+        count: 1,
+      },
+      { service: 'graph', path: '/v1.0/applications/*/owners', status: 429, retryAfter: 0.5, count: 1 },
+    ]);
+    const start = Date.now();
+    const [who, site, access] = await Promise.all([
+      adapters.dataverse.whoAmI(contoso.verify.dataverseUrl, token),
+      adapters.sites.getSite(portal.environmentId, portal.websiteId),
+      adapters.ownership.callerAccess(portal.app.appId),
+    ]);
+    await faults([]);
+    expect(Date.now() - start).toBeGreaterThanOrEqual(500);
+    expect(who.userId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(site.websiteId).toBe(portal.websiteId);
+    expect(access.owner).toBe(true);
+    const log = (await (await fetch(`${sb.adminUrl}/requests`)).json()) as {
+      service: string;
+      path: string;
+      status: number;
+      time: string;
+    }[];
+    for (const service of ['dataverse', 'powerplatform', 'graph']) {
+      const throttled = log.findLast((q) => q.service === service && q.status === 429)!;
+      const retry = log.find(
+        (q) => q.service === service && q.path === throttled.path && q.status === 200 && q.time > throttled.time,
+      );
+      expect(retry, service).toBeDefined();
+      expect(Date.parse(retry!.time) - Date.parse(throttled.time), service).toBeGreaterThanOrEqual(495);
+    }
+  });
+
   it('the webhook target installs the new key, waits for its health to report it, and restores the old one', async () => {
     const server = createServerTarget(contoso, { keyMaterial: adapters.keyMaterial, pollIntervalMs: 100 });
     expect(await server.currentKey()).toEqual({ thumbprint: oldKey.thumbprint });

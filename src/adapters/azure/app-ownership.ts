@@ -7,13 +7,15 @@ import type { TokenCredential } from '@azure/identity';
 import { decodeJwt } from 'jose';
 import { AdapterError, type AppAccess, type AppOwnership } from '../ports.js';
 import { classified } from './errors.js';
-import { httpJson } from './http.js';
+import { httpJson, type HttpLimit } from './http.js';
 
 /** Options of {@link createAppOwnership}. */
 export interface AppOwnershipOptions {
   /** `cloud.graphUrl`. */
   graphUrl: string;
   credential: TokenCredential;
+  /** The shared limiter and the caller, for Graph's per app+tenant budget (see http.ts). */
+  limit?: HttpLimit;
 }
 
 /** Permissions that let any caller PATCH any app (application `roles` or delegated `scp`). */
@@ -41,7 +43,11 @@ export function createAppOwnership(opts: AppOwnershipOptions): AppOwnership {
         (
           await httpJson(
             url,
-            { headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) },
+            {
+              headers: { authorization: `Bearer ${token}` },
+              ...(signal ? { signal } : {}),
+              ...(opts.limit ? { limit: opts.limit } : {}),
+            },
             { operation },
           )
         ).body as { id?: string; value?: { id: string }[]; '@odata.nextLink'?: string };

@@ -14,7 +14,8 @@ import type { ProfileRow, RoleRow } from '../../identity/role-verdict.js';
 import type { WorkflowRow } from '../../identity/workflow-findings.js';
 import { AdapterError } from '../ports.js';
 import { classified, classifyHttpFailure } from './errors.js';
-import { httpJson, httpRequest, serviceError } from './http.js';
+import pLimit from 'p-limit';
+import { httpJson, httpRequest, serviceError, type HttpLimit } from './http.js';
 import { POWER_PAGES_API_VERSION } from './site-directory.js';
 
 /** The application user of an app in one environment (at most one exists, reference §1a). */
@@ -78,6 +79,34 @@ export interface DataverseIdentityReader {
   portalUsers(dataverseUrl: string, o?: { signal?: AbortSignal }): Promise<{ appId: string; siteName: string }[]>;
   /** The site's Dataverse URL and record id (`adx_website` / `powerpagesite`), from the Power Platform API. */
   website(environmentId: string, websiteId: string, o?: { signal?: AbortSignal }): Promise<WebsiteRecord>;
+  /**
+   * The application users of `appIds` in one org (`discover --environment`), read a batch of ids per query; a
+   * refused `systemusers` comes back as `unreadable` ("could not read systemusers: grant …"), not as an error.
+   * Optional so that existing implementations of this port stay valid.
+   */
+  applicationUsers?(
+    dataverseUrl: string,
+    appIds: readonly string[],
+    o?: { signal?: AbortSignal; concurrency?: number },
+  ): Promise<ApplicationUsersRead>;
+}
+
+/** An app's application user, as discover reports it. */
+export interface ApplicationUserSummary {
+  systemUserId: string;
+  name: string;
+  disabled: boolean;
+  businessUnitId: string | null;
+  /** The business unit's name, when Dataverse annotates the lookup with its formatted value. */
+  businessUnitName: string | null;
+}
+
+/** What {@link DataverseIdentityReader.applicationUsers} read. */
+export interface ApplicationUsersRead {
+  /** By app id (lowercase); an app without an application user is absent. */
+  users: Map<string, ApplicationUserSummary>;
+  /** Set when `systemusers` could not be read; `users` is then empty. */
+  unreadable?: UnreadableTable;
 }
 
 /** Options of {@link createDataverseIdentityReader}. */
@@ -87,6 +116,8 @@ export interface DataverseIdentityReaderOptions {
   powerPlatformUrl: string;
   /** `Prefer: odata.maxpagesize` (default 1000; Dataverse's maximum is 5000). */
   pageSize?: number;
+  /** The shared limiter: every request spends its org's (or the Power Platform endpoint's) budget (see http.ts). */
+  limit?: HttpLimit;
 }
 
 /** A Power Pages application user's name: `# Portals-<site name>` (reference §0.1). */
@@ -170,6 +201,117 @@ function contentTexts(content: string): string[] {
   }
 }
 
+/** What one Dataverse read needs: the org, the caller's token, the page size, the abort signal and the limiter. */
+interface DataverseReading {
+  base: string;
+  token: string;
+  pageSize: number;
+  signal?: AbortSignal;
+  limit?: HttpLimit | undefined;
+  /** Extra `Prefer` preferences (e.g. formatted-value annotations). */
+  prefer?: string;
+}
+
+/** One GET; a 403 on `table` becomes {@link TableDenied}, anything else non-2xx an AdapterError. */
+async function dataverseGet(url: string, table: string, r: DataverseReading): Promise<Record<string, unknown>> {
+  const headers = {
+    authorization: `Bearer ${r.token}`,
+    'odata-version': '4.0',
+    'odata-maxversion': '4.0',
+    prefer: [`odata.maxpagesize=${r.pageSize}`, ...(r.prefer ? [r.prefer] : [])].join(','),
+  };
+  const ctx = { operation: `Dataverse: reading ${table} at ${r.base}` };
+  const res = await httpRequest(
+    url,
+    { headers, ...(r.signal ? { signal: r.signal } : {}), ...(r.limit ? { limit: r.limit } : {}) },
+    ctx,
+  );
+  if (res.status === 403) {
+    throw new TableDenied({ table, message: deniedMessage(table, serviceError(res.body).message) });
+  }
+  if (res.status < 200 || res.status >= 300) {
+    const e = serviceError(res.body);
+    throw new AdapterError(
+      classifyHttpFailure(
+        {
+          status: res.status,
+          ...(e.code ? { serviceCode: e.code } : {}),
+          message: e.message ?? res.text.slice(0, 300),
+          headers: res.headers,
+        },
+        ctx,
+      ),
+    );
+  }
+  return (res.body ?? {}) as Record<string, unknown>;
+}
+
+/** Every row of a collection, page after page, following `@odata.nextLink` unchanged. */
+async function dataverseAll(firstUrl: string, table: string, r: DataverseReading): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  let url: string | undefined = firstUrl;
+  for (let page = 0; url && page < MAX_PAGES; page++) {
+    const body = await dataverseGet(url, table, r);
+    rows.push(...((body.value as Record<string, unknown>[] | undefined) ?? []));
+    url = typeof body['@odata.nextLink'] === 'string' ? body['@odata.nextLink'] : undefined;
+  }
+  return rows;
+}
+
+/**
+ * App ids per `systemusers` query. Dataverse's `$filter` takes `or`; 50 GUIDs keep the URL near 3 KB, far below the
+ * Web API's 32 KB limit, so a tenant of N apps costs N/50 queries instead of N.
+ */
+export const APP_IDS_PER_QUERY = 50;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const FORMATTED = 'OData.Community.Display.V1.FormattedValue';
+
+/** The application users of `appIds`, {@link APP_IDS_PER_QUERY} per query, `concurrency` queries at once. */
+async function readApplicationUsers(
+  r: DataverseReading,
+  appIds: readonly string[],
+  concurrency = 8,
+): Promise<ApplicationUsersRead> {
+  // Only GUIDs go into the filter: an app id is one, and anything else would be an OData injection.
+  const ids = [...new Set(appIds.map((a) => a.toLowerCase()).filter((a) => GUID.test(a)))];
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += APP_IDS_PER_QUERY) batches.push(ids.slice(i, i + APP_IDS_PER_QUERY));
+  const limit = pLimit(Math.max(1, concurrency));
+  const reading = { ...r, prefer: `odata.include-annotations="${FORMATTED}"` };
+  try {
+    const pages = await Promise.all(
+      batches.map((batch) =>
+        limit(() =>
+          dataverseAll(
+            `${r.base}/api/data/v9.2/systemusers?$select=systemuserid,fullname,applicationid,isdisabled,_businessunitid_value` +
+              `&$filter=${encodeURIComponent(batch.map((id) => `applicationid eq ${id}`).join(' or '))}`,
+            'systemusers',
+            reading,
+          ),
+        ),
+      ),
+    );
+    const users = new Map<string, ApplicationUserSummary>();
+    for (const u of pages.flat()) {
+      if (typeof u.applicationid !== 'string') continue;
+      const bu = u._businessunitid_value;
+      const buName = u[`_businessunitid_value@${FORMATTED}`];
+      users.set(u.applicationid.toLowerCase(), {
+        systemUserId: String(u.systemuserid),
+        name: typeof u.fullname === 'string' ? u.fullname : '',
+        disabled: u.isdisabled === true,
+        businessUnitId: typeof bu === 'string' ? bu : null,
+        businessUnitName: typeof buName === 'string' ? buName : null,
+      });
+    }
+    return { users };
+  } catch (err) {
+    if (err instanceof TableDenied) return { users: new Map(), unreadable: err.unreadable };
+    throw err;
+  }
+}
+
 /** A {@link DataverseIdentityReader} over global fetch. */
 export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptions): DataverseIdentityReader {
   const pageSize = opts.pageSize ?? 1000;
@@ -188,47 +330,9 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
     const token = await bearer(base, req.signal);
     const api = `${base}/api/data/v9.2`;
 
-    /** One GET; a 403 on `table` becomes {@link TableDenied}, anything else non-2xx an AdapterError. */
-    async function get(url: string, table: string): Promise<Record<string, unknown>> {
-      const headers = {
-        authorization: `Bearer ${token}`,
-        'odata-version': '4.0',
-        'odata-maxversion': '4.0',
-        prefer: `odata.maxpagesize=${pageSize}`,
-      };
-      const ctx = { operation: `Dataverse: reading ${table} at ${base}` };
-      const res = await httpRequest(url, { headers, ...(req.signal ? { signal: req.signal } : {}) }, ctx);
-      if (res.status === 403) {
-        throw new TableDenied({ table, message: deniedMessage(table, serviceError(res.body).message) });
-      }
-      if (res.status < 200 || res.status >= 300) {
-        const e = serviceError(res.body);
-        throw new AdapterError(
-          classifyHttpFailure(
-            {
-              status: res.status,
-              ...(e.code ? { serviceCode: e.code } : {}),
-              message: e.message ?? res.text.slice(0, 300),
-              headers: res.headers,
-            },
-            ctx,
-          ),
-        );
-      }
-      return (res.body ?? {}) as Record<string, unknown>;
-    }
-
-    /** Every row of a collection, page after page, following `@odata.nextLink` unchanged. */
-    async function all(path: string, table: string): Promise<Record<string, unknown>[]> {
-      const rows: Record<string, unknown>[] = [];
-      let url: string | undefined = `${api}/${path}`;
-      for (let page = 0; url && page < MAX_PAGES; page++) {
-        const body = await get(url, table);
-        rows.push(...((body.value as Record<string, unknown>[] | undefined) ?? []));
-        url = typeof body['@odata.nextLink'] === 'string' ? body['@odata.nextLink'] : undefined;
-      }
-      return rows;
-    }
+    const reading = { base, token, pageSize, ...(req.signal ? { signal: req.signal } : {}), limit: opts.limit };
+    const get = (url: string, table: string) => dataverseGet(url, table, reading);
+    const all = (path: string, table: string) => dataverseAll(`${api}/${path}`, table, reading);
 
     const unreadable: UnreadableTable[] = [];
     /** Runs one table's read; a denial is recorded and yields null, so the other tables are still read. */
@@ -348,6 +452,15 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
 
   return {
     read,
+    async applicationUsers(dataverseUrl, appIds, o) {
+      const base = dataverseUrl.replace(/\/+$/, '');
+      const token = await bearer(base, o?.signal);
+      return readApplicationUsers(
+        { base, token, pageSize, ...(o?.signal ? { signal: o.signal } : {}), limit: opts.limit },
+        appIds,
+        o?.concurrency,
+      );
+    },
     async portalUsers(dataverseUrl, o) {
       const base = dataverseUrl.replace(/\/+$/, '');
       const token = await bearer(base, o?.signal);
@@ -365,7 +478,7 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
       for (let page = 0; url && page < MAX_PAGES; page++) {
         const res = await httpJson(
           url,
-          { headers, ...(o?.signal ? { signal: o.signal } : {}) },
+          { headers, ...(o?.signal ? { signal: o.signal } : {}), ...(opts.limit ? { limit: opts.limit } : {}) },
           { operation: `Dataverse: listing Power Pages application users at ${base}` },
         );
         const body = (res.body ?? {}) as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string };
@@ -383,7 +496,11 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
       const token = await bearer(pp, o?.signal);
       const res = await httpJson(
         `${pp}/powerpages/environments/${encodeURIComponent(environmentId)}/websites/${encodeURIComponent(websiteId)}?api-version=${POWER_PAGES_API_VERSION}`,
-        { headers: { authorization: `Bearer ${token}` }, ...(o?.signal ? { signal: o.signal } : {}) },
+        {
+          headers: { authorization: `Bearer ${token}` },
+          ...(o?.signal ? { signal: o.signal } : {}),
+          ...(opts.limit ? { limit: opts.limit } : {}),
+        },
         { operation: `Power Platform: reading website ${websiteId}` },
       );
       const dto = (res.body ?? {}) as { dataverseInstanceUrl?: string; websiteRecordId?: string; name?: string };

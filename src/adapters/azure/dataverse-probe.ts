@@ -1,9 +1,15 @@
 /** The {@link DataverseProbe} port: `WhoAmI` with a token, proving Dataverse maps the app to an application user. */
 import { AdapterError, type DataverseProbe } from '../ports.js';
-import { httpJson } from './http.js';
+import { httpJson, type HttpLimit } from './http.js';
+
+/** Options of {@link createDataverseProbe}. */
+export interface DataverseProbeOptions {
+  /** The shared limiter: WhoAmI spends its org's Dataverse budget, and a 429 is waited out (see http.ts). */
+  limit?: HttpLimit;
+}
 
 /** A {@link DataverseProbe} over global fetch. */
-export function createDataverseProbe(): DataverseProbe {
+export function createDataverseProbe(opts: DataverseProbeOptions = {}): DataverseProbe {
   return {
     async whoAmI(dataverseUrl, token, o) {
       const base = dataverseUrl.replace(/\/+$/, '');
@@ -14,6 +20,7 @@ export function createDataverseProbe(): DataverseProbe {
           {
             headers: { authorization: `Bearer ${token.token}`, 'odata-version': '4.0', 'odata-maxversion': '4.0' },
             ...(o?.signal ? { signal: o.signal } : {}),
+            ...(opts.limit ? { limit: opts.limit } : {}),
           },
           { operation: `Dataverse WhoAmI at ${base}` },
         );

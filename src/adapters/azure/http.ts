@@ -1,9 +1,25 @@
 /**
  * A small JSON-over-HTTPS client on global `fetch` for the services without an SDK here (Dataverse, the Power
- * Platform API, webhooks): every failure comes back as a classified {@link AdapterError}.
+ * Platform API, Graph reads outside the Graph client, webhooks): every failure comes back as a classified
+ * {@link AdapterError}.
+ *
+ * With `limit`, each attempt is admitted by the shared {@link ServiceLimiter} under the keys of the request
+ * ({@link keysForRequest}: a Dataverse org, a Power Platform endpoint, Graph per app+tenant), so a 429 (or a read's
+ * 503) with `Retry-After` is waited out there, for everyone sharing the key, and retried; only a throttle whose wait
+ * passes the request's deadline reaches the caller, as a `throttled` error carrying its retry-after.
  */
 import { AdapterError } from '../ports.js';
 import { classifyError, classifyHttpFailure, type ClassifyContext } from './errors.js';
+import { keysForRequest, type ServiceLimiter } from './limiter.js';
+
+/** The limiter a request goes through, and who calls (Graph budgets are per calling app and tenant). */
+export interface HttpLimit {
+  limiter: ServiceLimiter;
+  /** Graph requests: the calling app's client id (or a stable name for it) and the tenant. */
+  caller?: { appId: string; tenantId: string };
+  /** Longest total wait for this request before a throttle goes to the caller (default: the limiter's). */
+  maxWaitMs?: number;
+}
 
 /** One request. */
 export interface HttpRequest {
@@ -12,8 +28,10 @@ export interface HttpRequest {
   /** Sent as JSON. */
   json?: unknown;
   signal?: AbortSignal;
-  /** Per-request timeout, ms (default 30 000). */
+  /** Per-attempt timeout, ms (default 30 000). */
   timeoutMs?: number;
+  /** Send under the shared limiter (see the module comment); without it the request goes straight out. */
+  limit?: HttpLimit;
 }
 
 /** A response read in full. */
@@ -25,8 +43,36 @@ export interface HttpResponse {
   body: unknown;
 }
 
-/** Sends a request and reads the whole response, whatever its status. Throws only when no response came. */
+/**
+ * Sends a request and reads the whole response, whatever its status (under `req.limit`, a throttle is first waited
+ * out and retried while its wait fits the deadline). Throws only when no response came.
+ */
 export async function httpRequest(url: string, req: HttpRequest, ctx: ClassifyContext): Promise<HttpResponse> {
+  const method = req.method ?? 'GET';
+  const limit = req.limit;
+  if (!limit) return sendOnce(url, req, ctx);
+  try {
+    return await limit.limiter.run(
+      keysForRequest({ url, method, ...(limit.caller ? { caller: limit.caller } : {}) }),
+      () => sendOnce(url, req, ctx),
+      {
+        method,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(limit.maxWaitMs !== undefined ? { maxWaitMs: limit.maxWaitMs } : {}),
+        facts: (res) => ({ status: res.status, header: (n) => res.headers.get(n) ?? undefined }),
+      },
+    );
+  } catch (err) {
+    // An abort while the limiter waited rejects with the signal's reason: the same `aborted` as one on the wire.
+    if (req.signal?.aborted && !(err instanceof AdapterError)) {
+      throw new AdapterError({ code: 'aborted', message: 'aborted', retryable: false });
+    }
+    throw err;
+  }
+}
+
+/** One attempt, with its own timeout (a wait in the limiter does not eat into it). */
+async function sendOnce(url: string, req: HttpRequest, ctx: ClassifyContext): Promise<HttpResponse> {
   const timeout = AbortSignal.timeout(req.timeoutMs ?? 30_000);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   try {

@@ -82,6 +82,11 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
     );
   }
   const limiter = opts.limiter ?? defaultLimiter;
+  // The fetch-based adapters (Dataverse, the Power Platform API, Graph reads outside the Graph client) share it too,
+  // Graph under the same caller as the Graph client, so a 429 on any of them is waited out like an SDK client's.
+  const operatorAppId = 'clientId' in config.auth && config.auth.clientId ? config.auth.clientId : undefined;
+  const limit = { limiter };
+  const graphLimit = { limiter, caller: { appId: operatorAppId ?? 'operator', tenantId: config.tenantId } };
   const identity = identityOptions(config.cloud, caPem, limiter);
   let credential: TokenCredential | undefined;
   // certrotate's own tokens are cached per scope for their lifetime: one token request per scope for a whole fleet.
@@ -115,7 +120,7 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
       keyMaterial: loader,
       clock,
       limiter,
-      ...('clientId' in config.auth && config.auth.clientId ? { operatorAppId: config.auth.clientId } : {}),
+      ...(operatorAppId ? { operatorAppId } : {}),
       ...(opts.consistency ? { consistency: opts.consistency } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.maxInProcessWaitMs !== undefined ? { maxInProcessWaitMs: opts.maxInProcessWaitMs } : {}),
@@ -139,14 +144,23 @@ export function createAzureAdapters(config: Config, opts: AzureAdapterOptions = 
         ),
       ),
       ...(opts.logger ? { logger: opts.logger } : {}),
+      limit,
     }),
   );
-  const dataverse = lazy(createDataverseProbe);
-  const ownership = lazy(() => createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
-  const identityReader = lazy(() =>
-    createDataverseIdentityReader({ credential: lazyCredential, powerPlatformUrl: config.cloud.powerPlatformUrl }),
+  const dataverse = lazy(() => createDataverseProbe({ limit }));
+  const ownership = lazy(() =>
+    createAppOwnership({ graphUrl: config.cloud.graphUrl, credential: lazyCredential, limit: graphLimit }),
   );
-  const signIns = lazy(() => createSignInLog({ graphUrl: config.cloud.graphUrl, credential: lazyCredential }));
+  const identityReader = lazy(() =>
+    createDataverseIdentityReader({
+      credential: lazyCredential,
+      powerPlatformUrl: config.cloud.powerPlatformUrl,
+      limit,
+    }),
+  );
+  const signIns = lazy(() =>
+    createSignInLog({ graphUrl: config.cloud.graphUrl, credential: lazyCredential, limit: graphLimit }),
+  );
   return {
     certificates(target) {
       const url = target.keyVault.url.replace(/\/+$/, '');

@@ -77,7 +77,9 @@ const SLOW_FROM = 0.8;
  * Key Vault 4,000 transactions per vault per 10 s and certificate creates as key CREATE, 20 per 10 s; Graph
  * 3,500 RU per app+tenant per 10 s (a small tenant; reads cost 1–2 RU), writes 3,000 per app+tenant per 150 s and
  * 18,000 per tenant per 5 min. The token endpoint has no published workforce limit; it gets few requests anyway
- * (tokens are cached), so only concurrency bounds it.
+ * (tokens are cached), so only concurrency bounds it. Dataverse's service protection limits are per user per web
+ * server: 6,000 requests per 5 min and 52 at once (32 taken here, leaving room for other clients of the same user).
+ * The Power Platform API publishes no per-endpoint figure: concurrency bounds it, and its 429s pace it.
  */
 export function defaultBudgetFor(key: string): Budget {
   const kind = key.split('|')[0];
@@ -94,6 +96,10 @@ export function defaultBudgetFor(key: string): Budget {
       return { concurrency: 64, rate: { requests: 18_000, windowMs: 300_000 } };
     case 'token':
       return { concurrency: 8 };
+    case 'dataverse':
+      return { concurrency: 32, rate: { requests: 6000, windowMs: 300_000 } };
+    case 'powerplatform':
+      return { concurrency: 16 };
     default:
       return { concurrency: 16 };
   }
@@ -279,7 +285,8 @@ export interface RequestIdentity {
 /**
  * The keys a request spends: a Key Vault request its vault (and the vault's create budget for a certificate create);
  * a Graph request its app+tenant budget, and a write also the write budgets per app+tenant and per tenant; a token
- * request its authority host. Anything else: its host.
+ * request its authority host; a Dataverse Web API request its org (`/api/data/…` on the org's host); a Power
+ * Platform API request its endpoint (`/powerpages/…`, `/environmentmanagement/…`). Anything else: its host.
  */
 export function keysForRequest(r: RequestIdentity): string[] {
   const url = new URL(r.url);
@@ -288,6 +295,10 @@ export function keysForRequest(r: RequestIdentity): string[] {
   if (/\/oauth2\/(v2\.0\/)?token$/.test(path) || path.endsWith('/.well-known/openid-configuration')) {
     return [`token|${url.host}`];
   }
+  // Dataverse and the Power Platform API have their own budgets whoever calls: a caller (meant for Graph) given with
+  // one of their URLs must not move it onto Graph's.
+  if (path.startsWith('/api/data/')) return [`dataverse|${url.host}`];
+  if (/^\/(powerpages|environmentmanagement)\//.test(path)) return [`powerplatform|${url.host}`];
   if (r.caller) {
     const { appId, tenantId } = r.caller;
     const keys = [`graph|${url.host}|${tenantId}|${appId}`];

@@ -10,7 +10,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { AdapterError, toPortError, type KeySignIns, type SignInLog } from '../ports.js';
 import { classified } from './errors.js';
-import { httpJson } from './http.js';
+import { httpJson, type HttpLimit } from './http.js';
 
 /** Options of {@link createSignInLog}. */
 export interface SignInLogOptions {
@@ -19,6 +19,8 @@ export interface SignInLogOptions {
   credential: TokenCredential;
   /** Pages read before giving up on a busy log (default 20, of up to 1000 entries each). */
   maxPages?: number;
+  /** The shared limiter and the caller, for Graph's per app+tenant budget (see http.ts). */
+  limit?: HttpLimit;
 }
 
 /** One sign-in as the beta signIn resource has it (the fields read here). */
@@ -64,7 +66,11 @@ export function createSignInLog(opts: SignInLogOptions): SignInLog {
           body = (
             await httpJson(
               url,
-              { headers: { authorization: `Bearer ${token}` }, ...(signal ? { signal } : {}) },
+              {
+                headers: { authorization: `Bearer ${token}` },
+                ...(signal ? { signal } : {}),
+                ...(opts.limit ? { limit: opts.limit } : {}),
+              },
               { operation },
             )
           ).body as typeof body;

@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { Logger } from 'pino';
 import { AdapterError, type SiteDirectory, type SiteInfo } from '../ports.js';
 import { classified } from './errors.js';
-import { httpJson, httpRequest } from './http.js';
+import { httpJson, httpRequest, type HttpLimit } from './http.js';
 
 /** The websites API version (powerpages-anchors §1.9). */
 export const POWER_PAGES_API_VERSION = '2024-10-01';
@@ -22,6 +22,8 @@ export interface SiteDirectoryOptions {
   /** Site URLs from the configuration (`siteUrl`), by website id; they win over the API's `websiteUrl`. */
   siteUrls?: Map<string, string>;
   logger?: Logger;
+  /** The shared limiter for the Power Platform API's requests (the site's own URL is not a budgeted service). */
+  limit?: HttpLimit;
 }
 
 interface WebsiteDto {
@@ -71,7 +73,11 @@ export function createSiteDirectory(opts: SiteDirectoryOptions): SiteDirectory {
     const bearer = await token(operation, signal);
     const res = await httpJson(
       url,
-      { headers: { authorization: `Bearer ${bearer}` }, ...(signal ? { signal } : {}) },
+      {
+        headers: { authorization: `Bearer ${bearer}` },
+        ...(signal ? { signal } : {}),
+        ...(opts.limit ? { limit: opts.limit } : {}),
+      },
       ctx,
     );
     return res.body;

@@ -69,3 +69,45 @@ describe('discover --notify rows', () => {
     ]);
   });
 });
+
+describe('discover output with application users (--environment)', () => {
+  function withUsers(): DiscoveryReport {
+    const a = app('api', { keyCredentials: [cert('AB12', 10)] });
+    const b = app('batch', { keyCredentials: [cert('CD34', 100)] });
+    const apps = classifyApps([a, b], {
+      now: NOW,
+      rotateBeforeMs: 30 * DAY,
+      servicePrincipals: [],
+      sites: [],
+      vaultVersions: [],
+      applicationUsers: new Map([
+        [
+          a.appId.toLowerCase(),
+          { systemUserId: 'u1', name: 'api app', disabled: true, businessUnitId: 'b1', businessUnitName: 'Ops' },
+        ],
+      ]),
+    });
+    return { formatVersion: 1, apps, counts: countApps(apps), notes: [] };
+  }
+
+  it('adds the user, its disabled flag and business unit to the CSV', () => {
+    const lines = discoveryCsv(withUsers()).trim().split('\n');
+    expect(lines[0]).toBe(
+      'kind,app,appId,credential,on,keyId,thumbprint,expiresOn,daysLeft,status,owners,vault,site,applicationUser,userDisabled,businessUnit',
+    );
+    expect(lines[1]).toMatch(/^unmanaged,api,.*,api app,true,Ops$/);
+    expect(lines[2]).toMatch(/^unmanaged,batch,.*,,,$/);
+  });
+
+  it('adds an APP USER column to the table: name, disabled, business unit; none when it has none', () => {
+    const text = discoveryTable(withUsers());
+    expect(text).toContain('APP USER');
+    expect(text).toContain('api app (disabled) [Ops]');
+    expect(text).toMatch(/batch .* none/);
+  });
+
+  it('leaves the columns out when the users were not read', () => {
+    expect(discoveryCsv(report()).split('\n')[0]).not.toContain('applicationUser');
+    expect(discoveryTable(report())).not.toContain('APP USER');
+  });
+});

@@ -67,6 +67,29 @@ describe('classifyApps', () => {
     expect(out.map((x) => x.applicationUser)).toEqual(['user-1', null]);
   });
 
+  it("records the application user's name, disabled flag and business unit (its name, else its id)", () => {
+    const a = app('a', { keyCredentials: [cert('AB', 100)] });
+    const b = app('b', { keyCredentials: [cert('CD', 100)] });
+    const user = (id: string, businessUnitName: string | null) => ({
+      systemUserId: id,
+      name: `# ${id}`,
+      disabled: id === 'u2',
+      businessUnitId: 'bu-id',
+      businessUnitName,
+    });
+    const out = classifyApps([a, b], {
+      ...base,
+      applicationUsers: new Map([
+        [a.appId, user('u1', 'Contoso')],
+        [b.appId, user('u2', null)],
+      ]),
+    });
+    expect(out.map((x) => [x.applicationUser, x.applicationUserDetail])).toEqual([
+      ['u1', { name: '# u1', disabled: false, businessUnit: 'Contoso' }],
+      ['u2', { name: '# u2', disabled: true, businessUnit: 'bu-id' }],
+    ]);
+  });
+
   it('counts apps by kind and credentials by kind and status', () => {
     const apps = classifyApps(
       [

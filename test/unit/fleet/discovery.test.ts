@@ -53,6 +53,39 @@ describe('discoverTenant', () => {
     expect(report.notes).toEqual(['Dataverse application users not listed: 404']);
   });
 
+  it("with an environment: looks up the apps' application users by their app ids and reports them", async () => {
+    const a = app('api', { keyCredentials: [cert('AA', 100)] });
+    const b = app('worker', { passwordCredentials: [secret(100)] });
+    const tenant = fakeTenant({
+      apps: [a, b],
+      users: {
+        value: new Map([
+          [
+            a.appId.toLowerCase(),
+            { systemUserId: 'u1', name: 'api user', disabled: true, businessUnitId: 'b1', businessUnitName: 'Ops' },
+          ],
+        ]),
+      },
+    });
+    const report = await discoverTenant(tenant, { ...opts, environment: 'env1' });
+    expect(tenant.userLookups).toEqual([[a.appId, b.appId]]);
+    const byName = new Map(report.apps.map((x) => [x.displayName, x]));
+    expect(byName.get('api')?.applicationUser).toBe('u1');
+    expect(byName.get('api')?.applicationUserDetail).toEqual({ name: 'api user', disabled: true, businessUnit: 'Ops' });
+    expect(byName.get('worker')?.applicationUser).toBeNull();
+  });
+
+  it('a refused systemusers is one note; the rest of discover is still reported', async () => {
+    const a = app('api', { keyCredentials: [cert('AA', 100)] });
+    const denied =
+      "could not read systemusers: grant prvReadSystemUser (Read on systemuser) to certrotate's application user";
+    const tenant = fakeTenant({ apps: [a], users: { value: new Map(), note: denied } });
+    const report = await discoverTenant(tenant, { ...opts, environment: 'env1' });
+    expect(report.apps.map((x) => x.displayName)).toEqual(['api']);
+    expect(report.apps[0]?.applicationUser).toBeUndefined();
+    expect(report.notes).toEqual([denied]);
+  });
+
   it('fails when a given vault cannot be read (a wrong vault must not turn apps into unmanaged silently)', async () => {
     await expect(discoverTenant(fakeTenant({ apps: [] }), { ...opts, vaults: ['https://nope'] })).rejects.toThrow(
       'no vault https://nope',

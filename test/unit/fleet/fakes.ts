@@ -1,6 +1,7 @@
 /** An in-memory tenant behind the {@link TenantReader} port, for discover's and init's unit tests. */
 import type {
   TenantApplication,
+  TenantApplicationUser,
   TenantReader,
   TenantServicePrincipal,
   TenantSite,
@@ -44,11 +45,13 @@ export function fakeTenant(t: {
   sites?: TenantSite[];
   sitesNote?: string;
   vaults?: Record<string, VaultCertificateVersion[]>;
-  users?: WithNote<Map<string, string>>;
-}): TenantReader & { reads: string[] } {
+  users?: WithNote<Map<string, TenantApplicationUser>>;
+}): TenantReader & { reads: string[]; userLookups: string[][] } {
   const reads: string[] = [];
+  const userLookups: string[][] = [];
   return {
     reads,
+    userLookups,
     applications: async () => (reads.push('applications'), t.apps),
     servicePrincipalsWithCredentials: async () => (reads.push('servicePrincipals'), t.servicePrincipals ?? []),
     sites: async (env) => {
@@ -62,6 +65,10 @@ export function fakeTenant(t: {
       if (!v) throw new Error(`no vault ${url}`);
       return v;
     },
-    applicationUsers: async (env) => (reads.push(`users:${env}`), t.users ?? { value: new Map() }),
+    applicationUsers: async (env, appIds) => {
+      reads.push(`users:${env}`);
+      userLookups.push([...appIds]);
+      return t.users ?? { value: new Map() };
+    },
   };
 }
