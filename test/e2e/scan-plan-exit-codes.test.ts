@@ -63,11 +63,57 @@ describe('scan and plan exit codes per status; plans carry their options', () =>
     const made = await cli(okOnly, ['plan', 'fabrikam-api', '--force', '--out', file]);
     expect(made.code, made.stderr).toBe(0);
     expect(made.stdout).toContain(`apply it with certrotate rotate fabrikam-api --plan ${file} --config ${okOnly}`);
-    const saved = JSON.parse(await readFile(file, 'utf8')) as { options: { force: boolean } };
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { options: { force: boolean }; fingerprint: string };
     expect(saved.options).toEqual({ force: true });
     const r = await cli(okOnly, ['rotate', 'fabrikam-api', '--plan', file, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(parseJson<RunDocument>(r).outcome).toBe('succeeded');
+
+    // The audit trail of that run (defect 7): the command line as typed, the mode, the plan and its fingerprint, and
+    // the --force the plan carried — not a `rotate X --yes` nobody typed.
+    const { runId } = parseJson<RunDocument>(r);
+    const journal = (await readFile(join(sb.dir, '.certrotate', 'runs', runId, 'journal.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const started = journal[0]!;
+    expect(Object.keys(started).sort()).toEqual(
+      [
+        'actor',
+        'argv',
+        'confirmation',
+        'detail',
+        'event',
+        'force',
+        'mode',
+        'planFile',
+        'planFingerprint',
+        'runId',
+        'step',
+        'target',
+        'time',
+      ].sort(),
+    );
+    expect(started.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(started.actor).toMatch(/^\S+@\S+$/);
+    expect(started).toMatchObject({
+      runId,
+      target: 'fabrikam-api',
+      step: 'run',
+      event: 'started',
+      detail: `rotate fabrikam-api --plan ${file} --force`,
+      mode: 'rotate',
+      argv: ['--config', okOnly, 'rotate', 'fabrikam-api', '--plan', file, '--json'],
+      confirmation: 'plan',
+      planFile: file,
+      planFingerprint: saved.fingerprint,
+      force: true,
+    });
+    // Every gate was answered by the plan, none by a --yes that was not given.
+    const answers = journal.filter((l) => l.event === 'confirmed' || l.event === 'declined');
+    expect(answers.length).toBeGreaterThan(0);
+    for (const a of answers) expect(a).toMatchObject({ event: 'confirmed', by: 'plan' });
+    expect(journal.at(-1)).toMatchObject({ runId, step: 'succeeded', event: 'succeeded', outcome: 'succeeded' });
   });
 
   it('an explicit --force against a plan made without it is a conflict, said as one', async () => {
