@@ -200,4 +200,33 @@ describe('scan and plan exit codes per status; plans carry their options', () =>
       expect(plan.stdout).not.toMatch(/pending\./);
     }
   });
+  it('blocked: a due site whose app certrotate may not change — scan and plan exit 1, never 2', async () => {
+    // Nobody made certrotate's identity an owner of the site's app: it could not remove the old key after Update key.
+    const portalOnly = await editConfig(sb, 'portal-only.yaml', (doc) => {
+      const targets = doc.get('targets') as YAMLSeq<YAMLMap>;
+      targets.items = targets.items.filter((t) => t.get('name') === 'contoso-portal');
+    });
+    const app = sb.directory.appByAppId(sandboxTarget(sb, 'contoso-portal').appId)!;
+    const owners = [...app.owners];
+    app.owners.splice(0, app.owners.length);
+    try {
+      const json = await cli(portalOnly, ['scan', '--json', '--detailed-exitcode']);
+      expect(json.code, json.stderr).toBe(1);
+      const row = parseJson<ScanDocument>(json).targets[0]!;
+      expect(row).toMatchObject({ name: 'contoso-portal', status: 'blocked' });
+      expect(row.error).toMatch(/may not change app .* make it an owner of the app/);
+      expect((await cli(portalOnly, ['scan'])).code).toBe(1);
+      for (const args of [
+        ['plan', 'contoso-portal'],
+        ['plan', 'contoso-portal', '--detailed-exitcode'],
+      ]) {
+        const plan = await cli(portalOnly, args);
+        expect(plan.code, args.join(' ')).toBe(1);
+        expect(plan.stdout).toMatch(/Cannot rotate contoso-portal: certrotate's identity may not change app/);
+        expect(plan.stdout).not.toMatch(/pending\./);
+      }
+    } finally {
+      app.owners.push(...owners);
+    }
+  });
 });
