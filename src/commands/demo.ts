@@ -44,7 +44,9 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    say(`Sandbox ready: config ${sandbox.configPath}\n`);
+    // The `$` lines below are the commands as typed in the sandbox's directory; here each runs with its config.
+    say(`Sandbox ready: config ${sandbox.configPath}`);
+    say(`Each command below runs with --config ${sandbox.configPath}.\n`);
     if (sandbox.storage) {
       say(
         `Run state is shared in blob container ${sandbox.storage.container} at ${sandbox.storage.accountUrl} (Azurite):`,
@@ -79,7 +81,7 @@ export async function demoCommand(ctx: CommandContext, opts: { storage?: boolean
     const rotateCtx = sub(rotation);
     const started = Date.now();
     // Progress goes to the demo's own stdout as each step happens.
-    const progress = progressWriter(ctx.options.json ? process.stderr : process.stdout);
+    const progress = progressWriter(ctx.options.json ? process.stderr : process.stdout, sandbox.configPath);
     const code = await rotateCommand(rotateCtx, 'contoso-api', { progress });
     const doc = JSON.parse(rotation.text) as Parameters<typeof runSummary>[0];
     say('');

@@ -24,7 +24,12 @@ function quietInfoLogs(ctx: CommandContext): void {
 
 function newSession(ctx: CommandContext, signal: AbortSignal, kind: TargetKind): GuidedSession {
   quietInfoLogs(ctx);
-  return new GuidedSession({ signal, color: ctx.options.color && !ctx.env.NO_COLOR, kind });
+  return new GuidedSession({
+    signal,
+    color: ctx.options.color && !ctx.env.NO_COLOR,
+    kind,
+    ...(ctx.options.config !== undefined ? { configOption: ctx.options.config } : {}),
+  });
 }
 
 /** Adds whole months to an epoch-ms time, the way a certificate's validity counts them. */
@@ -46,7 +51,7 @@ export async function openGuidedRotation(
   signal: AbortSignal,
 ): Promise<GuidedSession> {
   const session = newSession(ctx, signal, input.kind);
-  session.start(`certrotate rotate ${input.target}`);
+  session.start(['rotate', input.target]);
   try {
     const observation = await session.during('Reading the app registration, Key Vault and the server', () =>
       observeTarget(deps.ports, input, signal),
@@ -89,7 +94,7 @@ export function openGuidedResume(
   signal: AbortSignal,
 ): GuidedSession {
   const session = newSession(ctx, signal, run.kind);
-  session.start(`certrotate ${mode} ${run.runId}`);
+  session.start([mode, run.runId]);
   const where = run.outcome ? `parked (${run.outcome})` : `interrupted ${stoppedAt(run, run.kind)}`;
   session.info(
     `Target ${run.target}: the run is ${where}${run.message ? ` — ${run.message.replace(/\.$/, '')}` : ''}. ` +

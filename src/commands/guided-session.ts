@@ -10,6 +10,7 @@ import { intro, log, note, outro, settings, spinner, type SpinnerResult } from '
 import type { RotationPlan } from '../machines/plan.js';
 import type { RunEvent, RunObserver } from '../runs/events.js';
 import type { RunDocument } from '../runs/runner.js';
+import { nextCommand, withConfigOption } from '../next-step.js';
 import { askToProceed } from './confirm.js';
 import {
   confirmQuestion,
@@ -40,6 +41,8 @@ export interface GuidedSessionOptions {
   now?: () => number;
   /** The target's kind: Power Pages steps are worded for the site and the platform's key. */
   kind?: TargetKind;
+  /** The global `--config` of this invocation: every command the screen offers carries it (src/next-step.ts). */
+  configOption?: string;
 }
 
 /** The step a spinner is showing. */
@@ -90,14 +93,19 @@ export class GuidedSession {
     if (opts.color === false || !this.output.isTTY) process.env.NO_COLOR = '1';
   }
 
-  /** Opens the session: `┌ title`. */
-  start(title: string): void {
-    intro(title, { output: this.output });
+  /** Opens the session: `┌ certrotate ARGS… [--config FILE]`, the command at work. */
+  start(args: readonly string[]): void {
+    intro(nextCommand(args, this.opts.configOption), { output: this.output });
+  }
+
+  /** `text` with the --config in use added to each command it offers. */
+  private withConfig(text: string): string {
+    return withConfigOption(text, this.opts.configOption);
   }
 
   /** A line in the step list. */
   info(message: string): void {
-    log.info(message, { output: this.output });
+    log.info(this.withConfig(message), { output: this.output });
   }
 
   /** Shows the plan: the key in use and its expiry, then what will be created, changed and removed. */
@@ -132,7 +140,7 @@ export class GuidedSession {
   readonly confirm = async (state: string, summary: string): Promise<boolean> => {
     // The run's events reach the observer before the driver asks: the step before the question has its result.
     this.settle('ok');
-    const answer = await askToProceed(`${confirmQuestion(state)}\n${summary}`, {
+    const answer = await askToProceed(this.withConfig(`${confirmQuestion(state)}\n${summary}`), {
       input: this.input,
       output: this.output,
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
@@ -160,7 +168,7 @@ export class GuidedSession {
         return;
       case 'parked':
         this.settle('ok');
-        log.warn(`Parked: ${event.message}`, { output: this.output });
+        log.warn(this.withConfig(`Parked: ${event.message}`), { output: this.output });
         return;
       case 'interrupted':
         this.settle('cancel');
@@ -178,17 +186,12 @@ export class GuidedSession {
   finish(doc: RunDocument, times?: StepTimes): void {
     this.settle(doc.outcome === null ? 'cancel' : 'ok');
     const headline = outcomeHeadline(doc, this.opts.kind);
-    note(
-      summaryLines(doc, { ...(this.opts.kind ? { kind: this.opts.kind } : {}), ...(times ? { times } : {}) }).join(
-        '\n',
-      ),
-      headline,
-      {
-        output: this.output,
-        format: (line) => line,
-      },
-    );
-    const next = nextAction(doc);
+    const summary = summaryLines(doc, {
+      ...(this.opts.kind ? { kind: this.opts.kind } : {}),
+      ...(times ? { times } : {}),
+    });
+    note(this.withConfig(summary.join('\n')), headline, { output: this.output, format: (line) => line });
+    const next = nextAction(doc, this.opts.configOption);
     if (doc.outcome === 'failed' || doc.outcome === 'rolledBack') log.error(headline, { output: this.output });
     outro(next, { output: this.output });
   }

@@ -7,6 +7,7 @@ import type { RotationPlan, PlanStep } from '../machines/plan.js';
 import type { StepRecord } from '../machines/rotation-types.js';
 import { STEP_NAMES, stepFacts } from '../machines/steps.js';
 import type { RunDocument } from '../runs/runner.js';
+import { nextCommand } from '../next-step.js';
 
 /** A step as an operator reads it: a title and what its spinner waits for. */
 export interface StepWording {
@@ -198,9 +199,14 @@ export function outcomeHeadline(doc: RunDocument, kind?: TargetKind): string {
   }
 }
 
-/** What the operator does next, as a sentence with the command to type. */
-export function nextAction(doc: RunDocument): string {
-  const timeline = `certrotate show ${doc.runId}`;
+/**
+ * What the operator does next, as a sentence with the command to type; every command carries `configOption`, the
+ * `--config` in use (src/next-step.ts).
+ */
+export function nextAction(doc: RunDocument, configOption?: string): string {
+  const command = (...args: string[]) => nextCommand(args, configOption);
+  const timeline = command('show', doc.runId);
+  const resume = doc.next ?? command('resume', doc.runId);
   switch (doc.outcome) {
     case 'succeeded':
     case 'noChange':
@@ -208,18 +214,15 @@ export function nextAction(doc: RunDocument): string {
     case 'rolledBack':
       return `Find out why with ${timeline}, then rotate again when ready.`;
     case 'awaitingOperator':
-      return (
-        `Continue with: ${doc.next ?? `certrotate resume ${doc.runId}`}` +
-        `  (or withdraw it: certrotate rollback ${doc.runId})`
-      );
+      return `Continue with: ${resume}  (or withdraw it: ${command('rollback', doc.runId)})`;
     case 'awaitingRetirement':
-      return `After the grace period, continue with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
+      return `After the grace period, continue with: ${resume}`;
     case 'failed':
       return doc.next ? `Fix the cause, then: ${doc.next}` : `See what happened: ${timeline}`;
     case 'superseded':
-      return `Nothing more for this run to do; check the target with certrotate scan. The timeline: ${timeline}`;
+      return `Nothing more for this run to do; check the target with ${command('scan')}. The timeline: ${timeline}`;
     default:
-      return `Resume with: ${doc.next ?? `certrotate resume ${doc.runId}`}`;
+      return `Resume with: ${resume}`;
   }
 }
 

@@ -4,10 +4,21 @@
  */
 import type { RunEvent, RunObserver } from '../runs/events.js';
 import type { RunDocument } from '../runs/runner.js';
+import { withConfigOption } from '../next-step.js';
 import { shownStatus, stepMs, stoppedAt, type StepTimes } from './guided-text.js';
 
-function clip(text: string, max = 160): string {
-  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
+/**
+ * `text` cut to `max` characters with `...`, never inside a backticked command: a command cut in half is one nobody
+ * can run, so the cut moves before its opening backtick (the whole message is in the summary and the journal).
+ */
+export function clip(text: string, max = 160): string {
+  if (text.length <= max) return text;
+  let cut = max - 3;
+  for (const m of text.matchAll(/`[^`\n]*`/g)) {
+    const start = m.index;
+    if (start < cut && cut < start + m[0].length) cut = start;
+  }
+  return `${text.slice(0, cut)}...`;
 }
 
 function suffix(text: string | undefined): string {
@@ -22,8 +33,16 @@ function suffix(text: string | undefined): string {
 export class ProgressLines {
   private waitingShown = new Set<string>();
 
+  /** `configOption`: the global `--config` of this invocation, which every command a line offers carries. */
+  constructor(private readonly configOption?: string) {}
+
   /** The line for one event, or undefined for events people need not see live. */
   line(event: RunEvent): string | undefined {
+    const line = this.text(event);
+    return line === undefined ? undefined : withConfigOption(line, this.configOption);
+  }
+
+  private text(event: RunEvent): string | undefined {
     switch (event.type) {
       case 'stepStarted':
         this.waitingShown.delete(event.step);
@@ -62,9 +81,12 @@ export class ProgressLines {
   }
 }
 
-/** Progress lines written to a stream (stderr by default), as a run observer. */
-export function progressWriter(stream: NodeJS.WritableStream = process.stderr): RunObserver {
-  const lines = new ProgressLines();
+/**
+ * Progress lines written to a stream (stderr by default), as a run observer; `configOption` is the `--config` in
+ * use, added to every command a line offers (a parked run's `certrotate resume …`).
+ */
+export function progressWriter(stream: NodeJS.WritableStream = process.stderr, configOption?: string): RunObserver {
+  const lines = new ProgressLines(configOption);
   return {
     onEvent(event) {
       const line = lines.line(event);

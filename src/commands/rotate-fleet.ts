@@ -40,9 +40,17 @@ export interface FleetOptions {
   plan?: string;
 }
 
-/** Progress lines of one target's run, each prefixed by the target's name so concurrent runs stay readable. */
-export function prefixedProgress(target: string, width: number, stream: NodeJS.WritableStream): RunObserver {
-  const lines = new ProgressLines();
+/**
+ * Progress lines of one target's run, each prefixed by the target's name so concurrent runs stay readable; commands
+ * they offer carry `configOption`, the --config in use.
+ */
+export function prefixedProgress(
+  target: string,
+  width: number,
+  stream: NodeJS.WritableStream,
+  configOption?: string,
+): RunObserver {
+  const lines = new ProgressLines(configOption);
   const prefix = `${target.padEnd(width)} | `;
   return {
     onEvent(event) {
@@ -240,7 +248,9 @@ export async function rotateFleetCommand(
               ...(observers.length ? { observers } : {}),
             }),
           {
-            ...(ctx.options.json ? {} : { progress: prefixedProgress(name, width, process.stderr) }),
+            ...(ctx.options.json
+              ? {}
+              : { progress: prefixedProgress(name, width, process.stderr, ctx.options.config) }),
             warn: (f, m) => ctx.logger.warn(f, m),
           },
         );

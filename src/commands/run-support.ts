@@ -80,9 +80,9 @@ export function interruptSignal(): {
   };
 }
 
-/** Progress lines on stderr unless `--json` keeps the terminal quiet for machines. */
+/** Progress lines on stderr unless `--json` keeps the terminal quiet for machines; commands carry the --config. */
 export function progressFor(ctx: CommandContext): RunObserver | undefined {
-  return ctx.options.json ? undefined : progressWriter();
+  return ctx.options.json ? undefined : progressWriter(process.stderr, ctx.options.config);
 }
 
 /**

@@ -300,16 +300,18 @@ export function planRotation(observation: TargetObservation, settings: RotationI
       before: null,
       after: null,
     },
-    retire,
+    // The run disables the old Key Vault version inside retireOldKey, so the plan says it there: a plan lists the
+    // steps a run shows, no step of its own.
+    current.version
+      ? {
+          ...retire,
+          summary:
+            `${retire.summary}, then disable its Key Vault version ${current.version} of ` +
+            `${keyVault?.certificate ?? '?'} (kept for audit)`,
+          before: { ...oldKey, version: current.version, enabled: true },
+          after: { version: current.version, enabled: false },
+        }
+      : retire,
   ];
-  if (current.version) {
-    steps.push({
-      name: 'disableOldVersion',
-      action: 'modify',
-      summary: `disable Key Vault version ${current.version} of ${keyVault?.certificate ?? '?'} (kept for audit)`,
-      before: { version: current.version, enabled: true },
-      after: { version: current.version, enabled: false },
-    });
-  }
   return plan(steps);
 }

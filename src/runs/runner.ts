@@ -11,7 +11,7 @@ import type { Clock, RunEnvelope, RunStore, TargetLock } from '../adapters/ports
 import { ROTATION_MACHINE_VERSION } from '../machines/rotation.js';
 import { abandonRefusal } from '../machines/abandonment.js';
 import { stateInWords } from '../machines/steps.js';
-import { nextCommand } from '../next-step.js';
+import { nextCommand, withConfigOption } from '../next-step.js';
 import type { RotationContext, RotationInput, RotationOutcome, StepRecord } from '../machines/rotation-types.js';
 import { driveRotation, type RotationPorts, type RotationResult } from './driver.js';
 import { fanOut, type Invocation, type RunEvent, type RunObserver } from './events.js';
@@ -227,7 +227,10 @@ async function drive(
       ? `the lock on target "${target}" could not be renewed (${lostBecause}); the run stopped before its next ` +
         `step and can be resumed with \`${nextCommand(['resume', runId], deps.configOption)}\``
       : undefined;
-  const message = lost ?? result.failure?.message ?? result.park?.message ?? result.note;
+  // The machine's messages name commands without a config (a run's record does not depend on one invocation's
+  // path); the document printed for this invocation gives them the --config it used.
+  const found = lost ?? result.failure?.message ?? result.park?.message ?? result.note;
+  const message = found === undefined ? undefined : withConfigOption(found, deps.configOption);
   const next = result.status === 'final' ? undefined : nextCommand(['resume', runId], deps.configOption);
   return {
     formatVersion: 1,

@@ -63,11 +63,57 @@ describe('scan and plan exit codes per status; plans carry their options', () =>
     const made = await cli(okOnly, ['plan', 'fabrikam-api', '--force', '--out', file]);
     expect(made.code, made.stderr).toBe(0);
     expect(made.stdout).toContain(`apply it with certrotate rotate fabrikam-api --plan ${file} --config ${okOnly}`);
-    const saved = JSON.parse(await readFile(file, 'utf8')) as { options: { force: boolean } };
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { options: { force: boolean }; fingerprint: string };
     expect(saved.options).toEqual({ force: true });
     const r = await cli(okOnly, ['rotate', 'fabrikam-api', '--plan', file, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(parseJson<RunDocument>(r).outcome).toBe('succeeded');
+
+    // The audit trail of that run (defect 7): the command line as typed, the mode, the plan and its fingerprint, and
+    // the --force the plan carried — not a `rotate X --yes` nobody typed.
+    const { runId } = parseJson<RunDocument>(r);
+    const journal = (await readFile(join(sb.dir, '.certrotate', 'runs', runId, 'journal.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const started = journal[0]!;
+    expect(Object.keys(started).sort()).toEqual(
+      [
+        'actor',
+        'argv',
+        'confirmation',
+        'detail',
+        'event',
+        'force',
+        'mode',
+        'planFile',
+        'planFingerprint',
+        'runId',
+        'step',
+        'target',
+        'time',
+      ].sort(),
+    );
+    expect(started.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(started.actor).toMatch(/^\S+@\S+$/);
+    expect(started).toMatchObject({
+      runId,
+      target: 'fabrikam-api',
+      step: 'run',
+      event: 'started',
+      detail: `rotate fabrikam-api --plan ${file} --force`,
+      mode: 'rotate',
+      argv: ['--config', okOnly, 'rotate', 'fabrikam-api', '--plan', file, '--json'],
+      confirmation: 'plan',
+      planFile: file,
+      planFingerprint: saved.fingerprint,
+      force: true,
+    });
+    // Every gate was answered by the plan, none by a --yes that was not given.
+    const answers = journal.filter((l) => l.event === 'confirmed' || l.event === 'declined');
+    expect(answers.length).toBeGreaterThan(0);
+    for (const a of answers) expect(a).toMatchObject({ event: 'confirmed', by: 'plan' });
+    expect(journal.at(-1)).toMatchObject({ runId, step: 'succeeded', event: 'succeeded', outcome: 'succeeded' });
   });
 
   it('an explicit --force against a plan made without it is a conflict, said as one', async () => {
@@ -152,6 +198,35 @@ describe('scan and plan exit codes per status; plans carry their options', () =>
       expect(plan.code, args.join(' ')).toBe(1);
       expect(plan.stdout).toMatch(/Cannot rotate fabrikam-api: the server uses key/);
       expect(plan.stdout).not.toMatch(/pending\./);
+    }
+  });
+  it('blocked: a due site whose app certrotate may not change — scan and plan exit 1, never 2', async () => {
+    // Nobody made certrotate's identity an owner of the site's app: it could not remove the old key after Update key.
+    const portalOnly = await editConfig(sb, 'portal-only.yaml', (doc) => {
+      const targets = doc.get('targets') as YAMLSeq<YAMLMap>;
+      targets.items = targets.items.filter((t) => t.get('name') === 'contoso-portal');
+    });
+    const app = sb.directory.appByAppId(sandboxTarget(sb, 'contoso-portal').appId)!;
+    const owners = [...app.owners];
+    app.owners.splice(0, app.owners.length);
+    try {
+      const json = await cli(portalOnly, ['scan', '--json', '--detailed-exitcode']);
+      expect(json.code, json.stderr).toBe(1);
+      const row = parseJson<ScanDocument>(json).targets[0]!;
+      expect(row).toMatchObject({ name: 'contoso-portal', status: 'blocked' });
+      expect(row.error).toMatch(/may not change app .* make it an owner of the app/);
+      expect((await cli(portalOnly, ['scan'])).code).toBe(1);
+      for (const args of [
+        ['plan', 'contoso-portal'],
+        ['plan', 'contoso-portal', '--detailed-exitcode'],
+      ]) {
+        const plan = await cli(portalOnly, args);
+        expect(plan.code, args.join(' ')).toBe(1);
+        expect(plan.stdout).toMatch(/Cannot rotate contoso-portal: certrotate's identity may not change app/);
+        expect(plan.stdout).not.toMatch(/pending\./);
+      }
+    } finally {
+      app.owners.push(...owners);
     }
   });
 });

@@ -89,6 +89,16 @@ async function verifySiteHealthy(ports: RotationPorts, input: VerifyInput, step:
   const timing = timingOf(ports);
   const { environmentId, websiteId } = input.site;
   for (let check = 1; check <= timing.siteHealthyChecks; check++) {
+    if (check === 2) {
+      // Said once per attempt, before the first pause: otherwise the checks are seconds with no word on screen.
+      const more = timing.siteHealthyChecks - 1;
+      step.onWaiting?.({
+        for:
+          `${more} more healthy answer${more === 1 ? '' : 's'} from the site, ${Math.round(timing.siteCheckMs / 1000)} s ` +
+          'apart (one can come from the old process mid-restart)',
+        until: ports.clock.now() + more * timing.siteCheckMs,
+      });
+    }
     if (check > 1) await ports.clock.sleep(timing.siteCheckMs, step.signal);
     const healthy = await ports.sites.siteHealthy(environmentId, websiteId, { signal: step.signal });
     if (!healthy) {

@@ -169,6 +169,22 @@ describe('guided summary and next action', () => {
     );
   });
 
+  it('gives every command of the next action the --config in use', () => {
+    const config = '/etc/certrotate/prod.yaml';
+    expect(nextAction(doc({}), config)).toBe(
+      `Nothing more to do. The timeline: certrotate show r-1 --config ${config}`,
+    );
+    const parked = doc({ outcome: 'awaitingOperator', next: `certrotate resume r-1 --config ${config}` });
+    expect(nextAction(parked, config)).toBe(
+      `Continue with: certrotate resume r-1 --config ${config}  (or withdraw it: certrotate rollback r-1 --config ${config})`,
+    );
+    expect(nextAction(doc({ outcome: 'superseded' }), config)).toBe(
+      `Nothing more for this run to do; check the target with certrotate scan --config ${config}. ` +
+        `The timeline: certrotate show r-1 --config ${config}`,
+    );
+    expect(nextAction(doc({ outcome: null }), config)).toBe(`Resume with: certrotate resume r-1 --config ${config}`);
+  });
+
   it('lists the keys and each step with its status, time and attempts', () => {
     const lines = summaryLines(
       doc({

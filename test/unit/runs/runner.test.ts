@@ -65,6 +65,18 @@ describe('runner', () => {
     expect(await deps.store.listRuns()).toMatchObject([{ runId: 'run-a', outcome: 'succeeded' }]);
   });
 
+  it("gives the commands in a parked run's message and next the --config of this invocation, not its journal", async () => {
+    const parked = await startRun({ ...deps, configOption: 'prod.yaml' }, rotationInput({ runId: 'run-cfg' }), {
+      confirm: async () => false,
+    });
+    expect(parked.next).toBe('certrotate resume run-cfg --config prod.yaml');
+    expect(parked.message).toContain('run `certrotate resume run-cfg --config prod.yaml` to be asked again');
+    // The run's own record names no config: another invocation may resume it with another path.
+    const journal = await deps.store.readJournal('run-cfg');
+    expect(JSON.stringify(journal)).toContain('`certrotate resume run-cfg`');
+    expect(JSON.stringify(journal)).not.toContain('--config');
+  });
+
   it('refuses a second run while the lock is held, naming the holder (exit 4)', async () => {
     await deps.lock.acquire('contoso-api', 'run-holder');
     const err = await startRun(deps, rotationInput({ runId: 'run-b' })).catch((e: unknown) => e);
