@@ -65,7 +65,7 @@ export function buildProgram(): Command {
   program
     .command('scan')
     .description('every target: credential kind, thumbprint, expiry,\ndays left and status (reads only)')
-    .option('--detailed-exitcode', 'exit 2 when a target is due, expired, has no key\nor has orphaned keys')
+    .option('--detailed-exitcode', 'exit 2 when a target is due, expired or has orphaned\nkeys')
     .option(
       '--environment <id>',
       'also list every Power Pages site of this Power Platform\nenvironment, configured or not',

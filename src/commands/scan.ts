@@ -201,12 +201,19 @@ export async function scanCommand(
 
 /** Statuses that are an outage or a refusal a person must fix: scan exits 1 when any row has one. */
 export const FAILING_STATUSES: ReadonlySet<ScanRow['status']> = new Set(['broken', 'blocked', 'unknown']);
+/**
+ * Statuses whose sign-ins fail now (the key in service is past its end) but that a rotation repairs: without
+ * `--detailed-exitcode` scan exits 1 for them, so a plain scheduled `scan` never stays green through an outage;
+ * with it they are pending (2), the code pipelines rotate on.
+ */
+export const OUTAGE_STATUSES: ReadonlySet<ScanRow['status']> = new Set(['expired']);
 /** Statuses a rotation or `prune` would change: `--detailed-exitcode` exits 2 when any row has one (and none fails). */
 export const PENDING_STATUSES: ReadonlySet<ScanRow['status']> = new Set(['due', 'expired', 'orphaned']);
 
 /**
  * scan's exit code: 1 when a target (or a site) could not be read or cannot be rotated — never hidden behind
- * "pending" — else 2 with `--detailed-exitcode` when a rotation or a prune is pending, else 0.
+ * "pending" — else 2 with `--detailed-exitcode` when a rotation or a prune is pending; without it 1 when a key in
+ * service has expired (an outage now); else 0.
  */
 export function scanExitCode(
   rows: readonly Pick<ScanRow, 'status'>[],
@@ -214,7 +221,8 @@ export function scanExitCode(
   detailedExitcode: boolean,
 ): number {
   if (failures > 0 || rows.some((r) => FAILING_STATUSES.has(r.status))) return 1;
-  return detailedExitcode && rows.some((r) => PENDING_STATUSES.has(r.status)) ? 2 : 0;
+  if (detailedExitcode) return rows.some((r) => PENDING_STATUSES.has(r.status)) ? 2 : 0;
+  return rows.some((r) => OUTAGE_STATUSES.has(r.status)) ? 1 : 0;
 }
 
 function fullerThanCell(r: Pick<ScanRow, 'error' | 'reason'>): boolean {

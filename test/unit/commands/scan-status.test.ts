@@ -16,9 +16,14 @@ describe('scan exit code', () => {
   it('is 2 only with --detailed-exitcode and only for due, expired or orphaned targets', () => {
     for (const status of ['due', 'expired', 'orphaned'] as const) {
       expect(scanExitCode(rows('ok', status), 0, true)).toBe(2);
-      expect(scanExitCode(rows('ok', status), 0, false)).toBe(0);
     }
+    for (const status of ['due', 'orphaned'] as const) expect(scanExitCode(rows('ok', status), 0, false)).toBe(0);
     expect(scanExitCode(rows('ok', 'federated', 'inFlight'), 0, true)).toBe(0);
+  });
+
+  it('is 1 without --detailed-exitcode for an expired key in service: its sign-ins fail now', () => {
+    expect(scanExitCode(rows('ok', 'expired'), 0, false)).toBe(1);
+    expect(scanExitCode(rows('ok', 'due', 'expired'), 0, false)).toBe(1);
   });
 
   it('is 1 when a read failed, whatever the rows say', () => {
