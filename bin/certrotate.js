@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Launcher: the compiled CLI lives in dist/ (built by `npm run build`, which `prepare` runs on `npm ci`).
+// Launcher: the compiled CLI lives in dist/ and, bundled, in dist/bundle/ (both built by `npm run build`, which
+// `prepare` runs on `npm ci`). Plain JavaScript on purpose: npm links it as the `certrotate` command on every OS.
 //
 // `--help` and `--version` are answered without loading commander and the program: `npm run build` writes
 // dist/startup.json from the built program (commander's own help text), and test/e2e/cli-basics.test.ts checks it
