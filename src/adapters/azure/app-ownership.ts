@@ -4,7 +4,6 @@
  * old one nobody may remove. Read-only.
  */
 import type { TokenCredential } from '@azure/identity';
-import { decodeJwt } from 'jose';
 import { AdapterError, type AppAccess, type AppOwnership } from '../ports.js';
 import { classified } from './errors.js';
 import { httpJson, type HttpLimit } from './http.js';
@@ -37,6 +36,8 @@ export function createAppOwnership(opts: AppOwnershipOptions): AppOwnership {
         return t.token;
       });
       // The caller's own token says who it is and what it was granted; it is read here and dropped (I4).
+      // jose is loaded here, not with this module: scan builds this adapter before its first request.
+      const { decodeJwt } = await import('jose');
       const claims = decodeJwt(token) as { oid?: string; roles?: string[]; scp?: string };
       const granted = new Set([...(claims.roles ?? []), ...(claims.scp?.split(' ') ?? [])]);
       const get = async (url: string) =>

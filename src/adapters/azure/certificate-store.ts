@@ -4,11 +4,11 @@
  * enable/disable.
  */
 import type { TokenCredential } from '@azure/identity';
-import {
+import type {
   CertificateClient,
-  type CertificatePolicy,
-  type CertificateProperties,
-  type KeyVaultCertificate,
+  CertificatePolicy,
+  CertificateProperties,
+  KeyVaultCertificate,
 } from '@azure/keyvault-certificates';
 import type { Logger } from 'pino';
 import {
@@ -138,11 +138,16 @@ export function deletedButRecoverableError(vaultUrl: string, certificate: string
   });
 }
 
-/** A {@link CertificateStore} over one vault; the SDK client is made on first use. */
+/**
+ * A {@link CertificateStore} over one vault; the SDK client is made on first use, and the SDK loaded then too, so a
+ * command starts its first request (certrotate's token, Graph) without waiting for the Key Vault SDK to load.
+ */
 export function createCertificateStore(opts: CertificateStoreOptions): CertificateStore {
   let client: CertificateClient | undefined;
-  const kv = () =>
-    (client ??= new CertificateClient(opts.vaultUrl, opts.credential, {
+  const kv = async () => {
+    if (client) return client;
+    const { CertificateClient } = await import('@azure/keyvault-certificates');
+    return (client ??= new CertificateClient(opts.vaultUrl, opts.credential, {
       serviceVersion: KEY_VAULT_SERVICE_VERSION,
       // The challenge names https://vault.azure.net; a vault at 127.0.0.1 can never match it (keyvault §4.4).
       disableChallengeResourceVerification: !isAzureVaultHost(opts.vaultUrl),
@@ -150,6 +155,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
       retryOptions: { maxRetries: opts.maxRetries ?? 0 },
       ...limiterClientOptions(opts.limiter),
     }));
+  };
   const ctx = (what: string) => ({ operation: `Key Vault ${opts.vaultUrl}: ${what}` });
 
   /**
@@ -157,7 +163,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
    * never POSTs: it GETs /pending and, once that is no longer inProgress, GETs the latest version.
    */
   async function resume(certificate: string, serialized: string, o?: CallOptions) {
-    return kv().beginCreateCertificate(
+    return (await kv()).beginCreateCertificate(
       certificate,
       { issuerName: 'Self', subject: 'CN=unused' },
       {
@@ -171,7 +177,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
     async listVersions(certificate, o) {
       return classified(ctx(`listing versions of ${certificate}`), async () => {
         const out: CertificateVersion[] = [];
-        for await (const p of kv().listPropertiesOfCertificateVersions(certificate, abort(o))) {
+        for await (const p of (await kv()).listPropertiesOfCertificateVersions(certificate, abort(o))) {
           // A version still being created has no certificate yet; it is not a version anyone can use.
           if (p.version && (p.x509ThumbprintString || p.x509Thumbprint)) out.push(toCertificateVersion(certificate, p));
         }
@@ -183,7 +189,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
     async getVersion(certificate, version, o) {
       return classified(ctx(`reading ${certificate}/${version}`), async () => {
         try {
-          return fromCertificate(certificate, await kv().getCertificateVersion(certificate, version, abort(o)));
+          return fromCertificate(certificate, await (await kv()).getCertificateVersion(certificate, version, abort(o)));
         } catch (err) {
           if (classifyError(err).code === 'notFound') return undefined;
           throw err;
@@ -223,7 +229,7 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
       return classified(ctx(`creating a new version of ${certificate}`), async () => {
         let poller;
         try {
-          poller = await kv().beginCreateCertificate(certificate, toSdkPolicy(policy), { tags, ...abort(o) });
+          poller = await (await kv()).beginCreateCertificate(certificate, toSdkPolicy(policy), { tags, ...abort(o) });
         } catch (err) {
           if (innerCodeOf(err) === 'ObjectIsDeletedButRecoverable') {
             throw deletedButRecoverableError(opts.vaultUrl, certificate, err);
@@ -271,15 +277,15 @@ export function createCertificateStore(opts: CertificateStoreOptions): Certifica
       }
       // Re-read the version: a state serialised after completion revives its result from JSON (dates as strings,
       // the thumbprint bytes as a plain object), so the service's answer is the one to trust.
-      const version = await classified(ctx(`reading the created version of ${name}`), () =>
-        kv().getCertificateVersion(name, result.properties.version!, abort(o)),
+      const version = await classified(ctx(`reading the created version of ${name}`), async () =>
+        (await kv()).getCertificateVersion(name, result.properties.version!, abort(o)),
       );
       return { status: 'completed', version: fromCertificate(name, version) };
     },
 
     async setVersionEnabled(certificate, version, enabled, o) {
       await classified(ctx(`${enabled ? 'enabling' : 'disabling'} ${certificate}/${version}`), async () => {
-        await kv().updateCertificateProperties(certificate, version, { enabled, ...abort(o) });
+        await (await kv()).updateCertificateProperties(certificate, version, { enabled, ...abort(o) });
       });
     },
   };

@@ -3,9 +3,11 @@
  * certrotate's own credential, held in memory for one step and dropped (DESIGN I4). Never logged, never written.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient, parseKeyVaultSecretIdentifier } from '@azure/keyvault-secrets';
-import forge from 'node-forge';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type * as KeyVaultSecrets from '@azure/keyvault-secrets';
+import type forge from 'node-forge';
 import { AdapterError, type CallOptions, type KeyRef } from '../ports.js';
 import { classified } from './errors.js';
 import type { ServiceLimiter } from './limiter.js';
@@ -54,6 +56,13 @@ export function certificateDerBase64(certificatePem: string): string {
   return new X509Certificate(certificatePem).raw.toString('base64');
 }
 
+/**
+ * node-forge, loaded when a PKCS#12 secret is first parsed (certrotate's own versions are PEM): it is large, and this
+ * module is on every command's path to its first request.
+ */
+let forgeModule: typeof forge | undefined;
+const loadForge = () => (forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof forge);
+
 const invalid = (message: string) => new AdapterError({ code: 'invalidRequest', message, retryable: false });
 
 /**
@@ -75,6 +84,7 @@ export function parseCertificateSecret(value: string, contentType?: string): Key
       )?.[0];
     certPems = value.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   } else {
+    const forge = loadForge();
     let p12: forge.pkcs12.Pkcs12Pfx;
     try {
       p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(forge.util.decode64(value.trim())), '');
@@ -127,10 +137,13 @@ export function isAzureVaultHost(vaultUrl: string): boolean {
 /** The Key Vault API version certrotate speaks; pinned so that behaviour does not change with an npm update. */
 export const KEY_VAULT_SERVICE_VERSION = '2025-07-01' as const;
 
-/** A loader reading secrets with `credential`; one SecretClient per vault, made when first needed. */
+/**
+ * A loader reading secrets with `credential`; one SecretClient per vault, made when first needed (the SDK is loaded
+ * then too, off the path to a command's first request).
+ */
 export function createKeyMaterialLoader(opts: KeyMaterialLoaderOptions): KeyMaterialLoader {
   const clients = new Map<string, SecretClient>();
-  const clientFor = (vaultUrl: string) => {
+  const clientFor = (vaultUrl: string, { SecretClient }: typeof KeyVaultSecrets) => {
     let c = clients.get(vaultUrl);
     if (!c) {
       c = new SecretClient(vaultUrl, opts.credential, {
@@ -148,14 +161,15 @@ export function createKeyMaterialLoader(opts: KeyMaterialLoaderOptions): KeyMate
   return {
     async load(ref, options) {
       return classified({ operation: `reading the key of ${ref.thumbprint} from Key Vault` }, async () => {
+        const sdk = await import('@azure/keyvault-secrets');
         let id;
         try {
-          id = parseKeyVaultSecretIdentifier(ref.secretId);
+          id = sdk.parseKeyVaultSecretIdentifier(ref.secretId);
         } catch {
           throw invalid(`not a Key Vault secret id: ${ref.secretId}`);
         }
         if (!id.version) throw invalid(`the secret id names no version: ${ref.secretId}`);
-        const secret = await clientFor(id.vaultUrl).getSecret(id.name, {
+        const secret = await clientFor(id.vaultUrl, sdk).getSecret(id.name, {
           version: id.version,
           ...(options?.signal ? { abortSignal: options.signal } : {}),
         });

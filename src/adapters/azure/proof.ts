@@ -3,7 +3,6 @@
  * holds now, `aud` the AAD Graph app id, `iss` the application's object id, valid for at most 10 minutes.
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { KeyMaterial } from './key-material.js';
 
 /** The audience Graph checks on a proof (the AAD Graph app id; the API pages and Microsoft's sample use it). */
@@ -20,6 +19,8 @@ export async function signProof(signer: KeyMaterial, objectId: string, nowMs: nu
   const der = new X509Certificate(signer.certificatePem).raw;
   const x5t = createHash('sha1').update(der).digest('base64url');
   const nbf = Math.floor(nowMs / 1000);
+  // Loaded on first use: the app registry (and this module with it) is on every command's path to its first request.
+  const { SignJWT } = await import('jose');
   return new SignJWT({})
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', x5t, kid: signer.thumbprint })
     .setAudience(PROOF_AUDIENCE)
