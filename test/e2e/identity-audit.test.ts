@@ -191,6 +191,25 @@ describe('certrotate identity', () => {
     }
   });
 
+  it('plan --json carries the identity verdict of a power-pages target, outside its fingerprint', async () => {
+    const r = await cli(sb.configPath, ['plan', 'contoso-portal', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = parseJson<{ fingerprint: string; identity: unknown }>(r);
+    expect(plan.identity).toEqual({ verdict: 'findings', kind: 'system', name: 'SYSTEM', findings: 5 });
+    const text = await cli(sb.configPath, ['plan', 'contoso-portal']);
+    expect(text.stdout).toContain('Identity: SYSTEM (legacy) — 5 findings; run `certrotate identity contoso-portal');
+    expect(text.stdout).toContain(`fingerprint ${plan.fingerprint}`);
+    const northwind = parseJson<{ identity: unknown }>(
+      await cli(sb.configPath, ['plan', 'northwind-portal', '--json']),
+    );
+    expect(northwind.identity).toEqual({
+      verdict: 'ok',
+      kind: 'applicationUser',
+      name: '# Portals-northwind-portal',
+      findings: 0,
+    });
+  });
+
   it('rejects an unknown target naming the value and the configured ones', async () => {
     const r = await cli(sb.configPath, ['identity', 'nope']);
     expect(r.code).toBe(1);
