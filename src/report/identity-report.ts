@@ -5,6 +5,7 @@
  */
 import { scrubValue } from '../logging/scrub.js';
 import type { IdentityTargetRow } from '../commands/identity.js';
+import { rolesText } from '../identity/audit.js';
 import { escapeXml } from './escape.js';
 import { selfContainedPage, writePage } from './html-page.js';
 
@@ -61,7 +62,7 @@ export function identitySectionHtml(targets: IdentityTargetRow[], opts: Identity
     body.push(
       `<tr data-target="${escapeXml(t.name)}" data-verdict="${escapeXml(t.verdict ?? failed)}"><td>${escapeXml(t.name)}</td>` +
         `<td>${escapeXml(t.identity?.kind ?? '–')}</td><td>${escapeXml(t.identity?.name ?? '–')}</td>` +
-        `<td>${escapeXml(t.identity?.roles.join(', ') || '–')}</td>` +
+        `<td>${escapeXml(rolesText(t.identity) || '–')}</td>` +
         `<td>${escapeXml(t.identity?.columnProfiles.join(', ') || '–')}</td>` +
         `<td>${badge(verdict, VERDICT_COLOURS[verdict] ?? '#616161')}${t.error ? ` ${escapeXml(t.error)}` : ''}</td></tr>`,
     );
