@@ -8,7 +8,7 @@ import type { Config, TargetConfig } from '../config/schema.js';
 import { toPortError } from '../adapters/ports.js';
 import { ExitCode } from '../exit-codes.js';
 import type { Finding } from '../identity/finding.js';
-import { auditTarget, type IdentityReport, type IdentityVerdict } from '../identity/audit.js';
+import { auditTarget, rolesText, type IdentityReport, type IdentityVerdict } from '../identity/audit.js';
 import type { AzureAdapters } from '../adapters/azure/index.js';
 import { notifyIdentityFindings, type IdentityDelivery } from '../notify/identity-notices.js';
 import { systemClock } from '../runs/system-clock.js';
@@ -149,7 +149,7 @@ export function identityText(rows: IdentityTargetRow[]): string {
       r.name,
       r.identity?.kind ?? '-',
       r.identity?.name ?? '-',
-      r.identity?.roles.length ? r.identity.roles.join(', ') : '-',
+      rolesText(r.identity) || '-',
       r.verdict ?? 'error',
       String(r.findings.length),
     ]);

@@ -6,8 +6,9 @@ import { findTarget, rotationInputFor } from '../runs/target-input.js';
 import type { CommandContext } from './context.js';
 import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
-import { azureAdaptersFor, portsForTarget } from './target-ports.js';
+import { portsForTarget } from './target-ports.js';
 import type { IdentityTargetRow } from './identity.js';
+import { identityLine, identitySummary, targetIdentity } from './identity-line.js';
 import { openStateBackend } from '../adapters/state/index.js';
 import { inFlightMessage, type CredentialInventory } from '../machines/credential-inventory.js';
 import { inventoryFrom } from '../runs/world-guard.js';
@@ -47,30 +48,8 @@ export function inventoryText(target: string, inventory: CredentialInventory): s
   return lines.length ? `\n${lines.join('\n')}` : '';
 }
 
-const IDENTITY_KIND: Record<string, string> = {
-  system: 'SYSTEM (legacy)',
-  applicationUser: 'application user',
-  missing: 'no application user',
-};
-
-/**
- * The identity verdict under a power-pages plan (issue 13): informational only. It never blocks a key rotation, so it
- * stays out of the fingerprint and the exit code, and a failed read is said, not raised.
- */
-export function identityLine(target: string, row: IdentityTargetRow, configPath?: string): string {
-  if (row.error !== undefined || !row.identity) return `identity: not checked (${row.error ?? 'nothing read'})`;
-  // Without systemusers the audit cannot tell which identity the site uses: that is not a verdict.
-  const usersUnread = row.findings.find((f) => f.kind === 'unreadableTable' && f.table === 'systemusers');
-  if (usersUnread && row.identity.kind === 'missing') return `identity: not checked (${usersUnread.excerpt})`;
-  const who = IDENTITY_KIND[row.identity.kind] ?? row.identity.kind;
-  const name = row.identity.kind === 'applicationUser' && row.identity.name ? ` '${row.identity.name}'` : '';
-  const n = row.findings.length;
-  const unreadable = row.findings.find((f) => f.kind === 'unreadableTable');
-  if (n === 0 && row.verdict === 'ok') return `Identity: ${who}${name} — ok`;
-  const counted = n === 0 ? row.verdict : `${n} finding${n === 1 ? '' : 's'}`;
-  const partly = unreadable ? ` (partly read: ${unreadable.excerpt})` : '';
-  return `Identity: ${who}${name} — ${counted}${partly}; run \`${nextCommand(['identity', target], configPath)}\``;
-}
+/** The identity line under a power-pages plan: src/commands/identity-line.ts (shared with rotate's preflight). */
+export { identityLine } from './identity-line.js';
 
 /** True when applying the plan would change anything (a refused plan changes nothing: the rotation stops). */
 export function planHasChanges(plan: RotationPlan): boolean {
@@ -99,10 +78,14 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
       ...(inUse ? { inUseThumbprint: inUse } : {}),
     }));
   }
+  // The identity verdict (power-pages) is informational: read before the document, outside the fingerprint.
+  const identity: IdentityTargetRow | undefined =
+    target.kind === 'power-pages' ? await targetIdentity(ctx, config, target) : undefined;
   // The inventory rides beside the plan, outside its fingerprint: `rotate --plan` re-judges the world itself.
+  const planned = identity ? { ...plan, identity: identitySummary(identity) } : plan;
   const document = inventory
     ? {
-        ...plan,
+        ...planned,
         credentials: inventory.entries.map((e) => ({
           thumbprint: e.thumbprint,
           keyId: e.keyId,
@@ -114,13 +97,7 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
           ? { runId: inventory.inFlight.runId, message: inFlightMessage(target.name, inventory.inFlight) }
           : null,
       }
-    : plan;
-  let identity: IdentityTargetRow | undefined;
-  if (target.kind === 'power-pages') {
-    const { auditOne, subjectOf } = await import('./identity.js');
-    const azure = await azureAdaptersFor(ctx, config);
-    identity = await auditOne(azure, subjectOf(azure, target), () => undefined);
-  }
+    : planned;
   if (opts.out) await writeFile(resolve(opts.out), `${JSON.stringify(document, null, 2)}\n`, { mode: 0o600 });
   ctx.print(
     document,

@@ -116,6 +116,14 @@ export async function rotateCommand(
       return ExitCode.interrupted;
     }
     try {
+      // Issue 13: the site's identity verdict, as `plan` shows it. Informational: it never blocks or changes the run.
+      if (target.kind === 'power-pages') {
+        const { identityLine, targetIdentity } = await import('./identity-line.js');
+        const line = async () =>
+          identityLine(target.name, await targetIdentity(ctx, config, target), ctx.options.config);
+        if (session) session.info(await session.during('Reading the site’s Dataverse identity', line));
+        else process.stderr.write(`${await line()}\n`);
+      }
       const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
       const notifier = runNotifier(config, target, runId, deps.store, (f, m) => ctx.logger.warn(f, m));
       const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];

@@ -13,6 +13,7 @@ import type { CredentialInventory, CredentialRole } from '../machines/credential
 import { inFlightMessage } from '../machines/credential-inventory.js';
 import { openStateBackend } from '../adapters/state/index.js';
 import { inventoryFrom, type InventorySources } from '../runs/world-guard.js';
+import type { IdentityTargetRow } from './identity.js';
 
 /** One certificate credential of a keyvault target's app, as scan reports it (src/machines/credential-inventory.ts). */
 export interface ScanCredential {
@@ -165,7 +166,11 @@ export async function scanCommand(
       );
     }
   }
-  if (opts.html) await writeHtmlReport(opts.html, configPath, config, rows, sites);
+  if (opts.html) {
+    // The report's identity section (issue 13): informational, read only for the page, never in the exit code.
+    const { configuredIdentities } = await import('./identity-line.js');
+    await writeHtmlReport(opts.html, configPath, config, rows, sites, await configuredIdentities(ctx, config));
+  }
   // Never changes the exit code: every failure is logged and listed in `notifications`.
   const notifications = notify ? await notify(rows) : undefined;
   const doc = { formatVersion: 1, targets: rows, ...(sites ? { sites } : {}) };
@@ -255,6 +260,7 @@ async function writeHtmlReport(
   config: Config,
   rows: ScanRow[],
   sites: SiteScanRow[] | undefined,
+  identity: IdentityTargetRow[],
 ): Promise<void> {
   const { scanReportRows } = await import('../report/scan-rows.js');
   const { writeScanReport } = await import('../report/scan-report.js');
@@ -264,6 +270,7 @@ async function writeHtmlReport(
       rows: scanReportRows(config, rows, sites),
       generatedAt: Date.now(),
       source: configPath,
+      identity,
     });
   } catch (err) {
     throw new UsageError(`option --html: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);

@@ -5,7 +5,7 @@
  */
 import type { Finding } from './finding.js';
 import { scanLiquid } from './fetchxml-scan.js';
-import { judgeRoles, type ProfileRow, type RoleRow } from './role-verdict.js';
+import { extraRoleGrant, judgeRoles, type ProfileRow, type RoleRow } from './role-verdict.js';
 import { workflowFindings, type WorkflowRow } from './workflow-findings.js';
 
 /** What was read for one target (the reader's snapshot, minus transport details). */
@@ -34,7 +34,28 @@ export interface IdentityReport {
   disabled: boolean | null;
   roles: string[];
   columnProfiles: string[];
+  /**
+   * An application user's roles with how each is held: `direct`, or `team NAME` through a team membership (additive
+   * to formatVersion 1; absent for SYSTEM and a missing user, who hold no role the audit reads).
+   */
+  roleGrants?: RoleGrant[];
 }
+
+/** One role an application user holds, and how. */
+export interface RoleGrant {
+  name: string;
+  /** `direct`, or `team <team name>`. */
+  via: string;
+  /** The team's id when held through a team. */
+  teamId?: string;
+}
+
+/** The user's own names as they are, then the names held only through a team. */
+const own = <T extends { name: string; team?: unknown }>(rows: T[]) => {
+  const names = rows.filter((r) => !r.team).map((r) => r.name);
+  for (const r of rows) if (r.team && !names.includes(r.name)) names.push(r.name);
+  return names;
+};
 
 /** `ok`, `findings` (dependencies on SYSTEM to fix first), `overPrivileged` or `broken`. */
 export type IdentityVerdict = 'ok' | 'findings' | 'overPrivileged' | 'broken';
@@ -45,6 +66,13 @@ export interface TargetAudit {
   verdict: IdentityVerdict;
   findings: Finding[];
   evidence: string;
+}
+
+/** An identity's roles for people: each held through a team says so (`Portal Application User (via team X)`). */
+export function rolesText(identity: IdentityReport | null): string {
+  if (!identity) return '';
+  if (!identity.roleGrants) return identity.roles.join(', ');
+  return identity.roleGrants.map((g) => (g.via === 'direct' ? g.name : `${g.name} (via ${g.via})`)).join(', ');
 }
 
 const SEVERITY_ORDER = { high: 0, medium: 1, low: 2 } as const;
@@ -63,8 +91,14 @@ export function auditTarget(input: AuditInput, appId: string): TargetAudit {
       systemUserId: u.systemUserId,
       name: u.name,
       disabled: u.disabled,
-      roles: u.roles.map((r) => r.name),
-      columnProfiles: u.profiles.map((p) => p.name),
+      // Every role and profile the user holds, its own first; `roleGrants` says which come through a team.
+      roles: own(u.roles),
+      columnProfiles: own(u.profiles),
+      roleGrants: u.roles.map((r) => ({
+        name: r.name,
+        via: r.team ? `team ${r.team.name}` : 'direct',
+        ...(r.team ? { teamId: r.team.teamId } : {}),
+      })),
     };
     evidence = `application user '${u.name}' maps app ${appId}`;
     const ref = { table: 'systemusers', recordId: u.systemUserId, name: u.name };
@@ -77,12 +111,15 @@ export function auditTarget(input: AuditInput, appId: string): TargetAudit {
       for (const r of u.roles) {
         const names = [r.name, r.parentRootRoleId ? input.rootRoleNames.get(r.parentRootRoleId.toLowerCase()) : ''];
         if (!names.some((n) => n?.trim().toLowerCase() === 'system administrator')) continue;
+        const grant = extraRoleGrant(ref, r);
         findings.push({
-          ...ref,
+          ...grant.ref,
           severity: 'high',
           kind: 'extraRole',
-          excerpt: `role '${r.name}' assigned`,
-          fix: `give ${u.name} a role with only the privileges its server needs instead of '${r.name}'`,
+          excerpt: grant.excerpt,
+          fix: r.team
+            ? `give team '${r.team.name}' a role with only the privileges ${u.name}'s server needs instead of '${r.name}', or take ${u.name} out of the team`
+            : `give ${u.name} a role with only the privileges its server needs instead of '${r.name}'`,
         });
         verdict = 'overPrivileged';
       }

@@ -2,6 +2,8 @@
  * The roles and column-security profiles of a Power Pages application user against the documented set (reference
  * §0.1, §1b): Portal Application User, Service Deleter, Service Writer and the System Administrator profile. Roles
  * are copied per business unit, so a role counts by its name or by its parent root role's name, never by its id.
+ * A role or profile held through a team the user is a member of counts as the user's: a documented one satisfies
+ * the set, an extra one makes the user overPrivileged, and its finding names the team to fix.
  */
 import type { Finding, RecordRef } from './finding.js';
 
@@ -10,15 +12,35 @@ export const POWER_PAGES_ROLES = ['Portal Application User', 'Service Deleter', 
 /** Its column-security profile, which has a fixed id. */
 export const POWER_PAGES_PROFILE = { name: 'System Administrator', id: '572329c1-a042-4e22-be47-367c6374ea45' };
 
+/** The team a role or profile is held through (`teammembership_association`, then `teamroles_association`). */
+export interface TeamRef {
+  teamId: string;
+  name: string;
+}
+
 export interface RoleRow {
   roleid: string;
   name: string;
   /** The root role this one was copied from (itself for a root role). */
   parentRootRoleId?: string | null;
+  /** Held through this team, not assigned to the user itself. */
+  team?: TeamRef;
 }
 export interface ProfileRow {
   fieldsecurityprofileid: string;
   name: string;
+  /** Held through this team, not assigned to the user itself. */
+  team?: TeamRef;
+}
+
+/** The finding's record and words for an extra role: the team that gives it, or the user it is assigned to. */
+export function extraRoleGrant(user: RecordRef, role: RoleRow): { ref: RecordRef; excerpt: string; from: string } {
+  if (!role.team) return { ref: user, excerpt: `role '${role.name}' assigned`, from: '' };
+  return {
+    ref: { table: 'teams', recordId: role.team.teamId, name: role.team.name },
+    excerpt: `role '${role.name}' held by ${user.name ?? 'the application user'} through team '${role.team.name}'`,
+    from: ` from team '${role.team.name}' (or take ${user.name ?? 'the application user'} out of the team)`,
+  };
 }
 
 /** `ok`, `overPrivileged` (an extra role) or `broken` (a documented role or the profile is missing). */
@@ -71,12 +93,13 @@ export function judgeRoles(
   for (const r of roles) {
     if (namesOf(r).some((n) => expected.includes(n))) continue;
     const admin = namesOf(r).includes('system administrator');
+    const grant = extraRoleGrant(user, r);
     findings.push({
-      ...user,
+      ...grant.ref,
       severity: admin ? 'high' : 'medium',
       kind: 'extraRole',
-      excerpt: `role '${r.name}' assigned`,
-      fix: `remove the security role '${r.name}': the Power Pages application user holds only ${POWER_PAGES_ROLES.join(', ')}`,
+      excerpt: grant.excerpt,
+      fix: `remove the security role '${r.name}'${grant.from}: the Power Pages application user holds only ${POWER_PAGES_ROLES.join(', ')}`,
     });
   }
   const verdict: RoleVerdict = broken ? 'broken' : findings.length ? 'overPrivileged' : 'ok';

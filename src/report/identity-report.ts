@@ -5,6 +5,7 @@
  */
 import { scrubValue } from '../logging/scrub.js';
 import type { IdentityTargetRow } from '../commands/identity.js';
+import { rolesText } from '../identity/audit.js';
 import { escapeXml } from './escape.js';
 import { selfContainedPage, writePage } from './html-page.js';
 
@@ -40,48 +41,71 @@ td.mono { font-family: ui-monospace, Consolas, monospace; font-size: 12px; word-
 
 const badge = (text: string, colour: string) => `<span class="badge" style="--c:${colour}">${escapeXml(text)}</span>`;
 
-/** The whole page as one HTML string. */
-export function identityReportHtml(input: IdentityReportInput): string {
-  const targets = scrubValue(input.targets) as IdentityTargetRow[];
-  const generated = new Date(input.generatedAt).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+/** How the identities table labels a target that could not be audited (`error`; the scan report says `not checked`). */
+export interface IdentitySectionOptions {
+  failedLabel?: string;
+}
+
+/**
+ * The identities table and the findings table (severity, target, kind, table, record, matched text, fix), everything
+ * escaped: shared by this page and the identity section of the expiry report. `targets` must be scrubbed already.
+ */
+export function identitySectionHtml(targets: IdentityTargetRow[], opts: IdentitySectionOptions = {}): string[] {
+  const failed = opts.failedLabel ?? 'error';
   const findings = targets.flatMap((t) => t.findings.map((f) => ({ target: t.name, ...f })));
   const body: string[] = [
-    '<h1>Dataverse identity audit</h1>',
-    `<p class="meta">${targets.length} target(s), ${findings.length} finding(s), audited ${generated}${
-      input.source ? ` from ${escapeXml(input.source)}` : ''
-    } by certrotate.</p>`,
-    '<h2>Identities</h2>',
-    '<table><thead><tr><th>Target</th><th>Identity</th><th>Name</th><th>Roles</th><th>Column profiles</th>' +
-      '<th>Verdict</th></tr></thead><tbody>',
+    '<table class="identities"><thead><tr><th>Target</th><th>Identity</th><th>Name</th><th>Roles</th>' +
+      '<th>Column profiles</th><th>Verdict</th></tr></thead><tbody>',
   ];
   for (const t of targets) {
-    const verdict = t.verdict ?? 'error';
+    const verdict = t.verdict ?? failed;
     body.push(
-      `<tr data-target="${escapeXml(t.name)}"><td>${escapeXml(t.name)}</td>` +
+      `<tr data-target="${escapeXml(t.name)}" data-verdict="${escapeXml(t.verdict ?? failed)}"><td>${escapeXml(t.name)}</td>` +
         `<td>${escapeXml(t.identity?.kind ?? '–')}</td><td>${escapeXml(t.identity?.name ?? '–')}</td>` +
-        `<td>${escapeXml(t.identity?.roles.join(', ') || '–')}</td>` +
+        `<td>${escapeXml(rolesText(t.identity) || '–')}</td>` +
         `<td>${escapeXml(t.identity?.columnProfiles.join(', ') || '–')}</td>` +
         `<td>${badge(verdict, VERDICT_COLOURS[verdict] ?? '#616161')}${t.error ? ` ${escapeXml(t.error)}` : ''}</td></tr>`,
     );
   }
-  body.push('</tbody></table>', '<h2>Findings</h2>');
-  if (findings.length === 0)
+  body.push('</tbody></table>');
+  if (findings.length === 0) {
     body.push('<p>None: nothing depends on SYSTEM and every identity holds what it should.</p>');
-  else {
-    body.push(
-      '<table><thead><tr><th>Severity</th><th>Target</th><th>Kind</th><th>Table</th><th>Record</th>' +
-        '<th>Matched</th><th>Fix</th></tr></thead><tbody>',
-    );
-    for (const f of findings) {
-      body.push(
-        `<tr data-kind="${escapeXml(f.kind)}"><td>${badge(f.severity, SEVERITY_COLOURS[f.severity])}</td>` +
-          `<td>${escapeXml(f.target)}</td><td>${escapeXml(f.kind)}</td><td>${escapeXml(f.table)}</td>` +
-          `<td>${escapeXml(f.name ?? '–')}${f.recordId ? `<br><small>${escapeXml(f.recordId)}</small>` : ''}</td>` +
-          `<td class="mono">${escapeXml(f.excerpt)}</td><td>${escapeXml(f.fix)}</td></tr>`,
-      );
-    }
-    body.push('</tbody></table>');
+    return body;
   }
+  body.push(
+    '<table class="findings"><thead><tr><th>Severity</th><th>Target</th><th>Kind</th><th>Table</th><th>Record</th>' +
+      '<th>Matched</th><th>Fix</th></tr></thead><tbody>',
+  );
+  for (const f of findings) {
+    body.push(
+      `<tr data-kind="${escapeXml(f.kind)}"><td>${badge(f.severity, SEVERITY_COLOURS[f.severity])}</td>` +
+        `<td>${escapeXml(f.target)}</td><td>${escapeXml(f.kind)}</td><td>${escapeXml(f.table)}</td>` +
+        `<td>${escapeXml(f.name ?? '–')}${f.recordId ? `<br><small>${escapeXml(f.recordId)}</small>` : ''}</td>` +
+        `<td class="mono">${escapeXml(f.excerpt)}</td><td>${escapeXml(f.fix)}</td></tr>`,
+    );
+  }
+  body.push('</tbody></table>');
+  return body;
+}
+
+/** The whole page as one HTML string. */
+export function identityReportHtml(input: IdentityReportInput): string {
+  const targets = scrubValue(input.targets) as IdentityTargetRow[];
+  const generated = new Date(input.generatedAt).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const count = targets.reduce((n, t) => n + t.findings.length, 0);
+  const section = identitySectionHtml(targets);
+  // The page's own headings sit between the two tables of the shared section.
+  const split = section.indexOf('</tbody></table>') + 1;
+  const body: string[] = [
+    '<h1>Dataverse identity audit</h1>',
+    `<p class="meta">${targets.length} target(s), ${count} finding(s), audited ${generated}${
+      input.source ? ` from ${escapeXml(input.source)}` : ''
+    } by certrotate.</p>`,
+    '<h2>Identities</h2>',
+    ...section.slice(0, split),
+    '<h2>Findings</h2>',
+    ...section.slice(split),
+  ];
   return selfContainedPage(
     `certrotate identity audit ${new Date(input.generatedAt).toISOString().slice(0, 10)}`,
     CSS,

@@ -8,6 +8,8 @@ import { scrubValue } from '../logging/scrub.js';
 import { escapeXml } from './escape.js';
 import { selfContainedPage, writePage } from './html-page.js';
 import { chartOrder, expiryChartSvg, STATUS_COLOURS, type ExpiryRow } from './expiry-chart.js';
+import type { IdentityTargetRow } from '../commands/identity.js';
+import { identitySectionHtml } from './identity-report.js';
 
 export type { ExpiryRow } from './expiry-chart.js';
 
@@ -18,6 +20,11 @@ export interface ScanReportInput {
   generatedAt: number;
   /** Where the rows come from, e.g. the config file's path. */
   source?: string;
+  /**
+   * The identity audit of each configured power-pages target (issue 13), shown in its own section; a target whose
+   * Dataverse could not be read carries its `error`. Absent: no section (no power-pages target).
+   */
+  identity?: IdentityTargetRow[];
 }
 
 const STATUS_TEXT: Record<ExpiryRow['status'], string> = {
@@ -53,6 +60,10 @@ tr.status-expired td { background: #ffebee; }
 tr.status-orphaned td { background: #f3e5f5; }
 tr.status-broken td, tr.status-blocked td { background: #fce4ec; }
 .badge { color: #fff; background: var(--c); border-radius: 10px; padding: 1px 9px; font-size: 12px; font-weight: 600; }
+h2 { font-size: 17px; margin: 26px 0 8px; }
+section.identity table { margin-bottom: 14px; }
+section.identity td { vertical-align: top; }
+section.identity td.mono { word-break: break-all; }
 @media print { body { background: #fff; margin: 0; } figure, table { break-inside: avoid; } }
 `;
 
@@ -91,7 +102,7 @@ export function scanReportHtml(input: ScanReportInput): string {
       '</div>Bars run from today to each key’s expiry; the shaded band before an expiry is its rotation window ' +
       '(<code>rotateBefore</code>). Due and expired targets are highlighted.</figcaption>',
     '</figure>',
-    '<table><thead><tr><th>Target</th><th>Kind</th><th>Credential</th><th>Thumbprint</th><th>Expires</th>' +
+    '<table class="targets"><thead><tr><th>Target</th><th>Kind</th><th>Credential</th><th>Thumbprint</th><th>Expires</th>' +
       '<th>Days left</th><th>Status</th></tr></thead><tbody>',
   );
   for (const r of rows) {
@@ -107,6 +118,16 @@ export function scanReportHtml(input: ScanReportInput): string {
     );
   }
   body.push('</tbody></table>');
+  if (input.identity?.length) {
+    const identity = scrubValue(input.identity) as IdentityTargetRow[];
+    body.push(
+      '<section class="identity"><h2>Dataverse identity of the Power Pages sites</h2>',
+      '<p class="meta">Which identity each site reaches Dataverse as, and what still depends on SYSTEM ' +
+        '(informational: it never blocks a rotation). Details and fixes: <code>certrotate identity TARGET</code>.</p>',
+      ...identitySectionHtml(identity, { failedLabel: 'not checked' }),
+      '</section>',
+    );
+  }
   return selfContainedPage(`certrotate expiry report ${new Date(now).toISOString().slice(0, 10)}`, CSS, body, true);
 }
 

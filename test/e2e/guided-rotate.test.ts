@@ -227,6 +227,8 @@ describe('guided rotate in a terminal', () => {
     expect(question).toMatch(/Plan for contoso-portal \(power-pages\)/);
     expect(question).toMatch(/! updateKey: an admin presses Update key/);
     expect(question).toContain('Update key → OK');
+    // The identity verdict (informational): this sandbox's operator may not read Dataverse, and the run goes on.
+    expect(question).toMatch(/● {2}identity: not checked \(could not read systemusers: .+\)/);
     await term.keys('n');
     expect(await term.exitCode()).toBe(3);
     const doc = JSON.parse(await readFile(out, 'utf8')) as RunDocument;

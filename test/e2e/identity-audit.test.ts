@@ -191,6 +191,25 @@ describe('certrotate identity', () => {
     }
   });
 
+  it('plan --json carries the identity verdict of a power-pages target, outside its fingerprint', async () => {
+    const r = await cli(sb.configPath, ['plan', 'contoso-portal', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = parseJson<{ fingerprint: string; identity: unknown }>(r);
+    expect(plan.identity).toEqual({ verdict: 'findings', kind: 'system', name: 'SYSTEM', findings: 5 });
+    const text = await cli(sb.configPath, ['plan', 'contoso-portal']);
+    expect(text.stdout).toContain('Identity: SYSTEM (legacy) — 5 findings; run `certrotate identity contoso-portal');
+    expect(text.stdout).toContain(`fingerprint ${plan.fingerprint}`);
+    const northwind = parseJson<{ identity: unknown }>(
+      await cli(sb.configPath, ['plan', 'northwind-portal', '--json']),
+    );
+    expect(northwind.identity).toEqual({
+      verdict: 'ok',
+      kind: 'applicationUser',
+      name: '# Portals-northwind-portal',
+      findings: 0,
+    });
+  });
+
   it('rejects an unknown target naming the value and the configured ones', async () => {
     const r = await cli(sb.configPath, ['identity', 'nope']);
     expect(r.code).toBe(1);
@@ -239,5 +258,74 @@ describe('certrotate identity', () => {
     const r = await cli(bare, ['identity', '--notify']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('option --notify: no notify channels configured');
+  });
+});
+
+describe('certrotate identity: roles held through teams', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = await startE2eSandbox({ identity: { operatorReads: true, teamSites: true } });
+  });
+  afterAll(() => sb?.stop());
+
+  it('counts a documented role held through a team, and flags System Administrator through a team on the team', async () => {
+    const env = sb.targets.find((t) => t.name === 'contoso-portal')!.environmentId!;
+    const r = await cli(sb.configPath, ['identity', '--environment', env, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const targets = parseJson<IdentityDocument>(r).targets as (TargetRow & {
+      identity: { roleGrants?: { name: string; via: string; teamId?: string }[] } | null;
+    })[];
+    const byName = new Map(targets.map((t) => [t.name, t]));
+    const { portalRoleViaTeam, adminViaTeam } = sb.identity.teamSites!;
+
+    // litware-portal: Portal Application User only through "Litware Portal Apps" (a child business unit's copy).
+    const litware = byName.get('litware-portal')!;
+    expect(litware.verdict).toBe('ok');
+    expect(litware.findings).toEqual([]);
+    expect([...litware.identity!.roles].sort()).toEqual([
+      'Portal Application User',
+      'Service Deleter',
+      'Service Writer',
+    ]);
+    expect(litware.identity!.roleGrants).toContainEqual({
+      name: 'Portal Application User',
+      via: 'team Litware Portal Apps',
+      teamId: portalRoleViaTeam.teamId,
+    });
+    expect(
+      litware
+        .identity!.roleGrants!.filter((g) => g.via === 'direct')
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(['Service Deleter', 'Service Writer']);
+
+    // adatum-portal: the documented set, and System Administrator through "Dataverse Administrators".
+    const adatum = byName.get('adatum-portal')!;
+    expect(adatum.verdict).toBe('overPrivileged');
+    expect(adatum.findings).toEqual([
+      expect.objectContaining({
+        severity: 'high',
+        kind: 'extraRole',
+        table: 'teams',
+        recordId: adminViaTeam.teamId,
+        name: 'Dataverse Administrators',
+        excerpt: "role 'System Administrator' held by # Portals-adatum-portal through team 'Dataverse Administrators'",
+      }),
+    ]);
+    expect(adatum.findings[0]!.fix).toContain("from team 'Dataverse Administrators'");
+    expect(adatum.identity!.roles).toContain('System Administrator');
+
+    // The business unit's default team gives no role: the sites without team grants judge as before.
+    expect(byName.get('northwind-portal')!.verdict).toBe('ok');
+    expect(byName.get('fabrikam-portal')!.findings.map(brief)).toEqual([
+      { severity: 'high', kind: 'extraRole', table: 'systemusers', name: '# Portals-fabrikam-portal' },
+    ]);
+
+    // The text names the team beside the role.
+    const text = await cli(sb.configPath, ['identity', '--environment', env]);
+    expect(text.stdout).toContain('Portal Application User (via team Litware Portal Apps)');
+    expect(text.stdout).toContain('System Administrator (via team Dataverse Administrators)');
+    const writes = (await getRequests(sb)).filter((q) => q.method !== 'GET' && q.service !== 'entra');
+    expect(writes).toEqual([]);
   });
 });

@@ -33,7 +33,8 @@ describe('rotate contoso-portal, Update key, resume', () => {
   let doc: ParkedDocument;
 
   beforeAll(async () => {
-    sb = await startE2eSandbox({ siteRestartSeconds: 2 });
+    // The operator may read the identity tables: rotate's preflight shows the site's identity verdict.
+    sb = await startE2eSandbox({ siteRestartSeconds: 2, identity: { operatorReads: true } });
     oldThumbprint = (await siteState(sb)).site.thumbprint!;
     parked = await cli(sb.configPath, ['rotate', 'contoso-portal', '--yes', '--json']);
     parkedDoc = parseJson<ParkedDocument>(parked);
@@ -59,6 +60,13 @@ describe('rotate contoso-portal, Update key, resume', () => {
       ['observeTarget', 'succeeded'],
       ['detectPlatformKey', 'parked'],
     ]);
+  });
+
+  it('shows the identity verdict in the preflight, as plan does, on stderr only', () => {
+    expect(parked.stderr).toContain(
+      `Identity: SYSTEM (legacy) — 5 findings; run \`certrotate identity contoso-portal --config ${sb.configPath}\``,
+    );
+    expect(parked.stdout).not.toContain('Identity:');
   });
 
   it('resume ends succeeded with the platform key as the new key', () => {
@@ -144,6 +152,8 @@ describe('rotate contoso-portal when certrotate may not read the Power Platform 
     const { websiteId, environmentId } = portal(sb);
     const parked = await cli(sb.configPath, ['rotate', 'contoso-portal', '--yes', '--json']);
     expect(parked.code, parked.stderr).toBe(3);
+    // The identity read fails too (the site's Dataverse comes from the same API): said, and the run goes on.
+    expect(parked.stderr).toMatch(/^identity: not checked \(.+\)$/m);
     const parkedDoc = parseJson<ParkedDocument>(parked);
     // Without the API there are no display names: the instructions name the site and environment by id.
     expect(parkedDoc.message).toContain(`site "${websiteId}" in environment "${environmentId}"`);

@@ -134,5 +134,14 @@ describe('Power Pages discovery and federated sites', () => {
     expect(json.code, json.stderr).toBe(2);
     expect(text.stdout).toMatch(/^identity: not checked \(.+\)$/m);
     expect(text.stdout).toContain(`fingerprint ${parseJson<{ fingerprint: string }>(json).fingerprint}`);
+    // --json carries the same verdict: not checked, with the reason.
+    const { identity } = parseJson<{ identity: { verdict: null; kind: null; findings: number; error: string } }>(json);
+    expect(identity).toMatchObject({
+      verdict: null,
+      kind: null,
+      findings: expect.any(Number),
+      error: expect.any(String),
+    });
+    expect(text.stdout).toContain(`identity: not checked (${identity.error})`);
   });
 });

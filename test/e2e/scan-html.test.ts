@@ -1,8 +1,9 @@
 /**
  * `scan --html FILE` against the sandbox, opened in headless Chromium (Debian `chromium` through playwright-core):
  * the page renders with no network and no script, the chart has a row for every target with due ones highlighted,
- * the page holds no secret, and stdout is the same scan document as without `--html`. A screenshot is kept in a temp
- * directory for a person to look at.
+ * the page holds no secret, and stdout is the same scan document as without `--html`. The identity section shows each
+ * power-pages target's Dataverse identity verdict and the findings table (escaped), and a failed read as "not
+ * checked". Screenshots are kept in a temp directory for a person to look at.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
@@ -47,7 +48,8 @@ describe('scan --html FILE', () => {
   let browser: BrowserContext | undefined;
 
   beforeAll(async () => {
-    sb = await startE2eSandbox();
+    // The operator may read the identity tables, so the identity section has its verdicts and findings.
+    sb = await startE2eSandbox({ identity: { operatorReads: true } });
     dir = await mkdtemp(join(tmpdir(), 'certrotate-scan-html-'));
     file = join(dir, 'expiry.html');
     plain = await cli(sb.configPath, ['--json', 'scan']);
@@ -116,13 +118,83 @@ describe('scan --html FILE', () => {
     expect(await chart.locator('g.row[data-target="northwind-portal"] text.no-bar').textContent()).toContain(
       'federated',
     );
-    expect(await page.locator('table tbody tr').count()).toBe(doc.targets.length);
+    // The expiry table (the identity section's tables come after it).
+    expect(await page.locator('table.targets tbody tr').count()).toBe(doc.targets.length);
     expect(await chart.locator('line.today').count()).toBe(1);
 
     const shot = join(await mkdtemp(join(tmpdir(), 'certrotate-screens-')), 'scan-report.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect((await stat(shot)).size).toBeGreaterThan(10_000);
     console.log(`scan --html screenshot: ${shot}`);
+    await page.close();
+  });
+
+  it('shows the identity section: each power-pages verdict and the findings table, escaped', async () => {
+    const page = await browser!.newPage();
+    await page.goto(`file://${file}`);
+    const section = page.locator('section.identity');
+    await expect(section.isVisible()).resolves.toBe(true);
+    const verdicts = section.locator('table.identities tbody tr');
+    expect(await verdicts.count()).toBe(2);
+    const contoso = section.locator('table.identities tr[data-target="contoso-portal"]');
+    expect(await contoso.getAttribute('data-verdict')).toBe('findings');
+    expect(await contoso.textContent()).toContain('SYSTEM');
+    expect(
+      await section.locator('table.identities tr[data-target="northwind-portal"]').getAttribute('data-verdict'),
+    ).toBe('ok');
+    // contoso-portal's five planted dependencies on SYSTEM, with severity, kind, table, record, excerpt and fix.
+    const findings = section.locator('table.findings tbody tr');
+    expect(await findings.count()).toBe(5);
+    expect(await section.locator('table.findings thead th').allTextContents()).toEqual([
+      'Severity',
+      'Target',
+      'Kind',
+      'Table',
+      'Record',
+      'Matched',
+      'Fix',
+    ]);
+    const template = section.locator('table.findings tr[data-kind="fetchxmlSystemFilter"]').first();
+    const cells = await template.locator('td').allTextContents();
+    expect(cells.slice(0, 4)).toEqual(['high', 'contoso-portal', 'fetchxmlSystemFilter', 'adx_webtemplates']);
+    expect(cells[4]).toMatch(/^My Cases[0-9a-f-]{36}$/);
+    // The excerpt is text on the page: FetchXML shows as written and never becomes an element.
+    expect(cells[5]).toContain(
+      `<condition attribute="ownerid" operator="eq" value="{${sb.identity.systemUserId.toUpperCase()}}"`,
+    );
+    expect(cells[6]).toContain('table permissions and web roles');
+    expect(await page.locator('condition').count()).toBe(0);
+    expect(await readFile(file, 'utf8')).toContain('&lt;condition attribute=&quot;ownerid&quot;');
+    const shot = join(await mkdtemp(join(tmpdir(), 'certrotate-screens-')), 'scan-report-identity.png');
+    await section.screenshot({ path: shot });
+    expect((await stat(shot)).size).toBeGreaterThan(10_000);
+    console.log(`scan --html identity section screenshot: ${shot}`);
+    await page.close();
+  });
+
+  it('says "not checked" with the reason when Dataverse cannot be read, and scans as before', async () => {
+    const denied = join(dir, 'identity-denied.html');
+    sb.dataverseTables.denied.add('systemusers');
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await cli(sb.configPath, ['--json', 'scan', '--html', denied]);
+    } finally {
+      sb.dataverseTables.denied.delete('systemusers');
+    }
+    // The identity section never changes the scan: same exit code, same document.
+    expect(r.code, r.stderr).toBe(plain.code);
+    expect(parseJson<ScanDoc>(r).targets.map((t) => [t.name, t.status])).toEqual(
+      parseJson<ScanDoc>(plain).targets.map((t) => [t.name, t.status]),
+    );
+    const page = await browser!.newPage();
+    await page.goto(`file://${denied}`);
+    const rows = page.locator('section.identity table.identities tbody tr');
+    expect(await rows.count()).toBe(2);
+    for (const name of ['contoso-portal', 'northwind-portal']) {
+      const row = page.locator(`section.identity table.identities tr[data-target="${name}"]`);
+      expect(await row.getAttribute('data-verdict')).toBe('not checked');
+      expect(await row.textContent()).toContain('could not read systemusers: grant prvReadSystemuser');
+    }
     await page.close();
   });
 

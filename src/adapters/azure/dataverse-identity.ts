@@ -1,7 +1,7 @@
 /**
  * Reads what the identity audit judges (issue 13, reference §1) through the Dataverse Web API, with certrotate's own
  * identity (the operator, as an application user of the environment): the application user mapped to an app id with
- * its roles (and their root roles) and column-security profiles, SYSTEM's id, the workflow definitions SYSTEM owns,
+ * its roles (and their root roles) and column-security profiles, its own and those its teams give, SYSTEM's id, the workflow definitions SYSTEM owns,
  * and the Liquid-bearing records of one site in both data models. GETs only (I6).
  *
  * Paging is Dataverse's: `Prefer: odata.maxpagesize` and `@odata.nextLink` followed exactly as given (its
@@ -382,6 +382,45 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
         name: String(r.name ?? ''),
         parentRootRoleId: str(r._parentrootroleid_value),
       }));
+      const profileRows: ProfileRow[] = profiles.map((p) => ({
+        fieldsecurityprofileid: String(p.fieldsecurityprofileid),
+        name: String(p.name ?? ''),
+      }));
+      // Roles and profiles held through team membership count too (reference §1b). Each team's are read through its
+      // own navigation property: N:N expands cannot be nested, so one request per team is the confirmed shape.
+      const teams =
+        (await tolerant(() =>
+          all(`systemusers(${id})/teammembership_association?$select=teamid,name,teamtype,isdefault`, 'teams'),
+        )) ?? [];
+      for (const team of teams) {
+        const via = { teamId: String(team.teamid), name: String(team.name ?? '') };
+        const held =
+          (await tolerant(() =>
+            all(`teams(${via.teamId})/teamroles_association?$select=name,roleid,_parentrootroleid_value`, 'roles'),
+          )) ?? [];
+        for (const r of held) {
+          roleRows.push({
+            roleid: String(r.roleid),
+            name: String(r.name ?? ''),
+            parentRootRoleId: str(r._parentrootroleid_value),
+            team: via,
+          });
+        }
+        const teamProfiles =
+          (await tolerant(() =>
+            all(
+              `teams(${via.teamId})/teamprofiles_association?$select=name,fieldsecurityprofileid`,
+              'fieldsecurityprofiles',
+            ),
+          )) ?? [];
+        for (const p of teamProfiles) {
+          profileRows.push({
+            fieldsecurityprofileid: String(p.fieldsecurityprofileid),
+            name: String(p.name ?? ''),
+            team: via,
+          });
+        }
+      }
       // A renamed business-unit copy still counts by its root role's name: read the roots the user does not hold.
       for (const r of roleRows) {
         const root = r.parentRootRoleId?.toLowerCase();
@@ -401,10 +440,7 @@ export function createDataverseIdentityReader(opts: DataverseIdentityReaderOptio
         accessMode: typeof u.accessmode === 'number' ? u.accessmode : null,
         businessUnitId: str(u._businessunitid_value),
         roles: roleRows,
-        profiles: profiles.map((p) => ({
-          fieldsecurityprofileid: String(p.fieldsecurityprofileid),
-          name: String(p.name ?? ''),
-        })),
+        profiles: profileRows,
       };
     }
 

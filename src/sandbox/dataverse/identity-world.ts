@@ -5,7 +5,11 @@
  *   `powerpagecomponent`), one content snippet uses `eq-userid`, one real-time and one background workflow are
  *   owned by SYSTEM (and a SYSTEM-owned activation row, type 2, which an audit must not count);
  * - a migrated site `fabrikam-portal` (Dataverse only) whose application user gained System Administrator;
- * - `northwind-portal` is clean: the documented roles and profile, Liquid with no owner filter.
+ * - `northwind-portal` is clean: the documented roles and profile, Liquid with no owner filter;
+ * - the business unit's default team, of which every application user is a member, holding no role (as Dataverse has);
+ * - with `teamSites`, two more migrated sites whose roles come partly through teams: `litware-portal` holds Portal
+ *   Application User only through the team "Litware Portal Apps" (a child business unit's copy; ok), `adatum-portal`
+ *   holds the documented set and System Administrator through the team "Dataverse Administrators" (overPrivileged).
  */
 import { randomUUID } from 'node:crypto';
 import type { DataverseOrg } from '../dataverse.js';
@@ -30,6 +34,16 @@ export interface IdentityWorldOptions {
   denyTable?: string;
   /** Give the operator an application user (System Administrator), so that it can read the tables. Default false. */
   operatorReads?: boolean;
+  /** Also seed `litware-portal` and `adatum-portal`, whose roles come partly through teams. Default false. */
+  teamSites?: boolean;
+}
+
+/** A migrated site whose application user holds one role through a team. */
+export interface TeamSite extends IdentitySite {
+  teamId: string;
+  teamName: string;
+  /** The role the team gives. */
+  role: string;
 }
 
 /** What the world seeded: ids the tests and the admin API refer to. */
@@ -37,6 +51,10 @@ export interface IdentityWorld {
   systemUserId: string;
   integrationUserId: string;
   migratedSite: IdentitySite;
+  /** The business unit's default team (every application user a member, no role). */
+  defaultTeamId: string;
+  /** With `teamSites`: Portal Application User through a team (ok), System Administrator through a team. */
+  teamSites?: { portalRoleViaTeam: TeamSite; adminViaTeam: TeamSite };
 }
 
 const SYSTEM_SITE = 'contoso-portal';
@@ -78,9 +96,11 @@ export function seedIdentityWorld(
     'Service Writer',
   ];
   const roles = new Map<string, string>();
+  const childRoles = new Map<string, string>();
   for (const name of roleNames) {
     const root = randomUUID();
     roles.set(name, root);
+    childRoles.set(name, randomUUID());
     insertRow(t, 'roles', {
       roleid: root,
       name,
@@ -89,7 +109,7 @@ export function seedIdentityWorld(
       _roletemplateid_value: randomUUID(),
     });
     insertRow(t, 'roles', {
-      roleid: randomUUID(),
+      roleid: childRoles.get(name)!,
       name,
       _businessunitid_value: childBu,
       _parentrootroleid_value: root,
@@ -113,11 +133,34 @@ export function seedIdentityWorld(
   };
   org.applicationUsers.set(migratedSite.appId, randomUUID());
   org.appNames.set(migratedSite.appId, `Portals - ${migratedSite.siteName}`);
-  const siteByApp = new Map([...sites, migratedSite].map((s) => [s.appId.toLowerCase(), s]));
+  const teamSite = (siteName: string, teamName: string, role: string): TeamSite => {
+    const site = { siteName, appId: randomUUID(), websiteRecordId: randomUUID(), teamId: randomUUID(), teamName, role };
+    org.applicationUsers.set(site.appId, randomUUID());
+    org.appNames.set(site.appId, `Portals - ${siteName}`);
+    return site;
+  };
+  const teamSites = options.teamSites
+    ? {
+        portalRoleViaTeam: teamSite('litware-portal', 'Litware Portal Apps', 'Portal Application User'),
+        adminViaTeam: teamSite('adatum-portal', 'Dataverse Administrators', 'System Administrator'),
+      }
+    : undefined;
+  const viaTeam = new Map(Object.values(teamSites ?? {}).map((s) => [s.appId, s]));
+  const siteByApp = new Map(
+    [...sites, migratedSite, ...viaTeam.values()].map((s) => [s.appId.toLowerCase(), s as IdentitySite]),
+  );
   const systemSite = sites.find((s) => s.siteName === SYSTEM_SITE);
   // A site on SYSTEM has no application user: its app maps to none in this environment.
   if (systemSite) org.applicationUsers.delete(systemSite.appId.toLowerCase());
 
+  const defaultTeamId = randomUUID();
+  insertRow(t, 'teams', {
+    teamid: defaultTeamId,
+    name: 'contoso-prod',
+    teamtype: 0,
+    isdefault: true,
+    _businessunitid_value: bu,
+  });
   for (const [appId, userId] of org.applicationUsers) {
     const site = siteByApp.get(appId);
     user({
@@ -129,9 +172,25 @@ export function seedIdentityWorld(
       azureactivedirectoryobjectid: randomUUID(),
       accessmode: 4,
     });
+    // Every user of a business unit is a member of its default team.
+    link(t, 'teammembership', userId, defaultTeamId);
     if (site) {
-      for (const r of ['Portal Application User', 'Service Deleter', 'Service Writer'])
-        link(t, 'systemuserroles', userId, roles.get(r)!);
+      const team = viaTeam.get(appId);
+      for (const r of ['Portal Application User', 'Service Deleter', 'Service Writer']) {
+        if (team?.role !== r) link(t, 'systemuserroles', userId, roles.get(r)!);
+      }
+      if (team) {
+        // A team of the child business unit holds its copy of the role: it counts by its root role's name.
+        insertRow(t, 'teams', {
+          teamid: team.teamId,
+          name: team.teamName,
+          teamtype: 0,
+          isdefault: false,
+          _businessunitid_value: childBu,
+        });
+        link(t, 'teammembership', userId, team.teamId);
+        link(t, 'teamroles', team.teamId, childRoles.get(team.role)!);
+      }
       link(t, 'systemuserprofiles', userId, SYSTEM_ADMINISTRATOR_PROFILE_ID);
       if (site === migratedSite) link(t, 'systemuserroles', userId, roles.get('System Administrator')!);
     } else {
@@ -281,5 +340,5 @@ export function seedIdentityWorld(
     }
     t.denied.add(options.denyTable);
   }
-  return { systemUserId, integrationUserId, migratedSite };
+  return { systemUserId, integrationUserId, migratedSite, defaultTeamId, ...(teamSites ? { teamSites } : {}) };
 }

@@ -1,6 +1,7 @@
 /**
- * The Dataverse tables the identity audit reads, held in memory: rows per entity set, the two N:N associations of
- * systemuser (roles and column-security profiles) and the tables an identity may not read (403 `0x80040220`).
+ * The Dataverse tables the identity audit reads, held in memory: rows per entity set, the N:N associations (a user's
+ * roles, column-security profiles and team memberships; a team's roles and profiles — reference §1b) and the tables
+ * an identity may not read (403 `0x80040220`).
  */
 
 /** One table: its entity set, logical name, primary key, object type code and columns. */
@@ -38,6 +39,9 @@ export const TABLES: Record<string, TableDef> = Object.fromEntries(
     ]),
     def('roles', 'role', 1036, ['name', '_businessunitid_value', '_parentrootroleid_value', '_roletemplateid_value']),
     def('fieldsecurityprofiles', 'fieldsecurityprofile', 1200, ['name', 'description']),
+    // teamtype: 0 Owner, 1 Access, 2 Microsoft Entra security group, 3 Microsoft 365 group; `isdefault` marks the
+    // business unit's default team, of which every user of the unit is a member.
+    def('teams', 'team', 9, ['name', 'teamtype', 'isdefault', '_businessunitid_value', 'azureactivedirectoryobjectid']),
     def('workflows', 'workflow', 4703, [
       'name',
       'uniquename',
@@ -80,21 +84,28 @@ export const TABLES: Record<string, TableDef> = Object.fromEntries(
   ].map((t) => [t.set, t]),
 );
 
-/** A collection-valued navigation property: an N:N association read through its intersect table. */
-export interface Association {
-  from: string;
-  to: string;
-  /** The intersect table's name (`systemuserroles`, `systemuserprofiles`). */
-  intersect: string;
-}
+/** The intersect tables of the N:N relationships: the entity sets on either side (pairs are [left id, right id]). */
+export const INTERSECTS = {
+  systemuserroles: ['systemusers', 'roles'],
+  systemuserprofiles: ['systemusers', 'fieldsecurityprofiles'],
+  teammembership: ['systemusers', 'teams'],
+  teamroles: ['teams', 'roles'],
+  teamprofiles: ['teams', 'fieldsecurityprofiles'],
+} as const satisfies Record<string, readonly [string, string]>;
 
-/** The N:N associations, by navigation property; both directions use the same name, as in Dataverse. */
-export const ASSOCIATIONS: Record<string, Association[]> = {
-  systemuserroles_association: [{ from: 'systemusers', to: 'roles', intersect: 'systemuserroles' }],
-  systemuserprofiles_association: [
-    { from: 'systemusers', to: 'fieldsecurityprofiles', intersect: 'systemuserprofiles' },
-    { from: 'fieldsecurityprofiles', to: 'systemusers', intersect: 'systemuserprofiles' },
-  ],
+/** An intersect table's name. */
+export type Intersect = keyof typeof INTERSECTS;
+
+/**
+ * The N:N navigation properties and their intersect tables. Both sides use the same name, as in Dataverse
+ * (`systemusers(<id>)/teammembership_association` and `teams(<id>)/teammembership_association`).
+ */
+export const ASSOCIATIONS: Record<string, Intersect> = {
+  systemuserroles_association: 'systemuserroles',
+  systemuserprofiles_association: 'systemuserprofiles',
+  teammembership_association: 'teammembership',
+  teamroles_association: 'teamroles',
+  teamprofiles_association: 'teamprofiles',
 };
 
 export type Row = Record<string, unknown>;
@@ -102,7 +113,7 @@ export type Row = Record<string, unknown>;
 /** The rows of every table, the intersect pairs and the read denials. */
 export interface DataverseTables {
   rows: Map<string, Row[]>;
-  /** intersect table → pairs [systemuserid, other id]. */
+  /** intersect table → pairs [left id, right id] (the sides of {@link INTERSECTS}). */
   links: Map<string, Array<[string, string]>>;
   /** Entity sets no caller may read (the `denyTable` option): their reads get 403 `0x80040220`. */
   denied: Set<string>;
@@ -112,10 +123,7 @@ export interface DataverseTables {
 export function createTables(): DataverseTables {
   return {
     rows: new Map(Object.keys(TABLES).map((s) => [s, []])),
-    links: new Map([
-      ['systemuserroles', []],
-      ['systemuserprofiles', []],
-    ]),
+    links: new Map(Object.keys(INTERSECTS).map((i) => [i, []])),
     denied: new Set(),
     version: 1000,
   };
@@ -131,14 +139,9 @@ export function insertRow(tables: DataverseTables, set: string, row: Row): Row {
   return full;
 }
 
-/** Associates a system user with a role or a column-security profile. */
-export function link(
-  tables: DataverseTables,
-  intersect: 'systemuserroles' | 'systemuserprofiles',
-  userId: string,
-  otherId: string,
-) {
-  tables.links.get(intersect)!.push([userId, otherId]);
+/** Associates two rows through an intersect table: `leftId` of its left side with `rightId` of its right side. */
+export function link(tables: DataverseTables, intersect: Intersect, leftId: string, rightId: string) {
+  tables.links.get(intersect)!.push([leftId, rightId]);
 }
 
 /** The rows related to `id` of `from` through `nav`, or undefined when `from` has no such navigation property. */
@@ -148,14 +151,18 @@ export function related(
   id: string,
   nav: string,
 ): { to: string; rows: Row[] } | undefined {
-  const assoc = ASSOCIATIONS[nav]?.find((a) => a.from === from);
-  if (!assoc) return undefined;
-  const pairs = tables.links.get(assoc.intersect)!;
+  const intersect = ASSOCIATIONS[nav];
+  if (!intersect) return undefined;
+  const [left, right] = INTERSECTS[intersect];
+  if (from !== left && from !== right) return undefined;
+  const fromLeft = from === left;
+  const to = fromLeft ? right : left;
   const ids = new Set(
-    pairs
-      .filter((p) => (from === 'systemusers' ? p[0] : p[1]) === id)
-      .map((p) => (from === 'systemusers' ? p[1] : p[0])),
+    tables.links
+      .get(intersect)!
+      .filter((p) => (fromLeft ? p[0] : p[1]) === id)
+      .map((p) => (fromLeft ? p[1] : p[0])),
   );
-  const key = TABLES[assoc.to]!.key;
-  return { to: assoc.to, rows: tables.rows.get(assoc.to)!.filter((r) => ids.has(r[key] as string)) };
+  const key = TABLES[to]!.key;
+  return { to, rows: tables.rows.get(to)!.filter((r) => ids.has(r[key] as string)) };
 }

@@ -1,7 +1,8 @@
 /**
  * The sandbox Dataverse tables the identity audit reads, over raw HTTPS (reference
  * dataverse-identity-and-notifications.md §1–§2): `$select`/`$filter`/`$top`/`$expand` of the N:N associations,
- * paging with `Prefer: odata.maxpagesize` and an unedited `@odata.nextLink`, 403 `0x80040220` for a table the caller
+ * team membership and the roles teams give (`teammembership_association`, `teamroles_association`, both directions,
+ * never nested), paging with `Prefer: odata.maxpagesize` and an unedited `@odata.nextLink`, 403 `0x80040220` for a table the caller
  * may not read, 400 `0x80060888` for an unknown property, and the seeded identity world.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { https, secretToken, type WireResponse } from './wire.js';
 
 let sb: Sandbox;
 let denied: Sandbox;
+let teams: Sandbox;
 let token: string;
 
 const api = (s: Sandbox) => `${s.urls.dataverse}/api/data/v9.2`;
@@ -28,7 +30,7 @@ const opToken = (s: Sandbox) =>
   secretToken(s, s.operator.clientId, s.operator.clientSecret, `${s.urls.dataverse}/.default`);
 
 beforeAll(async () => {
-  [sb, denied] = await Promise.all([
+  [sb, denied, teams] = await Promise.all([
     startSandbox({
       propagationDelaySeconds: 0,
       keyPoolSize: 1,
@@ -39,10 +41,15 @@ beforeAll(async () => {
       keyPoolSize: 1,
       identity: { denyTable: 'workflows', operatorReads: true },
     }),
+    startSandbox({
+      propagationDelaySeconds: 0,
+      keyPoolSize: 1,
+      identity: { operatorReads: true, teamSites: true },
+    }),
   ]);
   token = await opToken(sb);
 });
-afterAll(() => Promise.all([sb?.stop(), denied?.stop()]));
+afterAll(() => Promise.all([sb?.stop(), denied?.stop(), teams?.stop()]));
 
 describe('systemusers', () => {
   it('finds SYSTEM and INTEGRATION by fullname, with the primary key always returned', async () => {
@@ -120,6 +127,90 @@ describe('systemusers', () => {
     expect(copies).toHaveLength(2);
     expect(new Set(copies.map((c) => c.roleid)).size).toBe(2);
     expect(new Set(copies.map((c) => c._parentrootroleid_value)).size).toBe(1);
+  });
+});
+
+describe('teams', () => {
+  const userOf = async (s: Sandbox, t: string, appId: string) =>
+    rows(await get(s, t, `systemusers?$select=fullname&$filter=applicationid eq ${appId}`))[0]!.systemuserid as string;
+
+  it('every application user is a member of the business unit default team, which holds no role', async () => {
+    const northwind = sb.targets.find((t) => t.name === 'northwind-portal')!;
+    const id = await userOf(sb, token, northwind.appId);
+    const member = rows(
+      await get(sb, token, `systemusers(${id})/teammembership_association?$select=name,teamtype,isdefault`),
+    );
+    expect(member).toEqual([
+      expect.objectContaining({ teamid: sb.identity.defaultTeamId, isdefault: true, teamtype: 0 }),
+    ]);
+    const held = await get(sb, token, `teams(${sb.identity.defaultTeamId})/teamroles_association?$select=name`);
+    expect(held.status).toBe(200);
+    expect(rows(held)).toEqual([]);
+  });
+
+  it('gives a role through a team: membership, then the team’s roles (a child business unit’s copy)', async () => {
+    const t = await opToken(teams);
+    const site = teams.identity.teamSites!.portalRoleViaTeam;
+    const id = await userOf(teams, t, site.appId);
+    const member = rows(await get(teams, t, `systemusers(${id})/teammembership_association?$select=name,isdefault`));
+    expect(member.map((m) => m.name).sort()).toEqual(['Litware Portal Apps', 'contoso-prod']);
+    const held = rows(
+      await get(
+        teams,
+        t,
+        `teams(${site.teamId})/teamroles_association?$select=name,_businessunitid_value,_parentrootroleid_value`,
+      ),
+    );
+    expect(held).toHaveLength(1);
+    expect(held[0]!.name).toBe('Portal Application User');
+    // The copy's root is another row: the role counts by name or root, never by id.
+    expect(held[0]!._parentrootroleid_value).not.toBe(held[0]!.roleid);
+    const own = rows(await get(teams, t, `systemusers(${id})/systemuserroles_association?$select=name`));
+    expect(own.map((r) => r.name).sort()).toEqual(['Service Deleter', 'Service Writer']);
+  });
+
+  it('expands the associations side by side, in both directions, and refuses a nested N:N expand', async () => {
+    const t = await opToken(teams);
+    const site = teams.identity.teamSites!.adminViaTeam;
+    const id = await userOf(teams, t, site.appId);
+    const user = await get(
+      teams,
+      t,
+      `systemusers(${id})?$select=fullname&$expand=systemuserroles_association($select=name),teammembership_association($select=name)`,
+    );
+    expect(user.status).toBe(200);
+    expect((user.body!.teammembership_association as Rows).map((x) => x.name).sort()).toEqual([
+      'Dataverse Administrators',
+      'contoso-prod',
+    ]);
+    expect((user.body!.systemuserroles_association as Rows).map((x) => x.name)).not.toContain('System Administrator');
+    const team = await get(
+      teams,
+      t,
+      `teams(${site.teamId})?$select=name&$expand=teamroles_association($select=name),teammembership_association($select=fullname)`,
+    );
+    expect((team.body!.teamroles_association as Rows).map((x) => x.name)).toEqual(['System Administrator']);
+    expect((team.body!.teammembership_association as Rows).map((x) => x.fullname)).toEqual(['# Portals-adatum-portal']);
+    const listed = await get(
+      teams,
+      t,
+      `teams?$select=name&$filter=isdefault eq false&$expand=teamroles_association($select=name)`,
+    );
+    expect(
+      rows(listed)
+        .map((x) => [x.name, (x.teamroles_association as Rows).map((r) => r.name)])
+        .sort(),
+    ).toEqual([
+      ['Dataverse Administrators', ['System Administrator']],
+      ['Litware Portal Apps', ['Portal Application User']],
+    ]);
+    const nested = await get(
+      teams,
+      t,
+      `systemusers(${id})?$expand=teammembership_association($expand=teamroles_association($select=name))`,
+    );
+    expect(nested.status).toBe(400);
+    expect((nested.body as { error: { code: string } }).error.code).toBe('0x80060888');
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { identityLine } from '../../../src/commands/plan.js';
+import { identitySummary } from '../../../src/commands/identity-line.js';
 import type { IdentityTargetRow } from '../../../src/commands/identity.js';
 
 const finding = (kind: IdentityTargetRow['findings'][number]['kind'], excerpt = '') => ({
@@ -59,5 +60,45 @@ describe('identityLine (the identity verdict under a power-pages plan)', () => {
     expect(
       identityLine('x', row({ identity: { ...missing, columnProfiles: [] }, verdict: 'findings', findings: [unread] })),
     ).toBe('identity: not checked (could not read systemusers: grant Read)');
+  });
+});
+
+describe('identitySummary (the identity field of plan --json)', () => {
+  it('carries the verdict, kind, name and the count of findings', () => {
+    const findings = [finding('workflowOwnedBySystem'), finding('fetchxmlSystemFilter')];
+    expect(identitySummary(row({ findings }))).toEqual({
+      verdict: 'findings',
+      kind: 'system',
+      name: 'SYSTEM',
+      findings: 2,
+    });
+    const appUser = { kind: 'applicationUser' as const, systemUserId: 'u', name: '# Portals-x', disabled: false };
+    expect(identitySummary(row({ identity: { ...appUser, roles: [], columnProfiles: [] }, verdict: 'ok' }))).toEqual({
+      verdict: 'ok',
+      kind: 'applicationUser',
+      name: '# Portals-x',
+      findings: 0,
+    });
+  });
+
+  it('is "not checked" (null verdict and kind, the reason in error) exactly where the line says so', () => {
+    expect(identitySummary(row({ identity: null, verdict: null, error: 'Dataverse refused: 403' }))).toEqual({
+      verdict: null,
+      kind: null,
+      name: null,
+      findings: 0,
+      error: 'Dataverse refused: 403',
+    });
+    const unread = { ...finding('unreadableTable', 'could not read systemusers: grant Read'), table: 'systemusers' };
+    const missing = { kind: 'missing' as const, systemUserId: null, name: null, disabled: null, roles: [] };
+    const r = row({ identity: { ...missing, columnProfiles: [] }, verdict: 'findings', findings: [unread] });
+    expect(identitySummary(r)).toEqual({
+      verdict: null,
+      kind: null,
+      name: null,
+      findings: 1,
+      error: 'could not read systemusers: grant Read',
+    });
+    expect(identityLine('x', r)).toBe('identity: not checked (could not read systemusers: grant Read)');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditTarget, type AuditInput } from '../../../src/identity/audit.js';
+import { auditTarget, rolesText, type AuditInput } from '../../../src/identity/audit.js';
 
 const SYSTEM = 'aaaaaaaa-0000-4000-8000-000000000001';
 const APP = '99999999-8888-7777-6666-555555555555';
@@ -107,6 +107,43 @@ describe('auditTarget', () => {
     expect(a.identity.roles).toEqual(['Sales', 'System Administrator']);
     expect(a.verdict).toBe('broken');
     expect(a.findings.map((f) => f.kind).sort()).toEqual(['disabledUser', 'extraRole']);
+  });
+
+  it('roles held through a team are listed, and roleGrants says how each is held', () => {
+    const team = { teamId: 'eeeeeeee-0000-4000-8000-000000000005', name: 'Portal Apps' };
+    const [pau, ...rest] = documented();
+    const a = auditTarget(base({ appUser: user({ roles: [...rest, { ...pau!, team }, { ...rest[0]!, team }] }) }), APP);
+    expect(a.verdict).toBe('ok');
+    // Own roles first, then those held only through a team; a name held both ways is listed once.
+    expect(a.identity.roles).toEqual(['Service Deleter', 'Service Writer', 'Portal Application User']);
+    expect(a.identity.roleGrants).toEqual([
+      { name: 'Service Deleter', via: 'direct' },
+      { name: 'Service Writer', via: 'direct' },
+      { name: 'Portal Application User', via: 'team Portal Apps', teamId: team.teamId },
+      { name: 'Service Deleter', via: 'team Portal Apps', teamId: team.teamId },
+    ]);
+    expect(rolesText(a.identity)).toBe(
+      'Service Deleter, Service Writer, Portal Application User (via team Portal Apps), Service Deleter (via team Portal Apps)',
+    );
+  });
+
+  it('a keyvault target holding System Administrator through a team is flagged on the team', () => {
+    const team = { teamId: 'ffffffff-0000-4000-8000-000000000006', name: 'Dataverse Administrators' };
+    const a = auditTarget(
+      base({ kind: 'keyvault', appUser: user({ name: '# api', roles: [{ ...role('System Administrator'), team }] }) }),
+      APP,
+    );
+    expect(a.verdict).toBe('overPrivileged');
+    expect(a.findings).toEqual([
+      expect.objectContaining({
+        kind: 'extraRole',
+        table: 'teams',
+        recordId: team.teamId,
+        name: 'Dataverse Administrators',
+        excerpt: "role 'System Administrator' held by # api through team 'Dataverse Administrators'",
+      }),
+    ]);
+    expect(a.findings[0]!.fix).toContain('take # api out of the team');
   });
 
   it('a keyvault target with no application user is missing and broken', () => {
