@@ -318,7 +318,7 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
         .map((v) => `\nKept version ${v.version}: ${v.why}`)
         .join('');
       return (
-        `${pruneText(doc)}\nRemoved ${doc.removed.length} key(s)${versionsText}.${kept} ` +
+        `${pruneText(doc)}\nRemoved ${doc.removed.length} key(s)${versionsText}.${kept}${kept ? '\n' : ' '}` +
         `Journal: \`certrotate show ${pruneId}\``
       );
     });
