@@ -7,6 +7,11 @@
  * server moved on (without that permission prune says so and goes by the server's report alone). It holds the
  * target's lock, refuses while a run of the target is unfinished here or in flight in the world, and journals what
  * it did under a prune id (`certrotate show PRUNE_ID`). I1–I3 hold: the key in use stays, every step re-observes.
+ *
+ * It also disables orphaned Key Vault versions: enabled versions certrotate made that no credential of the app holds
+ * and whose run is over (a create that completed after its run ended). Entra accepts no sign-in with a key that is
+ * not on the app, so the evidence is the app itself; each is re-observed right before it is disabled
+ * (src/runs/orphan-version.ts), so a version a run attached since the plan, or the server now uses, stays.
  */
 import { hostname, userInfo } from 'node:os';
 import { toPortError, type JournalEntry, type KeyRef, type SignInLog } from '../adapters/ports.js';
@@ -25,6 +30,7 @@ import { runIdOfVersion } from '../machines/world-markers.js';
 import { newRunId, TargetBusyError } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
+import { disableOrphanVersion } from '../runs/orphan-version.js';
 import { observeInventory } from '../runs/world-guard.js';
 import type { CommandContext } from './context.js';
 import { portsForTarget } from './target-ports.js';
@@ -41,6 +47,17 @@ export interface PruneDecision {
   action: 'remove' | 'keep';
 }
 
+/** One orphaned Key Vault version in prune's plan: certrotate made it, no credential holds it, its run is over. */
+export interface PruneVersionDecision {
+  version: string;
+  thumbprint: string;
+  runId: string;
+  /** Why it is an orphan (its inventory line). */
+  why: string;
+  evidence: string;
+  action: 'disable';
+}
+
 /** What prune found and did (the `--json` document). */
 export interface PruneDocument {
   formatVersion: 1;
@@ -52,6 +69,15 @@ export interface PruneDocument {
   signInLog: { readable: boolean; note?: string };
   decisions: PruneDecision[];
   removed: { thumbprint: string; keyId: string; result: 'removed' | 'alreadyGone'; versionDisabled: string | null }[];
+  /** Orphaned Key Vault versions (no credential holds them) to disable. */
+  versionDecisions: PruneVersionDecision[];
+  /** What became of each: disabled, already disabled, or kept because a premise failed when re-observed. */
+  versionsDisabled: {
+    version: string;
+    thumbprint: string;
+    result: 'disabled' | 'alreadyDisabled' | 'kept';
+    why?: string;
+  }[];
   /** `nothing` to remove, the operator `declined`, or `pruned`. */
   outcome: 'nothing' | 'declined' | 'pruned';
 }
@@ -72,9 +98,13 @@ export function pruneText(doc: PruneDocument): string {
       `  ${d.action === 'remove' ? '-' : '='} ${d.thumbprint} ${d.action === 'remove' ? 'remove' : 'keep'}: ${d.why}; ${d.evidence}`,
     );
   }
-  if (!doc.signInLog.readable)
+  for (const v of doc.versionDecisions) {
+    lines.push(`  - version ${v.version} (${v.thumbprint}) disable: ${v.why}; ${v.evidence}`);
+  }
+  if (!doc.signInLog.readable && doc.decisions.length > 0)
     lines.push(`  note: ${doc.signInLog.note ?? 'the sign-in log was not read'}; judged by the server's report alone`);
-  if (doc.decisions.length === 0) lines.push('No orphaned keys: nothing to prune.');
+  if (doc.decisions.length === 0 && doc.versionDecisions.length === 0)
+    lines.push('No orphaned keys: nothing to prune.');
   return lines.join('\n');
 }
 
@@ -178,6 +208,15 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       decisions.push(d.decision);
       unreadable ??= d.unreadable;
     }
+    // A key on no credential of the app signs nobody in: the app read is the evidence, not the sign-in log.
+    const versionDecisions: PruneVersionDecision[] = inventory.orphanVersions.map((v) => ({
+      version: v.version,
+      thumbprint: v.thumbprint,
+      runId: v.runId,
+      why: v.why,
+      evidence: `on no credential of app ${target.app.appId}, so Entra accepts no sign-in with it; the server uses ${inUse.thumbprint}`,
+      action: 'disable',
+    }));
     const doc: PruneDocument = {
       formatVersion: 1,
       pruneId,
@@ -186,24 +225,31 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       signInLog: unreadable ? { readable: false, note: unreadable } : { readable: true },
       decisions,
       removed: [],
+      versionDecisions,
+      versionsDisabled: [],
       outcome: 'nothing',
     };
     const toRemove = decisions.filter((d) => d.action === 'remove');
-    if (toRemove.length === 0) {
+    const changes = [
+      ...(toRemove.length ? [`remove ${toRemove.length} key(s) from app ${target.app.appId}`] : []),
+      ...(versionDecisions.length ? [`disable ${versionDecisions.length} Key Vault version(s)`] : []),
+    ];
+    if (changes.length === 0) {
       ctx.print(doc, () => pruneText(doc));
       return ExitCode.ok;
     }
     if (guided) {
       process.stderr.write(`${pruneText(doc)}\n`);
       const { askToProceed } = await import('./confirm.js');
-      const answer = await askToProceed(`Remove ${toRemove.length} key(s) from app ${target.app.appId}?`);
+      const what = changes.join(' and ');
+      const answer = await askToProceed(`${what.charAt(0).toUpperCase()}${what.slice(1)}?`);
       if (answer !== 'yes') {
         doc.outcome = 'declined';
         ctx.print(doc, () => 'Nothing removed.');
         return ExitCode.ok;
       }
     }
-    await journal('started', `${guided ? 'guided' : '--yes'}: ${toRemove.length} orphaned key(s) to remove`, {
+    await journal('started', `${guided ? 'guided' : '--yes'}: ${changes.join('; ')}`, {
       oldThumbprint: inUse.thumbprint,
     });
     for (const d of decisions.filter((x) => x.action === 'keep'))
@@ -238,6 +284,24 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       if (versionDisabled) await journal('versionDisabled', `Key Vault version ${versionDisabled} of ${d.thumbprint}`);
       doc.removed.push({ thumbprint: d.thumbprint, keyId: d.keyId, result, versionDisabled });
     }
+    // Orphaned versions: each re-observed right before it is disabled (a premise that fails keeps it, and says why).
+    const sources = { store, lock, staleRunAfterMs };
+    for (const v of versionDecisions) {
+      const done = await disableOrphanVersion(ports, sources, input, v.version);
+      if (done.result === 'kept')
+        await journal('kept', `Key Vault version ${v.version} of ${v.thumbprint}: ${done.why}`);
+      else
+        await journal(
+          'versionDisabled',
+          `Key Vault version ${v.version} of ${v.thumbprint} (run ${v.runId}): ${v.why}`,
+        );
+      doc.versionsDisabled.push({
+        version: v.version,
+        thumbprint: v.thumbprint,
+        result: done.result,
+        ...(done.result === 'kept' ? { why: done.why } : {}),
+      });
+    }
     // I1: the key in use is still on the app.
     const after = await ports.apps.getApp(target.app.appId);
     if (!after.keyCredentials.some((k) => k.thumbprint.toUpperCase() === inUse.thumbprint)) {
@@ -245,11 +309,19 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       throw new Error(`the key in use ${inUse.thumbprint} is no longer on app ${target.app.appId}: restore it now`);
     }
     doc.outcome = 'pruned';
-    await journal('succeeded', `removed ${doc.removed.length} key(s); kept ${inUse.thumbprint} in use`);
-    ctx.print(
-      doc,
-      () => `${pruneText(doc)}\nRemoved ${doc.removed.length} key(s). Journal: \`certrotate show ${pruneId}\``,
-    );
+    const disabled = doc.versionsDisabled.filter((v) => v.result !== 'kept').length;
+    const versionsText = versionDecisions.length ? `; disabled ${disabled} Key Vault version(s)` : '';
+    await journal('succeeded', `removed ${doc.removed.length} key(s)${versionsText}; kept ${inUse.thumbprint} in use`);
+    ctx.print(doc, () => {
+      const kept = doc.versionsDisabled
+        .filter((v) => v.result === 'kept')
+        .map((v) => `\nKept version ${v.version}: ${v.why}`)
+        .join('');
+      return (
+        `${pruneText(doc)}\nRemoved ${doc.removed.length} key(s)${versionsText}.${kept}${kept ? '\n' : ' '}` +
+        `Journal: \`certrotate show ${pruneId}\``
+      );
+    });
     return ExitCode.ok;
   } finally {
     await store.flush();

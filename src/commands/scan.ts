@@ -45,6 +45,23 @@ export interface ScanRow {
   credentials?: ScanCredential[];
   /** inFlight / orphaned: which run or which keys, and what to do. */
   detail?: string;
+  /**
+   * keyvault targets, when there are any: enabled Key Vault versions certrotate made that no credential of the app
+   * holds and no live run will attach (a create that completed after its run ended); `prune` disables them.
+   */
+  orphanVersions?: ScanOrphanVersion[];
+}
+
+/** An orphaned Key Vault version, as scan reports it (src/machines/credential-inventory.ts `orphanVersions`). */
+export interface ScanOrphanVersion {
+  version: string;
+  thumbprint: string;
+  createdOn: string;
+  expiresOn: string;
+  /** The run its tag names. */
+  runId: string;
+  role: 'orphaned';
+  why: string;
 }
 
 /**
@@ -59,17 +76,39 @@ export function withInventory(row: ScanRow, inventory: CredentialInventory): Sca
     runId: e.runId,
     role: e.role,
   }));
-  const out: ScanRow = { ...row, credentials };
+  const orphanVersions = inventory.orphanVersions.map((v) => ({
+    version: v.version,
+    thumbprint: v.thumbprint,
+    createdOn: v.createdOn,
+    expiresOn: v.expiresOn,
+    runId: v.runId,
+    role: 'orphaned' as const,
+    why: v.why,
+  }));
+  const out: ScanRow = { ...row, credentials, ...(orphanVersions.length ? { orphanVersions } : {}) };
   if (row.status !== 'ok' && row.status !== 'due') return out;
   if (inventory.inFlight) return { ...out, status: 'inFlight', detail: inFlightMessage(row.name, inventory.inFlight) };
-  if (inventory.orphans.length > 0) {
+  if (inventory.orphans.length > 0 || orphanVersions.length > 0) {
     const keys = inventory.orphans.map((o) => o.thumbprint).join(', ');
+    const found = [
+      ...(inventory.orphans.length
+        ? [`${inventory.orphans.length} valid key(s) the server does not use and no run will retire: ${keys}`]
+        : []),
+      ...orphanVersions.map(
+        (v) => `Key Vault version ${v.version} (key ${v.thumbprint}) of run ${v.runId} is orphaned: ${v.why}`,
+      ),
+    ];
+    const does =
+      orphanVersions.length === 0
+        ? 'retires them'
+        : inventory.orphans.length === 0
+          ? 'disables them'
+          : 'retires the keys and disables the versions';
     return {
       ...out,
       status: 'orphaned',
       detail:
-        `${inventory.orphans.length} valid key(s) the server does not use and no run will retire: ${keys}; ` +
-        `\`certrotate prune ${row.name}\` retires them` +
+        `${found.join('; ')}; \`certrotate prune ${row.name}\` ${does}` +
         (row.status === 'due' ? ' (the key in use is also due for rotation)' : ''),
     };
   }
@@ -192,6 +231,10 @@ export async function scanCommand(
       for (const c of r.credentials ?? []) {
         if (c.role === 'inUse') continue;
         out.push([`  ${c.role}`, '', '', c.thumbprint, c.expiresOn.slice(0, 10), '', c.runId ? `run ${c.runId}` : '']);
+      }
+      // Versions no credential holds: the vault side of an orphan (a create that completed after its run ended).
+      for (const v of r.orphanVersions ?? []) {
+        out.push(['  orphaned', 'version', v.version, v.thumbprint, v.expiresOn.slice(0, 10), '', `run ${v.runId}`]);
       }
     }
     // The full reasons beneath the table: a table cell holds a short clause only.

@@ -18,6 +18,13 @@
  * - `expired`: past its end; Entra refuses it, so it is reported but never judged.
  * - `foreign`: a credential certrotate does not judge: not a certificate Entra verifies sign-ins with (e.g. a SAML
  *   token-signing key), or one whose validity has not begun (someone's staged key). Never pruned.
+ *
+ * Key Vault versions no credential of the app holds are judged too (`orphanVersions`): an enabled, unexpired version
+ * tagged with a run that is not live, whose key is not the one in service, while no credential of the app holds its
+ * key or carries that run's marker, is orphaned. That is the version of a create that completed after its run ended
+ * (a run that stopped, failed or was superseded while Key Vault still issued its key; an agent lost with a create
+ * pending): nothing will ever attach it, and it stays enabled until `prune` disables it. A version of a live run is
+ * left alone (the run may attach it next), and so is one certrotate did not make (no tag).
  */
 import type { CertificateVersion, KeyCredential } from '../adapters/ports.js';
 import { credentialValidAt, isCertificateCredential } from './rotation-policies.js';
@@ -103,6 +110,24 @@ export interface InFlightRun {
   staleAt?: string;
 }
 
+/** An enabled Key Vault version certrotate made that no credential of the app holds, and no live run will attach. */
+export interface OrphanVersion {
+  version: string;
+  /** Uppercase hex SHA-1. */
+  thumbprint: string;
+  /** ISO-8601 UTC. */
+  createdOn: string;
+  expiresOn: string;
+  /** The run its tag names. */
+  runId: string;
+  /** Why that run does not count as live (`finished` or `stale`). */
+  liveness: RunLiveness;
+  /** Whether the version was made after the local record of its run ended (unknown without a record). */
+  createdAfterRunEnded: boolean;
+  /** Why it is an orphan, in one line. */
+  why: string;
+}
+
 /** The classification of every credential of one app. */
 export interface CredentialInventory {
   entries: InventoryEntry[];
@@ -110,6 +135,8 @@ export interface CredentialInventory {
   inFlight?: InFlightRun;
   /** The entries with role `orphaned`. */
   orphans: InventoryEntry[];
+  /** certrotate's enabled versions on no credential of the app whose run is over (see the module comment). */
+  orphanVersions: OrphanVersion[];
 }
 
 const sameThumbprint = (a: string | undefined, b: string | undefined) =>
@@ -130,11 +157,20 @@ function startOf(runId: string, credential: KeyCredential): number {
 
 /** Whether run `runId` (which added `credential`) is live, by the local record, the lock and the staleness bound. */
 export function runLiveness(runId: string, credential: KeyCredential, input: InventoryInput): RunLiveness {
+  return livenessFrom(runId, startOf(runId, credential), input);
+}
+
+/** {@link runLiveness} for a run known by a version only: it started no later than its version was made. */
+function versionRunLiveness(runId: string, version: CertificateVersion, input: InventoryInput): RunLiveness {
+  return livenessFrom(runId, runStartedAt(runId) ?? Date.parse(version.createdOn), input);
+}
+
+function livenessFrom(runId: string, startedAt: number, input: InventoryInput): RunLiveness {
   const known = input.runs.find((r) => r.runId === runId);
   if (known && !known.finished) return 'unfinished';
   if (input.lockHolderRunId === runId) return 'lockHeld';
   if (known) return 'finished';
-  return input.now - startOf(runId, credential) < input.staleRunAfterMs ? 'recent' : 'stale';
+  return input.now - startedAt < input.staleRunAfterMs ? 'recent' : 'stale';
 }
 
 const isLive = (l: RunLiveness | undefined) => l === 'unfinished' || l === 'lockHeld' || l === 'recent';
@@ -231,7 +267,66 @@ export function credentialInventory(input: InventoryInput): CredentialInventory 
         : {}),
     };
   }
-  return { entries, ...(inFlight ? { inFlight } : {}), orphans: entries.filter((e) => e.role === 'orphaned') };
+  return {
+    entries,
+    ...(inFlight ? { inFlight } : {}),
+    orphans: entries.filter((e) => e.role === 'orphaned'),
+    orphanVersions: orphanVersionsOf(input),
+  };
+}
+
+/** Why version `v` is not an orphan, or undefined when it is one (the rule in the module comment). */
+function notAnOrphanVersion(v: CertificateVersion, input: InventoryInput): string | undefined {
+  const runId = runIdOfVersion(v.tags);
+  if (!runId) return 'certrotate did not make it (no run tag)';
+  if (!v.enabled) return 'it is disabled';
+  if (Date.parse(v.expiresOn) <= input.now) return `it expired ${v.expiresOn}`;
+  if (sameThumbprint(v.thumbprint, input.inUseThumbprint)) return 'its key is the one in service';
+  if (input.credentials.some((c) => sameThumbprint(c.thumbprint, v.thumbprint))) return 'the app holds its key';
+  if (input.credentials.some((c) => runIdOfCredential(c.displayName) === runId)) {
+    return `the app holds a key of its run ${runId}`;
+  }
+  const liveness = versionRunLiveness(runId, v, input);
+  if (isLive(liveness)) return `its run ${runId} is live (${LIVENESS_TEXT[liveness]})`;
+  return undefined;
+}
+
+/** The enabled versions certrotate made that no credential holds and no live run will attach. */
+function orphanVersionsOf(input: InventoryInput): OrphanVersion[] {
+  return input.versions
+    .filter((v) => notAnOrphanVersion(v, input) === undefined)
+    .map((v) => {
+      const runId = runIdOfVersion(v.tags)!;
+      const liveness = versionRunLiveness(runId, v, input);
+      const ended = input.runs.find((r) => r.runId === runId)?.updatedAt;
+      const createdAfterRunEnded = ended !== undefined && Date.parse(v.createdOn) > Date.parse(ended);
+      const why = createdAfterRunEnded
+        ? `created after its run ended (run ${runId} last recorded ${ended}, the version ${v.createdOn}); ` +
+          'enabled, and on no credential of the app'
+        : `enabled, on no credential of the app, and its run ${runId} is not live (${LIVENESS_TEXT[liveness]}): ` +
+          'created after its run ended, or left unattached by it';
+      return {
+        version: v.version,
+        thumbprint: v.thumbprint.toUpperCase(),
+        createdOn: v.createdOn,
+        expiresOn: v.expiresOn,
+        runId,
+        liveness,
+        createdAfterRunEnded,
+        why,
+      };
+    });
+}
+
+/**
+ * The premise `prune` re-checks from a fresh observation right before it disables an orphaned version: the version
+ * still exists and still is an orphan (enabled, tagged with a run that is not live, on no credential of the app, not
+ * the key in service). Returns why it no longer holds, or undefined when it does. Pure.
+ */
+export function orphanVersionPremise(input: InventoryInput, version: string): string | undefined {
+  const v = input.versions.find((x) => x.version === version);
+  if (!v) return 'the version is gone';
+  return notAnOrphanVersion(v, input);
 }
 
 /**

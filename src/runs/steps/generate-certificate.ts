@@ -1,10 +1,10 @@
 import { AdapterError, toPortError } from '../../adapters/ports.js';
-import type { CertificateVersion } from '../../adapters/ports.js';
+import type { CertificateVersion, PendingCreate } from '../../adapters/ports.js';
 import { RUN_ID_TAG } from '../../machines/rotation-policies.js';
 import type { GenerateInput, GenerateResult, NewKey } from '../../machines/rotation-types.js';
 import type { RotationPorts } from '../../adapters/rotation-ports.js';
 import type { StepContext } from './step-ports.js';
-import { checkCreatedVersion, checkVaultPremise } from './premises.js';
+import { checkCreatedVersion, checkVaultPremise, superseded } from './premises.js';
 
 export function toNewKey(version: CertificateVersion): NewKey {
   return {
@@ -27,6 +27,12 @@ export function toNewKey(version: CertificateVersion): NewKey {
  * Premise (I7): the versions it lists to find its own also show whether another version took over the certificate
  * since preflight (a newer enabled version not made by this run); then it creates nothing and fails `superseded`.
  * The check reads only, so re-running it is safe.
+ *
+ * Another agent (its own state directory and lock) may start a create of the same certificate between this step's
+ * look for a pending create and its own POST; Key Vault then refuses this run's create (409, a pending operation is in
+ * progress). That is another run's change, not a failure: the step adopts the pending create as it would one found a
+ * moment earlier, and the poll that follows names whose version it made (superseded by that run, `checkCreatedVersion`).
+ * A pending create that names another run (where Key Vault reports its tag) is that run's rotation: superseded.
  */
 export async function generateCertificate(
   ports: RotationPorts,
@@ -55,20 +61,33 @@ export async function generateCertificate(
   }
 
   const pending = await store.getPendingCreate(input.certificate, options);
-  if (pending) {
-    // Only one run per target holds the lock (I5), so an untagged pending create is this run's own, started by a
-    // process that died before its snapshot was written. One tagged with another run is not ours to adopt.
-    if (pending.runId !== undefined && pending.runId !== input.runId) {
-      throw new AdapterError({
-        code: 'conflict',
-        message: `a create started by run ${pending.runId} is pending on certificate ${input.certificate}`,
-        retryable: false,
-      });
-    }
-    return { status: 'pending', operation: pending.operation, reused: true };
-  }
+  if (pending) return adoptPending(pending, input);
 
   if (step.signal.aborted) throw new AdapterError({ code: 'aborted', message: 'aborted', retryable: false });
-  const operation = await store.beginCreate(input.certificate, input.policy, { [RUN_ID_TAG]: input.runId }, options);
-  return { status: 'pending', operation, reused: false };
+  try {
+    const operation = await store.beginCreate(input.certificate, input.policy, { [RUN_ID_TAG]: input.runId }, options);
+    return { status: 'pending', operation, reused: false };
+  } catch (thrown) {
+    if (toPortError(thrown).code !== 'conflict') throw thrown;
+    // Refused because a create is in progress: one that started after the look above (another agent's, racing this
+    // one). Any other conflict (a soft-deleted name) leaves nothing pending, and stays the failure it is.
+    const racing = await store.getPendingCreate(input.certificate, options);
+    if (!racing) throw thrown;
+    return adoptPending(racing, input);
+  }
+}
+
+/**
+ * A create pending on the certificate. Only one run per target holds the lock here (I5), so an untagged one is taken
+ * as this run's own, started by a process that died before its snapshot was written, or another agent's whose version
+ * will name it when it completes (the poll checks). One tagged with another run is that run's rotation in progress.
+ */
+function adoptPending(pending: PendingCreate, input: GenerateInput): GenerateResult {
+  if (pending.runId !== undefined && pending.runId !== input.runId) {
+    superseded(
+      `run ${pending.runId} is creating a new version of Key Vault certificate ${input.certificate} (its create is ` +
+        'pending): that run is rotating this target now',
+    );
+  }
+  return { status: 'pending', operation: pending.operation, reused: true };
 }

@@ -3,6 +3,7 @@ import type { CertificateVersion, KeyCredential } from '../../../src/adapters/po
 import {
   credentialInventory,
   inFlightMessage,
+  orphanVersionPremise,
   runStartedAt,
   signInWindowStart,
   type InventoryInput,
@@ -169,5 +170,86 @@ describe('credential inventory', () => {
   it('reads the start time from a run id', () => {
     expect(runStartedAt('20261201T120000Z-contoso-abcdef')).toBe(Date.parse('2026-12-01T12:00:00Z'));
     expect(runStartedAt('run-0001')).toBeUndefined();
+  });
+});
+
+/** A Key Vault version of the target's certificate, made `agoMs` before NOW, tagged with `run` when given. */
+function version(
+  thumb: string,
+  agoMs: number,
+  o: { run?: string; enabled?: boolean; expiresInMs?: number } = {},
+): CertificateVersion {
+  return {
+    version: `v-${thumb}`,
+    thumbprint: T(thumb),
+    secretId: `https://kv/secrets/c/v-${thumb}`,
+    enabled: o.enabled ?? true,
+    createdOn: iso(NOW - agoMs),
+    notBefore: iso(NOW - agoMs - 600_000),
+    expiresOn: iso(NOW + (o.expiresInMs ?? 700 * DAY)),
+    tags: o.run ? { [RUN_TAG]: o.run } : {},
+  };
+}
+
+describe('credential inventory: versions no credential holds (a create that completed after its run ended)', () => {
+  const run = runId(2 * HOUR, 'late01');
+  const inUse = [key('AA', 300 * DAY)];
+
+  it('a version of a locally finished run, created after its last record, is orphaned: created after its run ended', () => {
+    const i = input(inUse, {
+      versions: [version('AA', 300 * DAY), version('LV', HOUR, { run })],
+      runs: [{ runId: run, finished: true, updatedAt: iso(NOW - 90 * 60_000) }],
+    });
+    const inv = credentialInventory(i);
+    expect(inv.orphanVersions).toEqual([
+      expect.objectContaining({
+        version: 'v-LV',
+        thumbprint: T('LV'),
+        runId: run,
+        liveness: 'finished',
+        createdAfterRunEnded: true,
+        why: expect.stringContaining('created after its run ended'),
+      }),
+    ]);
+    // The credentials are judged as before: the key in use, nothing in flight, no credential orphan.
+    expect(roles(i)).toEqual({ AA: 'inUse' });
+    expect(inv.orphans).toEqual([]);
+    expect(orphanVersionPremise(i, 'v-LV')).toBeUndefined();
+  });
+
+  it('with no local record, the world decides: past the staleness bound orphaned, within it the run may attach it', () => {
+    const versions = [version('LV', HOUR, { run })];
+    const stale = credentialInventory(input(inUse, { versions, staleRunAfterMs: HOUR }));
+    expect(stale.orphanVersions).toEqual([
+      expect.objectContaining({ runId: run, liveness: 'stale', createdAfterRunEnded: false }),
+    ]);
+    expect(stale.orphanVersions[0]!.why).toContain(run);
+    expect(credentialInventory(input(inUse, { versions, staleRunAfterMs: DAY })).orphanVersions).toEqual([]);
+  });
+
+  it('a live run keeps its unattached version: unfinished locally, or holding the lock', () => {
+    const versions = [version('LV', HOUR, { run })];
+    const unfinished = input(inUse, { versions, staleRunAfterMs: 0, runs: [{ runId: run, finished: false }] });
+    expect(credentialInventory(unfinished).orphanVersions).toEqual([]);
+    expect(orphanVersionPremise(unfinished, 'v-LV')).toContain('is live');
+    const locked = input(inUse, { versions, staleRunAfterMs: 0, lockHolderRunId: run });
+    expect(credentialInventory(locked).orphanVersions).toEqual([]);
+  });
+
+  it('never an orphan: on the app, its run with a key on the app, the key in service, disabled, expired, untagged', () => {
+    const gone = { staleRunAfterMs: 0 };
+    const premise = (credentials: KeyCredential[], v: CertificateVersion, over: Partial<InventoryInput> = {}) =>
+      orphanVersionPremise(input(credentials, { versions: [v], ...gone, ...over }), v.version);
+    expect(premise([...inUse, key('LV', HOUR)], version('LV', HOUR, { run }))).toBe('the app holds its key');
+    expect(premise([...inUse, key('BB', HOUR, { runId: run })], version('LV', HOUR, { run }))).toContain(
+      `a key of its run ${run}`,
+    );
+    expect(premise([key('LV', HOUR)], version('LV', HOUR, { run }), { inUseThumbprint: T('LV') })).toBe(
+      'its key is the one in service',
+    );
+    expect(premise(inUse, version('LV', HOUR, { run, enabled: false }))).toBe('it is disabled');
+    expect(premise(inUse, version('LV', HOUR, { run, expiresInMs: -1 }))).toContain('expired');
+    expect(premise(inUse, version('LV', HOUR))).toContain('no run tag');
+    expect(orphanVersionPremise(input(inUse, gone), 'v-XX')).toBe('the version is gone');
   });
 });

@@ -42,12 +42,13 @@ describe('generateCertificate', () => {
     expect(world.allVersions().at(-1)!.tags[RUN_ID_TAG]).toBe('run-0001');
   });
 
-  it('refuses to adopt a pending create tagged with another run', async () => {
+  it('refuses to adopt a pending create tagged with another run: superseded by that run (not a failure)', async () => {
     const world = new FakeWorld({ pendingReportsTags: true });
     await generateCertificate(world.ports(), { ...input, runId: 'run-other' }, step());
     await expect(generateCertificate(world.ports(), input, step())).rejects.toMatchObject({
-      detail: { code: 'conflict', retryable: false },
+      detail: { code: 'superseded', retryable: false, message: expect.stringContaining('run run-other') },
     });
+    expect(world.calls.filter((c) => c === 'certificates.beginCreate')).toHaveLength(1);
   });
 
   it('a pending create another agent started, adopted while it showed no tag, ends superseded once it completes', async () => {
