@@ -24,6 +24,11 @@ export interface Budget {
   concurrency: number;
   /** Requests admitted per window (token bucket: a burst of `requests`, then `requests` per `windowMs`). */
   rate?: { requests: number; windowMs: number };
+  /**
+   * Also never more than `rate.requests` in any `rate.windowMs` (a sliding window). The token bucket alone lets up to
+   * twice the budget through in one window (its burst, then its refill), which a service counting per window refuses.
+   */
+  slidingWindow?: boolean;
 }
 
 /** The clock the limiter waits on: the wall clock in production, a fake one in tests. */
@@ -85,7 +90,7 @@ export function defaultBudgetFor(key: string): Budget {
     case 'keyvault':
       return { concurrency: 32, rate: { requests: 4000, windowMs: 10_000 } };
     case 'keyvault-create':
-      return { concurrency: 20, rate: { requests: 20, windowMs: 10_000 } };
+      return { concurrency: 20, rate: { requests: 20, windowMs: 10_000 }, slidingWindow: true };
     case 'graph':
       return { concurrency: 32, rate: { requests: 1750, windowMs: 10_000 } };
     case 'graph-write-app':
@@ -123,8 +128,21 @@ export const systemLimiterClock: LimiterClock = {
     }),
 };
 
+/**
+ * Keys of budgets that only some requests of a service spend, beside the service's own key (a certificate create
+ * beside its vault's, a Graph write beside the app's reads). A throttle of such a request pauses these keys only.
+ */
+const NARROW_KINDS = new Set(['keyvault-create', 'graph-write-app', 'graph-write-tenant']);
+
+/** Past a sliding window's edge, this much more (ms, at most 1 % of it): requests arrive with uneven latency. */
+const WINDOW_MARGIN_MS = 100;
+
 class KeyState {
   readonly limit: LimitFunction;
+  readonly narrow: boolean;
+  /** Admission times of the sliding window (`slidingWindow` budgets), oldest first from `#head`. */
+  readonly #admitted: number[] = [];
+  #head = 0;
   tokens: number;
   refilledAt: number;
   pausedUntil = 0;
@@ -136,9 +154,11 @@ class KeyState {
   readonly stats: KeyStats = { requests: 0, throttled: 0, peakInFlight: 0 };
 
   constructor(
+    key: string,
     readonly budget: Budget,
     now: number,
   ) {
+    this.narrow = NARROW_KINDS.has(key.split('|')[0]!);
     this.limit = pLimit(budget.concurrency);
     this.tokens = budget.rate?.requests ?? 0;
     this.refilledAt = now;
@@ -165,6 +185,27 @@ class KeyState {
     if (this.load >= SLOW_FROM) this.tokens = Math.min(this.tokens, 1);
     return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / rate);
   }
+
+  /** Ms until the sliding window has room for one more (0 = now); budgets without `slidingWindow` never wait here. */
+  waitForWindow(now: number): number {
+    const r = this.budget.rate;
+    if (!r || !this.budget.slidingWindow) return 0;
+    const edge = now - r.windowMs - Math.min(WINDOW_MARGIN_MS, r.windowMs / 100);
+    while (this.#head < this.#admitted.length && this.#admitted[this.#head]! <= edge) this.#head++;
+    if (this.#head > 1024) {
+      // Drop what left the window now and then, so the log stays about one window long.
+      this.#admitted.splice(0, this.#head);
+      this.#head = 0;
+    }
+    if (this.#admitted.length - this.#head < r.requests) return 0;
+    return Math.max(1, this.#admitted[this.#head]! - edge);
+  }
+
+  /** Spends one admission. */
+  admitted(now: number): void {
+    if (this.budget.rate) this.tokens -= 1;
+    if (this.budget.slidingWindow) this.#admitted.push(now);
+  }
 }
 
 /** The limiter; see the module comment. */
@@ -185,7 +226,7 @@ export class ServiceLimiter {
   #state(key: string): KeyState {
     let s = this.#keys.get(key);
     if (!s) {
-      s = new KeyState(this.#budgetFor(key), this.#clock.now());
+      s = new KeyState(key, this.#budgetFor(key), this.#clock.now());
       this.#keys.set(key, s);
     }
     return s;
@@ -223,7 +264,11 @@ export class ServiceLimiter {
     const backoffs = Math.max(...states.map((s) => s.backoffs));
     const wait = named ?? Math.min(32_000, this.#backoffMs * 2 ** backoffs);
     const until = this.#clock.now() + wait;
-    for (const s of states) {
+    // A request spending a narrow budget beside its service's (a certificate create, a Graph write) was most likely
+    // refused by the narrow one: pausing only that keeps a create's 429 from stalling every read of the vault. Were
+    // the service's own budget spent, the next read would meet its own 429 and pause it.
+    const paused = states.some((s) => s.narrow) ? states.filter((s) => s.narrow) : states;
+    for (const s of paused) {
       s.stats.throttled++;
       if (named === undefined) s.backoffs++;
       s.pausedUntil = Math.max(s.pausedUntil, until);
@@ -245,12 +290,14 @@ export class ServiceLimiter {
     for (;;) {
       const now = this.#clock.now();
       const paused = Math.max(...states.map((s) => s.pausedUntil)) - now;
-      const wait = paused > 0 ? paused : Math.max(...states.map((s) => s.waitForToken(now)));
+      const wait =
+        paused > 0 ? paused : Math.max(...states.map((s) => Math.max(s.waitForToken(now), s.waitForWindow(now))));
       if (wait <= 0 || (paused > 0 && now + wait > deadline)) break;
       await this.#clock.sleep(wait, signal);
     }
+    const admittedAt = this.#clock.now();
     for (const s of states) {
-      if (s.budget.rate) s.tokens -= 1;
+      s.admitted(admittedAt);
       s.stats.requests++;
       s.inFlight++;
       s.stats.peakInFlight = Math.max(s.stats.peakInFlight, s.inFlight);
