@@ -27,6 +27,8 @@ const LIMITS = {
   graphTenantWrites: { limit: 18_000, windowMs: 300_000 }, // Graph writes per tenant, all apps
 };
 
+const s1 = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
 /** Token requests since `before`, per identity and resource. */
 function tokenDelta(before, after) {
   const key = (t) => `${t.appId} ${t.resource}`;
@@ -52,13 +54,12 @@ export async function fleetScan() {
     const logBefore = (await sb.requests()).length;
     const tokensBefore = await sb.tokens();
     const loadBefore = loadAverage();
-    const scan = await runCli([
-      '--config',
-      sb.config,
-      '--json',
-      'scan',
-      ...(SCAN_CONCURRENCY ? ['--concurrency', SCAN_CONCURRENCY] : []),
-    ]);
+    const sandboxCpu0 = await sb.cpuMs();
+    const scan = await runCli(
+      ['--config', sb.config, '--json', 'scan', ...(SCAN_CONCURRENCY ? ['--concurrency', SCAN_CONCURRENCY] : [])],
+      { countSleeps: true },
+    );
+    const sandboxCpuMs = (await sb.cpuMs()) - sandboxCpu0;
     const log = (await sb.requests()).slice(logBefore);
     const tokens = tokenDelta(tokensBefore, await sb.tokens());
     const rows = JSON.parse(scan.stdout).targets;
@@ -78,6 +79,10 @@ export async function fleetScan() {
       `  ${log.length} requests (${Object.entries(byService)
         .map(([s, n]) => `${s} ${n}`)
         .join(', ')}); ${throttled} answered 429; sequential latency sum ${(latencySum / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `  CPU: certrotate ${s1(scan.child.cpuMs)}, sandbox ${s1(sandboxCpuMs)} (of ${s1(2 * scan.wallMs)} on 2 cores); ` +
+        `certrotate opened ${scan.child.tlsConnections} TLS connections; peak RSS ${scan.peakRssMb.toFixed(0)} MiB`,
     );
     console.log(
       `  token requests: ${tokens.reduce((n, t) => n + t.count, 0)} over ${tokens.length} identity+scope pairs, at most ${maxPerScope} per pair`,
@@ -124,8 +129,6 @@ function budgetPeaks(report) {
     throttled: Object.values(b.keys).reduce((n, k) => n + k.throttled, 0),
   }));
 }
-
-const s1 = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
  * fleet-rotation N: `certrotate rotate --due --yes` over N due keyvault targets (one vault) at 50 ms per request,

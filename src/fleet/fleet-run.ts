@@ -10,10 +10,11 @@ import type { RotationOutcome } from '../machines/rotation-types.js';
 
 /**
  * How long one rotation is taken to hold its fleet slot when no budget makes it wait, in s: its own requests and
- * deliberate waits (create polls, consistency reads, webhook polls) come to ~10 s at 50 ms per request
- * (bench/README.md, fleet-rotation); twice that leaves room for slower services and a busy machine.
+ * deliberate waits (create polls, consistency reads, webhook polls) come to ~10 s at 50 ms per request, and a fleet of
+ * 200 on a busy 2-core machine held each slot 30–40 s (bench/README.md, fleet-rotation); Entra's propagation adds
+ * seconds to minutes in a real tenant (fleet-state.md §7), where the cap binds anyway.
  */
-export const ROTATION_SLOT_SECONDS = 20;
+export const ROTATION_SLOT_SECONDS = 30;
 
 /** The most runs a fleet keeps in flight (`--concurrency` accepts 1 to 64). */
 export const MAX_FLEET_CONCURRENCY = 64;
@@ -33,7 +34,7 @@ const perSecond = (b: Budget): number => (b.rate ? (b.rate.requests * 1000) / b.
  * rotations per second the budgets admit × how long one holds its slot ({@link ROTATION_SLOT_SECONDS}). Each keyvault
  * rotation makes one certificate create, so each vault admits its create budget's rate (20 per 10 s: 2/s); every
  * rotation makes two Graph writes of the one app+tenant budget (3,000 per 150 s: 10/s); targets without a vault are
- * bound by Graph alone. One vault: 2/s × 20 s = 40. More in flight would only queue at the budget; fewer would leave
+ * bound by Graph alone. One vault: 2/s × 30 s = 60. More in flight would only queue at the budget; fewer would leave
  * it idle. At least 1, at most the selection and {@link MAX_FLEET_CONCURRENCY}.
  */
 export function defaultFleetConcurrency(

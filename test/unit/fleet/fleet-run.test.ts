@@ -203,8 +203,8 @@ describe('fleetExitCode', () => {
 describe("defaultFleetConcurrency (Little's law over the budgets)", () => {
   const inVault = (host: string, n: number) => Array.from({ length: n }, () => ({ vaultHost: host }));
 
-  it("keeps one vault's create budget busy: 20 creates per 10 s × 20 s per rotation = 40", () => {
-    expect(defaultFleetConcurrency(inVault('kv-a.vault.azure.net', 500))).toBe(40);
+  it("keeps one vault's create budget busy: 20 creates per 10 s × 30 s per rotation = 60", () => {
+    expect(defaultFleetConcurrency(inVault('kv-a.vault.azure.net', 500))).toBe(60);
   });
 
   it("adds each vault's create budget, up to 64", () => {
@@ -220,15 +220,15 @@ describe("defaultFleetConcurrency (Little's law over the budgets)", () => {
     expect(defaultFleetConcurrency([])).toBe(1);
   });
 
-  it('follows the budgets it is given: a vault of 10 creates per 10 s (HSM) gets 20', () => {
+  it('follows the budgets it is given: a vault of 10 creates per 10 s (HSM) gets 30', () => {
     const budgets = (key: string) =>
       key.startsWith('keyvault-create')
         ? { concurrency: 10, rate: { requests: 10, windowMs: 10_000 } }
         : { concurrency: 32, rate: { requests: 3000, windowMs: 150_000 } };
-    expect(defaultFleetConcurrency(inVault('hsm', 100), budgets)).toBe(20);
-    // Graph binds when it is the narrower: 60 writes per 150 s = 0.2 rotations/s × 20 s = 4.
+    expect(defaultFleetConcurrency(inVault('hsm', 100), budgets)).toBe(30);
+    // Graph binds when it is the narrower: 60 writes per 150 s = 0.2 rotations/s × 30 s = 6.
     const tightGraph = (key: string) =>
       key.startsWith('graph') ? { concurrency: 32, rate: { requests: 60, windowMs: 150_000 } } : budgets(key);
-    expect(defaultFleetConcurrency(inVault('hsm', 100), tightGraph)).toBe(4);
+    expect(defaultFleetConcurrency(inVault('hsm', 100), tightGraph)).toBe(6);
   });
 });
