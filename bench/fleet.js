@@ -202,8 +202,13 @@ export async function fleetRotation(n) {
     const ratio = fleet.wallMs / bound.boundMs;
     const peaks = budgetPeaks(await sb.budgets());
     const overBudget = peaks.filter((p) => p.limit > 0 && p.peak > p.limit);
-    // The sandbox's own time per request beyond the injected latency (its CPU: RSA keys for creates, token signing).
-    const service = log.map((e) => Math.max(0, e.elapsedMs - LATENCY_MS)).sort((a, b) => a - b);
+    // The sandbox's own time per request beyond the injected latency (its CPU: RSA keys for creates, token signing,
+    // and its event loop's queue). The app server's requests are left out: their time holds the requests it makes
+    // itself (to Entra, Key Vault, Dataverse), which are in the log on their own.
+    const service = log
+      .filter((e) => e.service !== 'server')
+      .map((e) => Math.max(0, e.elapsedMs - LATENCY_MS))
+      .sort((a, b) => a - b);
     const serviceSum = service.reduce((a, b) => a + b, 0);
     const pct = (q) => service[Math.min(service.length - 1, Math.floor(q * service.length))] ?? 0;
     const pass = fleet.code === 0 && counts.succeeded === n && failedRuns === 0 && ratio <= 1.2 && !overBudget.length;
@@ -241,7 +246,8 @@ export async function fleetRotation(n) {
     );
     console.log(
       `  CPU during the fleet: certrotate ${s1(fleet.child.cpuMs)}, sandbox ${s1(sandboxCpuMs)} ` +
-        `(of ${s1(2 * fleet.wallMs)} on 2 cores); sandbox service time per request beyond latency: ` +
+        `(of ${s1(2 * fleet.wallMs)} on 2 cores); sandbox service time per request beyond latency (app server's own ` +
+        `requests left out): ` +
         `median ${pct(0.5).toFixed(0)} ms, p95 ${pct(0.95).toFixed(0)} ms, sum ${s1(serviceSum)}`,
     );
     console.log(

@@ -134,6 +134,9 @@ export const systemLimiterClock: LimiterClock = {
  */
 const NARROW_KINDS = new Set(['keyvault-create', 'graph-write-app', 'graph-write-tenant']);
 
+/** What a request that found its budget spent once it held its slots returns to {@link ServiceLimiter}'s loop. */
+const WAIT_AGAIN: unique symbol = Symbol('wait again');
+
 /** Past a sliding window's edge, this much more (ms, at most 1 % of it): requests arrive with uneven latency. */
 const WINDOW_MARGIN_MS = 100;
 
@@ -241,7 +244,7 @@ export class ServiceLimiter {
     const states = [...new Set(keys)].sort().map((k) => this.#state(k));
     const deadline = this.#clock.now() + (opts.maxWaitMs ?? this.#maxWaitMs);
     for (;;) {
-      const result = await this.#admit(states, 0, send, deadline, opts.signal);
+      const result = await this.#admit(states, send, deadline, opts.signal);
       const facts = opts.facts(result);
       const load = Number(facts.header('x-ms-throttle-limit-percentage'));
       for (const s of states) s.load = Number.isFinite(load) && load > 0 ? load : 0;
@@ -276,36 +279,48 @@ export class ServiceLimiter {
     return wait;
   }
 
-  async #admit<T>(
-    states: KeyState[],
-    i: number,
-    send: () => Promise<T>,
-    deadline: number,
-    signal?: AbortSignal,
-  ): Promise<T> {
-    if (i < states.length) return states[i]!.limit(() => this.#admit(states, i + 1, send, deadline, signal));
-    // Every slot is held: wait out pauses and rate, re-checking since another request may pause a key meanwhile.
-    // A pause that outlasts this request's deadline is not slept: the request goes out and the service's answer
-    // (a 429 with its Retry-After, most likely) reaches the caller at once, whose step then waits durably.
+  /**
+   * Ms `states` make a request wait now (0 = it may go): a pause, else the slowest rate or window. A pause that
+   * outlasts the request's deadline is not waited for: the request goes out and the service's answer (a 429 with its
+   * Retry-After, most likely) reaches the caller at once, whose step then waits durably.
+   */
+  #waitMs(states: KeyState[], deadline: number): number {
+    const now = this.#clock.now();
+    const paused = Math.max(...states.map((s) => s.pausedUntil)) - now;
+    const wait =
+      paused > 0 ? paused : Math.max(...states.map((s) => Math.max(s.waitForToken(now), s.waitForWindow(now))));
+    return wait <= 0 || (paused > 0 && now + wait > deadline) ? 0 : wait;
+  }
+
+  /** Runs `fn` holding a concurrency slot of every key, taken in key order. */
+  #holdingSlots<R>(states: KeyState[], i: number, fn: () => Promise<R>): Promise<R> {
+    return i < states.length ? states[i]!.limit(() => this.#holdingSlots(states, i + 1, fn)) : fn();
+  }
+
+  async #admit<T>(states: KeyState[], send: () => Promise<T>, deadline: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
-      const now = this.#clock.now();
-      const paused = Math.max(...states.map((s) => s.pausedUntil)) - now;
-      const wait =
-        paused > 0 ? paused : Math.max(...states.map((s) => Math.max(s.waitForToken(now), s.waitForWindow(now))));
-      if (wait <= 0 || (paused > 0 && now + wait > deadline)) break;
-      await this.#clock.sleep(wait, signal);
-    }
-    const admittedAt = this.#clock.now();
-    for (const s of states) {
-      s.admitted(admittedAt);
-      s.stats.requests++;
-      s.inFlight++;
-      s.stats.peakInFlight = Math.max(s.stats.peakInFlight, s.inFlight);
-    }
-    try {
-      return await send();
-    } finally {
-      for (const s of states) s.inFlight--;
+      // Pauses and rates are waited out holding no slot, so a request waiting on one key's budget (a create on the
+      // vault's create window) never keeps another key's slots (the vault's) from requests that could go (its reads).
+      for (let wait = this.#waitMs(states, deadline); wait > 0; wait = this.#waitMs(states, deadline)) {
+        await this.#clock.sleep(wait, signal);
+      }
+      const result = await this.#holdingSlots(states, 0, async (): Promise<T | typeof WAIT_AGAIN> => {
+        // Others may have spent the budget or paused a key while this request queued for its slots: wait again.
+        if (this.#waitMs(states, deadline) > 0) return WAIT_AGAIN;
+        const admittedAt = this.#clock.now();
+        for (const s of states) {
+          s.admitted(admittedAt);
+          s.stats.requests++;
+          s.inFlight++;
+          s.stats.peakInFlight = Math.max(s.stats.peakInFlight, s.inFlight);
+        }
+        try {
+          return await send();
+        } finally {
+          for (const s of states) s.inFlight--;
+        }
+      });
+      if (result !== WAIT_AGAIN) return result;
     }
   }
 

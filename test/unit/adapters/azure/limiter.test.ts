@@ -317,6 +317,46 @@ describe('ServiceLimiter: sliding windows and narrow budgets', () => {
     expect(limiter.stats()['keyvault|kv']?.throttled).toBe(0);
   });
 
+  it("creates waiting for the create window hold none of the vault's slots: its reads go on", async () => {
+    const clock = fakeClock();
+    const limiter = new ServiceLimiter({
+      clock,
+      budgetFor: (key) =>
+        key.startsWith('keyvault-create')
+          ? { concurrency: 20, rate: { requests: 2, windowMs: 10_000 }, slidingWindow: true }
+          : { concurrency: 2 },
+    });
+    const createdAt: number[] = [];
+    const creates = Array.from({ length: 4 }, () =>
+      limiter.run(
+        ['keyvault|kv', 'keyvault-create|kv'],
+        async () => {
+          createdAt.push(clock.now());
+          return ok;
+        },
+        { facts, method: 'POST' },
+      ),
+    );
+    await clock.advance(1000);
+    expect(createdAt).toHaveLength(2);
+    // Two creates wait for the window; the vault's 2 slots stay free for a read.
+    const readAt: number[] = [];
+    const read = limiter.run(
+      ['keyvault|kv'],
+      async () => {
+        readAt.push(clock.now());
+        return ok;
+      },
+      { facts },
+    );
+    await clock.advance(0);
+    await read;
+    expect(readAt).toEqual([clock.now()]);
+    await clock.advance(20_000);
+    await Promise.all(creates);
+    expect(createdAt.map((t) => t - createdAt[0]!)).toEqual([0, 0, 10_100, 10_100]);
+  });
+
   it('the default create budget is a sliding window of 20 per 10 s', () => {
     expect(defaultBudgetFor('keyvault-create|kv')).toEqual({
       concurrency: 20,
