@@ -5,14 +5,10 @@
 // Also: the cost of persistence (file run store against an in-memory one, same rotation, alternated) and the peak
 // memory of `certrotate rotate` as a child process. The sandbox runs in a process of its own (`certrotate sandbox
 // start`), so its CPU and its event loop are not mixed into the client's timings.
-/* global fetch */
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { clearInterval, setInterval } from 'node:timers';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../dist/config/load.js';
 import { FileTargetLock } from '../dist/adapters/state/file-lock.js';
 import { FileRunStore } from '../dist/adapters/state/file-run-store.js';
@@ -20,13 +16,11 @@ import { MemoryRunStore } from '../dist/adapters/state/memory-run-store.js';
 import { startRun } from '../dist/runs/runner.js';
 import { systemClock } from '../dist/runs/system-clock.js';
 import { rotationInputFor } from '../dist/runs/target-input.js';
-import tls from 'node:tls';
-import { median, ms, report, requireRuntimeCaTrust } from './lib.js';
+import { criticalPath, median, ms, report, requireRuntimeCaTrust, runCli, startSandboxProcess } from './lib.js';
 import { benchPorts } from './ports.js';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
-const cli = fileURLToPath(new URL('../bin/certrotate.js', import.meta.url));
 
 /** A clock whose sleeps are added up: deliberate waits are not overhead. */
 function countingClock() {
@@ -45,30 +39,6 @@ function countingClock() {
   return c;
 }
 
-/** Starts `certrotate sandbox start` as a child process and resolves with its ready line. */
-async function startSandboxProcess(args) {
-  const dir = await mkdtemp(join(tmpdir(), 'certrotate-bench-sandbox-'));
-  const child = spawn(process.execPath, [cli, 'sandbox', 'start', '--dir', dir, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.includes('"ready"'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
-  });
-  const caPem = await readFile(join(dir, 'ca.pem'), 'utf8');
-  tls.setDefaultCACertificates([...tls.getCACertificates('default'), caPem]);
-  return {
-    ...ready,
-    requests: async () => (await fetch(`${ready.admin}/requests`)).json(),
-    stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))),
-  };
-}
-
 async function rotateOnce(sb, loaded, targetName, store) {
   const clock = countingClock();
   const target = loaded.config.targets.find((t) => t.name === targetName);
@@ -83,54 +53,6 @@ async function rotateOnce(sb, loaded, targetName, store) {
   if (doc.outcome !== 'succeeded') throw new Error(`rotation of ${targetName} ended ${doc.outcome}: ${doc.message}`);
   const log = (await sb.requests()).slice(before);
   return { wall, slept: clock.slept, ...criticalPath(log) };
-}
-
-/**
- * The service side of the critical path from the sandbox's request log. The app server makes requests of its own
- * (Key Vault, Entra, Dataverse) while certrotate waits on its webhook or health endpoint; those nest inside the outer
- * request's interval. So: top-level requests are those no other request contains, and the time spent waiting on
- * services is the union of all intervals.
- */
-function criticalPath(log) {
-  const spans = log
-    .map((r) => {
-      const end = Date.parse(r.time);
-      return { start: end - r.elapsedMs, end };
-    })
-    .sort((a, b) => a.start - b.start || b.end - a.end);
-  let topLevel = 0;
-  let served = 0;
-  let cover = { start: -Infinity, end: -Infinity };
-  for (const s of spans) {
-    if (s.start >= cover.end) {
-      served += cover.end - cover.start > 0 && Number.isFinite(cover.start) ? cover.end - cover.start : 0;
-      cover = { ...s };
-      topLevel++;
-    } else if (s.end > cover.end) {
-      cover.end = s.end; // overlaps without being contained: another top-level request on the path
-      topLevel++;
-    }
-  }
-  if (Number.isFinite(cover.start)) served += cover.end - cover.start;
-  return { requests: log.length, topLevel, served };
-}
-
-/** Peak RSS of a child process, read from /proc while it runs (Linux). */
-async function childPeakRss(args) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
-  let peak = 0;
-  const timer = setInterval(async () => {
-    try {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      peak = Math.max(peak, kb);
-    } catch {
-      /* the process already exited */
-    }
-  }, 10);
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  clearInterval(timer);
-  return { code, peakMb: peak / 1024 };
 }
 
 export async function run() {
@@ -182,10 +104,10 @@ export async function run() {
       figure: `file ${ms(fileWall)}, memory ${ms(memWall)}`,
       ratio: `${(fileWall / memWall).toFixed(3)}x (+${ms(fileWall - memWall)})`,
     });
-    const peak = await childPeakRss(['--config', sb.config, '--json', 'rotate', names.shift(), '--yes']);
+    const peak = await runCli(['--config', sb.config, '--json', 'rotate', names.shift(), '--yes']);
     report({
       name: 'peak memory: certrotate rotate as a child process (VmHWM)',
-      figure: `${peak.peakMb.toFixed(0)} MiB (exit ${peak.code})`,
+      figure: `${peak.peakRssMb.toFixed(0)} MiB (exit ${peak.code})`,
     });
     return {
       name: 'rotation',
@@ -197,7 +119,7 @@ export async function run() {
       overheadRatio: ratio,
       pass: ratio < 0.1,
       persistenceRatio: fileWall / memWall,
-      peakRssMb: peak.peakMb,
+      peakRssMb: peak.peakRssMb,
     };
   } finally {
     await sb.stop();

@@ -3,13 +3,10 @@
 // alternated, median of BENCH_PAIRS. Goal: blob / file <= 1.10. The sandbox (and its Azurite) run in a process of
 // their own (`certrotate sandbox start --storage`). Azurite answers on this host, so storage requests carry no injected
 // latency: against a real account each state write adds one round trip to the storage region.
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { FileTargetLock } from '../dist/adapters/state/file-lock.js';
 import { FileRunStore } from '../dist/adapters/state/file-run-store.js';
 import { openStateBackend } from '../dist/adapters/state/index.js';
@@ -17,33 +14,12 @@ import { loadConfig } from '../dist/config/load.js';
 import { startRun } from '../dist/runs/runner.js';
 import { systemClock } from '../dist/runs/system-clock.js';
 import { rotationInputFor } from '../dist/runs/target-input.js';
-import { median, ms, report, requireRuntimeCaTrust } from './lib.js';
+import { median, ms, report, requireRuntimeCaTrust, startSandboxProcess } from './lib.js';
 import { benchPorts } from './ports.js';
 
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const GOAL = 1.1;
-const cli = fileURLToPath(new URL('../bin/certrotate.js', import.meta.url));
-
-/** Starts `certrotate sandbox start --storage` as a child process and resolves with its ready line. */
-async function startSandboxProcess(args) {
-  const dir = await mkdtemp(join(tmpdir(), 'certrotate-bench-state-'));
-  const child = spawn(process.execPath, [cli, 'sandbox', 'start', '--storage', '--dir', dir, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.includes('"ready"'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
-  });
-  const caPem = await readFile(join(dir, 'ca.pem'), 'utf8');
-  tls.setDefaultCACertificates([...tls.getCACertificates('default'), caPem]);
-  return { ...ready, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
-}
 
 /** One rotation of `targetName` with `state` (a function of a fresh temp dir giving {store, lock}); its wall time. */
 async function rotateOnce(loaded, targetName, state) {
@@ -64,6 +40,7 @@ async function rotateOnce(loaded, targetName, state) {
 export async function run() {
   requireRuntimeCaTrust('bench/state-backend.js');
   const sb = await startSandboxProcess([
+    '--storage',
     '--targets',
     String(2 * PAIRS + 1),
     '--latency',

@@ -175,7 +175,7 @@ export function buildProgram(): Command {
     .option('--due', 'fleet: rotate every target whose key is due')
     .option('--targets <names>', 'fleet: rotate these targets (comma-separated)')
     .option('--match <glob>', 'fleet: rotate the targets whose name matches')
-    .option('--concurrency <n>', 'fleet: at most n runs at once (default 4)')
+    .option('--concurrency <n>', 'fleet: at most n runs at once (default: from the budgets)')
     .option('--dry-run', "fleet: print every selected target's plan;\nchange nothing")
     .action((target: string | undefined, opts: FleetOptions & { yes?: boolean }) =>
       run(async (ctx) => (await import('./commands/rotate.js')).rotateCommand(ctx, target, opts), opts.yes),

@@ -12,7 +12,7 @@ import { buildPlan } from '../runs/plan-fingerprint.js';
 import type { RunObserver } from '../runs/events.js';
 import { newRunId, startRun, type RunDocument } from '../runs/runner.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
-import { DEFAULT_FLEET_CONCURRENCY, runFleet, type FleetRunResult } from '../fleet/fleet-run.js';
+import { defaultFleetConcurrency, runFleet, type FleetRunResult } from '../fleet/fleet-run.js';
 import { fleetDocument, fleetSummary } from '../fleet/fleet-summary.js';
 import { fleetExitCode } from '../fleet/fleet-run.js';
 import { isFleetSelection, parseConcurrency, parseTargetList, selectTargets } from '../fleet/select.js';
@@ -32,7 +32,7 @@ export interface FleetOptions {
   targets?: string;
   /** A glob over target names. */
   match?: string;
-  /** At most this many runs at once (default {@link DEFAULT_FLEET_CONCURRENCY}). */
+  /** At most this many runs at once (default sized from the budgets: {@link defaultFleetConcurrency}). */
   concurrency?: string;
   /** Print every selected target's plan; change nothing. */
   dryRun?: boolean;
@@ -193,7 +193,15 @@ export async function rotateFleetCommand(
       ...(opts.match !== undefined ? { match: opts.match } : {}),
     },
   );
-  const concurrency = parseConcurrency(opts.concurrency, DEFAULT_FLEET_CONCURRENCY);
+  const concurrency = parseConcurrency(
+    opts.concurrency,
+    defaultFleetConcurrency(
+      names.map((name) => {
+        const target = findTarget(config, name);
+        return target.kind === 'keyvault' ? { vaultHost: new URL(target.keyVault.url).host } : {};
+      }),
+    ),
+  );
   if (opts.dryRun) return dryRun(ctx, config, names, concurrency, opts);
   // Guided mode asks before each change of one run; across concurrent runs that would interleave questions about
   // different targets. A fleet is approved as a whole instead: read its plan (--dry-run), then pass --yes.

@@ -4,11 +4,52 @@
  * bound, the selection and the exit code are tested with fakes (test/unit/fleet/).
  */
 import pLimit from 'p-limit';
+import { defaultBudgetFor, type Budget } from '../adapters/azure/limiter.js';
 import { ExitCode } from '../exit-codes.js';
 import type { RotationOutcome } from '../machines/rotation-types.js';
 
-/** The default `--concurrency`: cert-manager's worker count is 5; 4 keeps Key Vault's 20 creates / 10 s far away. */
-export const DEFAULT_FLEET_CONCURRENCY = 4;
+/**
+ * How long one rotation is taken to hold its fleet slot when no budget makes it wait, in s: its own requests and
+ * deliberate waits (create polls, consistency reads, webhook polls) come to ~10 s at 50 ms per request, and a fleet of
+ * 200 on a busy 2-core machine held each slot 30–40 s (bench/README.md, fleet-rotation); Entra's propagation adds
+ * seconds to minutes in a real tenant (fleet-state.md §7), where the cap binds anyway.
+ */
+export const ROTATION_SLOT_SECONDS = 30;
+
+/** The most runs a fleet keeps in flight (`--concurrency` accepts 1 to 64). */
+export const MAX_FLEET_CONCURRENCY = 64;
+
+/** Graph writes one rotation spends of its app+tenant budget: addKey and removeKey. */
+const GRAPH_WRITES_PER_ROTATION = 2;
+
+/** A selected target as the concurrency default sees it: the vault whose create budget it spends (host), if any. */
+export interface BudgetedTarget {
+  vaultHost?: string;
+}
+
+const perSecond = (b: Budget): number => (b.rate ? (b.rate.requests * 1000) / b.rate.windowMs : Infinity);
+
+/**
+ * The default `--concurrency`, sized from the budgets by Little's law (fleet-state.md §7): runs in flight = the
+ * rotations per second the budgets admit × how long one holds its slot ({@link ROTATION_SLOT_SECONDS}). Each keyvault
+ * rotation makes one certificate create, so each vault admits its create budget's rate (20 per 10 s: 2/s); every
+ * rotation makes two Graph writes of the one app+tenant budget (3,000 per 150 s: 10/s); targets without a vault are
+ * bound by Graph alone. One vault: 2/s × 30 s = 60. More in flight would only queue at the budget; fewer would leave
+ * it idle. At least 1, at most the selection and {@link MAX_FLEET_CONCURRENCY}.
+ */
+export function defaultFleetConcurrency(
+  targets: readonly BudgetedTarget[],
+  budgetFor: (key: string) => Budget = defaultBudgetFor,
+): number {
+  if (!targets.length) return 1;
+  const graph = perSecond(budgetFor('graph-write-app')) / GRAPH_WRITES_PER_ROTATION;
+  const vaults = new Set(targets.flatMap((t) => (t.vaultHost ? [t.vaultHost] : [])));
+  const vaultRate = [...vaults].reduce((sum, host) => sum + perSecond(budgetFor(`keyvault-create|${host}`)), 0);
+  const withoutVault = targets.some((t) => !t.vaultHost);
+  const rate = Math.min(graph, vaultRate + (withoutVault ? graph : 0));
+  const inFlight = Number.isFinite(rate) ? Math.ceil(rate * ROTATION_SLOT_SECONDS) : MAX_FLEET_CONCURRENCY;
+  return Math.max(1, Math.min(inFlight, targets.length, MAX_FLEET_CONCURRENCY));
+}
 
 /**
  * What happened to one target: a run's outcome, or why no run ended — `notDue` (--due skipped it, no run made),

@@ -24,6 +24,11 @@ export interface Budget {
   concurrency: number;
   /** Requests admitted per window (token bucket: a burst of `requests`, then `requests` per `windowMs`). */
   rate?: { requests: number; windowMs: number };
+  /**
+   * Also never more than `rate.requests` in any `rate.windowMs` (a sliding window). The token bucket alone lets up to
+   * twice the budget through in one window (its burst, then its refill), which a service counting per window refuses.
+   */
+  slidingWindow?: boolean;
 }
 
 /** The clock the limiter waits on: the wall clock in production, a fake one in tests. */
@@ -87,7 +92,7 @@ export function defaultBudgetFor(key: string): Budget {
     case 'keyvault':
       return { concurrency: 32, rate: { requests: 4000, windowMs: 10_000 } };
     case 'keyvault-create':
-      return { concurrency: 20, rate: { requests: 20, windowMs: 10_000 } };
+      return { concurrency: 20, rate: { requests: 20, windowMs: 10_000 }, slidingWindow: true };
     case 'graph':
       return { concurrency: 32, rate: { requests: 1750, windowMs: 10_000 } };
     case 'graph-write-app':
@@ -129,8 +134,24 @@ export const systemLimiterClock: LimiterClock = {
     }),
 };
 
+/**
+ * Keys of budgets that only some requests of a service spend, beside the service's own key (a certificate create
+ * beside its vault's, a Graph write beside the app's reads). A throttle of such a request pauses these keys only.
+ */
+const NARROW_KINDS = new Set(['keyvault-create', 'graph-write-app', 'graph-write-tenant']);
+
+/** What a request that found its budget spent once it held its slots returns to {@link ServiceLimiter}'s loop. */
+const WAIT_AGAIN: unique symbol = Symbol('wait again');
+
+/** Past a sliding window's edge, this much more (ms, at most 1 % of it): requests arrive with uneven latency. */
+const WINDOW_MARGIN_MS = 100;
+
 class KeyState {
   readonly limit: LimitFunction;
+  readonly narrow: boolean;
+  /** Admission times of the sliding window (`slidingWindow` budgets), oldest first from `#head`. */
+  readonly #admitted: number[] = [];
+  #head = 0;
   tokens: number;
   refilledAt: number;
   pausedUntil = 0;
@@ -142,9 +163,11 @@ class KeyState {
   readonly stats: KeyStats = { requests: 0, throttled: 0, peakInFlight: 0 };
 
   constructor(
+    key: string,
     readonly budget: Budget,
     now: number,
   ) {
+    this.narrow = NARROW_KINDS.has(key.split('|')[0]!);
     this.limit = pLimit(budget.concurrency);
     this.tokens = budget.rate?.requests ?? 0;
     this.refilledAt = now;
@@ -171,6 +194,27 @@ class KeyState {
     if (this.load >= SLOW_FROM) this.tokens = Math.min(this.tokens, 1);
     return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / rate);
   }
+
+  /** Ms until the sliding window has room for one more (0 = now); budgets without `slidingWindow` never wait here. */
+  waitForWindow(now: number): number {
+    const r = this.budget.rate;
+    if (!r || !this.budget.slidingWindow) return 0;
+    const edge = now - r.windowMs - Math.min(WINDOW_MARGIN_MS, r.windowMs / 100);
+    while (this.#head < this.#admitted.length && this.#admitted[this.#head]! <= edge) this.#head++;
+    if (this.#head > 1024) {
+      // Drop what left the window now and then, so the log stays about one window long.
+      this.#admitted.splice(0, this.#head);
+      this.#head = 0;
+    }
+    if (this.#admitted.length - this.#head < r.requests) return 0;
+    return Math.max(1, this.#admitted[this.#head]! - edge);
+  }
+
+  /** Spends one admission. */
+  admitted(now: number): void {
+    if (this.budget.rate) this.tokens -= 1;
+    if (this.budget.slidingWindow) this.#admitted.push(now);
+  }
 }
 
 /** The limiter; see the module comment. */
@@ -191,7 +235,7 @@ export class ServiceLimiter {
   #state(key: string): KeyState {
     let s = this.#keys.get(key);
     if (!s) {
-      s = new KeyState(this.#budgetFor(key), this.#clock.now());
+      s = new KeyState(key, this.#budgetFor(key), this.#clock.now());
       this.#keys.set(key, s);
     }
     return s;
@@ -206,7 +250,7 @@ export class ServiceLimiter {
     const states = [...new Set(keys)].sort().map((k) => this.#state(k));
     const deadline = this.#clock.now() + (opts.maxWaitMs ?? this.#maxWaitMs);
     for (;;) {
-      const result = await this.#admit(states, 0, send, deadline, opts.signal);
+      const result = await this.#admit(states, send, deadline, opts.signal);
       const facts = opts.facts(result);
       const load = Number(facts.header('x-ms-throttle-limit-percentage'));
       for (const s of states) s.load = Number.isFinite(load) && load > 0 ? load : 0;
@@ -229,7 +273,11 @@ export class ServiceLimiter {
     const backoffs = Math.max(...states.map((s) => s.backoffs));
     const wait = named ?? Math.min(32_000, this.#backoffMs * 2 ** backoffs);
     const until = this.#clock.now() + wait;
-    for (const s of states) {
+    // A request spending a narrow budget beside its service's (a certificate create, a Graph write) was most likely
+    // refused by the narrow one: pausing only that keeps a create's 429 from stalling every read of the vault. Were
+    // the service's own budget spent, the next read would meet its own 429 and pause it.
+    const paused = states.some((s) => s.narrow) ? states.filter((s) => s.narrow) : states;
+    for (const s of paused) {
       s.stats.throttled++;
       if (named === undefined) s.backoffs++;
       s.pausedUntil = Math.max(s.pausedUntil, until);
@@ -237,34 +285,48 @@ export class ServiceLimiter {
     return wait;
   }
 
-  async #admit<T>(
-    states: KeyState[],
-    i: number,
-    send: () => Promise<T>,
-    deadline: number,
-    signal?: AbortSignal,
-  ): Promise<T> {
-    if (i < states.length) return states[i]!.limit(() => this.#admit(states, i + 1, send, deadline, signal));
-    // Every slot is held: wait out pauses and rate, re-checking since another request may pause a key meanwhile.
-    // A pause that outlasts this request's deadline is not slept: the request goes out and the service's answer
-    // (a 429 with its Retry-After, most likely) reaches the caller at once, whose step then waits durably.
+  /**
+   * Ms `states` make a request wait now (0 = it may go): a pause, else the slowest rate or window. A pause that
+   * outlasts the request's deadline is not waited for: the request goes out and the service's answer (a 429 with its
+   * Retry-After, most likely) reaches the caller at once, whose step then waits durably.
+   */
+  #waitMs(states: KeyState[], deadline: number): number {
+    const now = this.#clock.now();
+    const paused = Math.max(...states.map((s) => s.pausedUntil)) - now;
+    const wait =
+      paused > 0 ? paused : Math.max(...states.map((s) => Math.max(s.waitForToken(now), s.waitForWindow(now))));
+    return wait <= 0 || (paused > 0 && now + wait > deadline) ? 0 : wait;
+  }
+
+  /** Runs `fn` holding a concurrency slot of every key, taken in key order. */
+  #holdingSlots<R>(states: KeyState[], i: number, fn: () => Promise<R>): Promise<R> {
+    return i < states.length ? states[i]!.limit(() => this.#holdingSlots(states, i + 1, fn)) : fn();
+  }
+
+  async #admit<T>(states: KeyState[], send: () => Promise<T>, deadline: number, signal?: AbortSignal): Promise<T> {
     for (;;) {
-      const now = this.#clock.now();
-      const paused = Math.max(...states.map((s) => s.pausedUntil)) - now;
-      const wait = paused > 0 ? paused : Math.max(...states.map((s) => s.waitForToken(now)));
-      if (wait <= 0 || (paused > 0 && now + wait > deadline)) break;
-      await this.#clock.sleep(wait, signal);
-    }
-    for (const s of states) {
-      if (s.budget.rate) s.tokens -= 1;
-      s.stats.requests++;
-      s.inFlight++;
-      s.stats.peakInFlight = Math.max(s.stats.peakInFlight, s.inFlight);
-    }
-    try {
-      return await send();
-    } finally {
-      for (const s of states) s.inFlight--;
+      // Pauses and rates are waited out holding no slot, so a request waiting on one key's budget (a create on the
+      // vault's create window) never keeps another key's slots (the vault's) from requests that could go (its reads).
+      for (let wait = this.#waitMs(states, deadline); wait > 0; wait = this.#waitMs(states, deadline)) {
+        await this.#clock.sleep(wait, signal);
+      }
+      const result = await this.#holdingSlots(states, 0, async (): Promise<T | typeof WAIT_AGAIN> => {
+        // Others may have spent the budget or paused a key while this request queued for its slots: wait again.
+        if (this.#waitMs(states, deadline) > 0) return WAIT_AGAIN;
+        const admittedAt = this.#clock.now();
+        for (const s of states) {
+          s.admitted(admittedAt);
+          s.stats.requests++;
+          s.inFlight++;
+          s.stats.peakInFlight = Math.max(s.stats.peakInFlight, s.inFlight);
+        }
+        try {
+          return await send();
+        } finally {
+          for (const s of states) s.inFlight--;
+        }
+      });
+      if (result !== WAIT_AGAIN) return result;
     }
   }
 

@@ -4,7 +4,13 @@
  */
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { fleetCounts, fleetExitCode, runFleet, type FleetRunResult } from '../../../src/fleet/fleet-run.js';
+import {
+  defaultFleetConcurrency,
+  fleetCounts,
+  fleetExitCode,
+  runFleet,
+  type FleetRunResult,
+} from '../../../src/fleet/fleet-run.js';
 import { TargetBusyError } from '../../../src/runs/runner.js';
 import { RunInFlightError } from '../../../src/runs/world-guard.js';
 
@@ -191,5 +197,38 @@ describe('fleetExitCode', () => {
   it('counts every outcome, zeros included', () => {
     const counts = fleetCounts([r('succeeded', 0), r('succeeded', 0), r('blocked', 4)]);
     expect(counts).toMatchObject({ total: 3, succeeded: 2, blocked: 1, failed: 0, awaitingOperator: 0, notDue: 0 });
+  });
+});
+
+describe("defaultFleetConcurrency (Little's law over the budgets)", () => {
+  const inVault = (host: string, n: number) => Array.from({ length: n }, () => ({ vaultHost: host }));
+
+  it("keeps one vault's create budget busy: 20 creates per 10 s × 30 s per rotation = 60", () => {
+    expect(defaultFleetConcurrency(inVault('kv-a.vault.azure.net', 500))).toBe(60);
+  });
+
+  it("adds each vault's create budget, up to 64", () => {
+    expect(defaultFleetConcurrency([...inVault('a', 100), ...inVault('b', 100)])).toBe(64);
+  });
+
+  it('is bound by Graph writes alone for targets without a vault (10 rotations/s), capped at 64', () => {
+    expect(defaultFleetConcurrency(Array.from({ length: 300 }, () => ({})))).toBe(64);
+  });
+
+  it('never exceeds the selection, and is at least 1', () => {
+    expect(defaultFleetConcurrency(inVault('a', 7))).toBe(7);
+    expect(defaultFleetConcurrency([])).toBe(1);
+  });
+
+  it('follows the budgets it is given: a vault of 10 creates per 10 s (HSM) gets 30', () => {
+    const budgets = (key: string) =>
+      key.startsWith('keyvault-create')
+        ? { concurrency: 10, rate: { requests: 10, windowMs: 10_000 } }
+        : { concurrency: 32, rate: { requests: 3000, windowMs: 150_000 } };
+    expect(defaultFleetConcurrency(inVault('hsm', 100), budgets)).toBe(30);
+    // Graph binds when it is the narrower: 60 writes per 150 s = 0.2 rotations/s × 30 s = 6.
+    const tightGraph = (key: string) =>
+      key.startsWith('graph') ? { concurrency: 32, rate: { requests: 60, windowMs: 150_000 } } : budgets(key);
+    expect(defaultFleetConcurrency(inVault('hsm', 100), tightGraph)).toBe(6);
   });
 });

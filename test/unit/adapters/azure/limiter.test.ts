@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { keysForRequest, ServiceLimiter, type LimiterClock } from '../../../../src/adapters/azure/limiter.js';
+import {
+  defaultBudgetFor,
+  keysForRequest,
+  ServiceLimiter,
+  type LimiterClock,
+} from '../../../../src/adapters/azure/limiter.js';
 import { cachedCredential } from '../../../../src/adapters/azure/limiter-policies.js';
 
 /** A clock whose sleeps resolve only when the test advances time. */
@@ -243,6 +248,121 @@ describe('ServiceLimiter', () => {
     await clock.advance(5000);
     await r;
     expect(sentAt[0]! - t0).toBe(2000);
+  });
+});
+
+describe('ServiceLimiter: sliding windows and narrow budgets', () => {
+  it('a slidingWindow budget never admits more than its requests in any window (the bucket alone would)', async () => {
+    const clock = fakeClock();
+    const limiter = new ServiceLimiter({
+      clock,
+      budgetFor: () => ({ concurrency: 100, rate: { requests: 5, windowMs: 10_000 }, slidingWindow: true }),
+    });
+    const sentAt: number[] = [];
+    const all = Promise.all(
+      Array.from({ length: 12 }, () =>
+        limiter.run(
+          ['keyvault-create|kv'],
+          async () => {
+            sentAt.push(clock.now());
+            return ok;
+          },
+          { facts },
+        ),
+      ),
+    );
+    await clock.advance(30_000);
+    await all;
+    const rel = sentAt.map((t) => t - sentAt[0]!);
+    // 5 at once; the 6th only once the first has left the window (plus its 100 ms margin), and so on.
+    expect(rel.slice(0, 5)).toEqual([0, 0, 0, 0, 0]);
+    expect(rel[5]).toBe(10_100);
+    for (let i = 5; i < rel.length; i++) expect(rel[i]! - rel[i - 5]!).toBeGreaterThan(10_000);
+  });
+
+  it("a create's 429 pauses the vault's create budget, not the vault's reads", async () => {
+    const clock = fakeClock();
+    const limiter = new ServiceLimiter({ clock, budgetFor: () => ({ concurrency: 10 }) });
+    const create = limiter.run(
+      ['keyvault|kv', 'keyvault-create|kv'],
+      async () => ({ status: 429, headers: { 'retry-after': '10' } }),
+      { facts, method: 'POST', maxWaitMs: 0 },
+    );
+    await clock.advance(0);
+    expect((await create).status).toBe(429);
+    const readAt: number[] = [];
+    const t0 = clock.now();
+    const read = limiter.run(
+      ['keyvault|kv'],
+      async () => {
+        readAt.push(clock.now());
+        return ok;
+      },
+      { facts },
+    );
+    const secondCreateAt: number[] = [];
+    const create2 = limiter.run(
+      ['keyvault|kv', 'keyvault-create|kv'],
+      async () => {
+        secondCreateAt.push(clock.now());
+        return ok;
+      },
+      { facts, method: 'POST' },
+    );
+    await clock.advance(20_000);
+    await Promise.all([read, create2]);
+    expect(readAt[0]! - t0).toBe(0);
+    expect(secondCreateAt[0]! - t0).toBe(10_000);
+    expect(limiter.stats()['keyvault-create|kv']?.throttled).toBe(1);
+    expect(limiter.stats()['keyvault|kv']?.throttled).toBe(0);
+  });
+
+  it("creates waiting for the create window hold none of the vault's slots: its reads go on", async () => {
+    const clock = fakeClock();
+    const limiter = new ServiceLimiter({
+      clock,
+      budgetFor: (key) =>
+        key.startsWith('keyvault-create')
+          ? { concurrency: 20, rate: { requests: 2, windowMs: 10_000 }, slidingWindow: true }
+          : { concurrency: 2 },
+    });
+    const createdAt: number[] = [];
+    const creates = Array.from({ length: 4 }, () =>
+      limiter.run(
+        ['keyvault|kv', 'keyvault-create|kv'],
+        async () => {
+          createdAt.push(clock.now());
+          return ok;
+        },
+        { facts, method: 'POST' },
+      ),
+    );
+    await clock.advance(1000);
+    expect(createdAt).toHaveLength(2);
+    // Two creates wait for the window; the vault's 2 slots stay free for a read.
+    const readAt: number[] = [];
+    const read = limiter.run(
+      ['keyvault|kv'],
+      async () => {
+        readAt.push(clock.now());
+        return ok;
+      },
+      { facts },
+    );
+    await clock.advance(0);
+    await read;
+    expect(readAt).toEqual([clock.now()]);
+    await clock.advance(20_000);
+    await Promise.all(creates);
+    expect(createdAt.map((t) => t - createdAt[0]!)).toEqual([0, 0, 10_100, 10_100]);
+  });
+
+  it('the default create budget is a sliding window of 20 per 10 s', () => {
+    expect(defaultBudgetFor('keyvault-create|kv')).toEqual({
+      concurrency: 20,
+      rate: { requests: 20, windowMs: 10_000 },
+      slidingWindow: true,
+    });
   });
 });
 
