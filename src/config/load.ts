@@ -131,7 +131,10 @@ export function parseConfigWithWarnings(
     }
     return undefined;
   };
-  const result = configSchema.safeParse(raw);
+  // A process parses its configuration once: zod's compiled fast path for objects (built with `new Function` on the
+  // first parse) costs more to build than it saves on one parse, so the interpreted path it falls back to runs here
+  // (same checks, same issues; issue 10, fast start).
+  const result = configSchema.safeParse(raw, { jitless: true });
   if (!result.success) {
     const problems = describeIssues(result.error.issues, raw, lineOf);
     throw new ConfigError(`${source} is not valid:\n  ${problems.join('\n  ')}`, problems);

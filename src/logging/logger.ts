@@ -1,5 +1,8 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { pino, type Logger, type LevelWithSilent, type StreamEntry } from 'pino';
+import { dirname } from 'node:path';
+import type { Logger, LevelWithSilent, StreamEntry } from 'pino';
+import type PinoModule from 'pino';
 import type PinoPretty from 'pino-pretty';
 import { scrubString, scrubValue } from './scrub.js';
 
@@ -56,6 +59,62 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] 
 
 const require = createRequire(import.meta.url);
 
+/** pino, loaded synchronously the first time a logger needs it (a CLI run that logs nothing never loads it). */
+function loadPino(): typeof PinoModule.pino {
+  return (require('pino') as typeof PinoModule).pino;
+}
+
+/** The method names of pino's levels: a call at a disabled level is a no-op in pino too. */
+const LOG_METHODS = new Set<PropertyKey>(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+const noop = (): void => {};
+
+/**
+ * A logger that is pino as soon as anything needs pino, and a few cheap answers until then: `level` (read and set),
+ * `isLevelEnabled`, `flush` (nothing written yet) and the methods of disabled levels (no-ops, as in pino). The first
+ * log line at an enabled level, or any other property (`child`, `bindings`, …), builds the pino logger with `build`
+ * and forwards to it from then on, so every line it writes is the one pino would have written (a start-up that logs
+ * nothing before its first request then never loads pino: issue 10, fast start).
+ */
+function lazyLogger(initialLevel: LevelWithSilent, build: () => Logger): Logger {
+  let real: Logger | undefined;
+  let level: string = initialLevel;
+  const materialize = (): Logger => {
+    if (!real) {
+      real = build();
+      if (real.level !== level) real.level = level;
+    }
+    return real;
+  };
+  const enabled = (name: string): boolean =>
+    name in LEVEL_VALUES &&
+    name !== 'silent' &&
+    LEVEL_VALUES[name as LevelWithSilent] >= LEVEL_VALUES[level as LevelWithSilent];
+  const early: Record<PropertyKey, unknown> = {
+    isLevelEnabled: (name: string) => enabled(name),
+    flush: noop,
+  };
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      if (!real) {
+        if (prop === 'level') return level;
+        if (prop in early) return early[prop];
+        if (LOG_METHODS.has(prop) && !enabled(prop as string)) return noop;
+      }
+      const logger = materialize();
+      const value: unknown = Reflect.get(logger, prop, logger);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(logger) : value;
+    },
+    set(_target, prop, value: unknown) {
+      // An unknown level is pino's to refuse, with pino's error.
+      if (!real && prop === 'level' && typeof value === 'string' && value in LEVEL_VALUES) {
+        level = value;
+        return true;
+      }
+      return Reflect.set(materialize(), prop, value);
+    },
+  });
+}
+
 /**
  * certrotate's logger: pino on stderr (stdout is reserved for `--json` documents), pretty on a TTY, JSON otherwise,
  * optionally also to a file. Streams are synchronous so nothing is lost when a short CLI run exits. Redaction is
@@ -64,6 +123,17 @@ const require = createRequire(import.meta.url);
  */
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? 'info';
+  // The log file exists from the start, as pino's destination would create it, even before the first line.
+  if (opts.file) {
+    mkdirSync(dirname(opts.file), { recursive: true });
+    closeSync(openSync(opts.file, 'a', 0o600));
+  }
+  return lazyLogger(level, () => buildPinoLogger(opts, level));
+}
+
+/** The pino logger of {@link createLogger}: streams, redaction and formatting. */
+function buildPinoLogger(opts: LoggerOptions, level: LevelWithSilent): Logger {
+  const pino = loadPino();
   const pretty = opts.pretty ?? Boolean(process.stderr.isTTY);
   // A silent logger still needs a stream level; nothing reaches it because pino itself filters first.
   const streamLevel = level === 'silent' ? 'fatal' : level;
@@ -117,5 +187,5 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 
 /** A logger that writes nothing, for library use and tests. */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' });
+  return lazyLogger('silent', () => loadPino()({ level: 'silent' }));
 }
