@@ -76,6 +76,7 @@ describe('printed commands carry the --config in use (power-pages park, resume, 
         .map((l) => l.replaceAll(runId!, 'RUN_ID').replace(/until \d{4}-\S+/, 'until TIME'));
     expect(stderrLines(parked.stderr)).toMatchInlineSnapshot(`
       [
+        "identity: not checked (could not read systemusers: grant Read on systemusers to certrotate's application user)",
         "→ observeTarget started",
         "✓ observeTarget succeeded",
         "⏸ awaitingOperator parked — In the Power Platform admin center (https://admin.powerplatform.microsoft.com): Manage → Power Pages → site "contoso-portal" in environment "contoso-prod" → ...",
