@@ -82,7 +82,7 @@ export interface Subject {
 }
 
 /** What auditing a configured target reads: a site through its website record, a keyvault target its dataverseUrl. */
-export function subjectOf(azure: AzureAdapters, target: TargetConfig): Subject {
+export function subjectOf(azure: Pick<AzureAdapters, 'identity'>, target: TargetConfig): Subject {
   if (target.kind === 'power-pages') {
     return {
       name: target.name,
@@ -112,7 +112,7 @@ const errorRow = (name: string, environmentId: string | null, error: string): Id
 
 /** Audits one subject; a failure to read becomes the row's `error`, never a throw. */
 export async function auditOne(
-  azure: AzureAdapters,
+  azure: Pick<AzureAdapters, 'identity'>,
   subject: Subject,
   located: (dataverseUrl: string) => void,
 ): Promise<IdentityTargetRow> {
