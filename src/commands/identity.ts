@@ -240,7 +240,9 @@ export async function identityCommand(
     if (r.error) ctx.logger.error({ target: r.name }, `cannot audit target ${r.name}: ${r.error}`);
   }
   // Deliveries are bounded (src/notify/deliver.ts) and never change the exit code: a failure is logged and listed.
-  const notifications = opts.notify ? await notifyIdentityFindings(config.notify, rows) : undefined;
+  const notifications = opts.notify
+    ? await notifyIdentityFindings(config.notify, rows, {}, ctx.options.config)
+    : undefined;
   for (const n of notifications ?? []) {
     if (n.status === 'failed') ctx.logger.warn({ ...n }, 'notification not delivered');
   }
