@@ -5,6 +5,7 @@
  */
 import type { Config, TargetConfig } from '../config/schema.js';
 import { toPortError } from '../adapters/ports.js';
+import type { DataverseIdentityReader } from '../adapters/azure/dataverse-identity.js';
 import { nextCommand } from '../next-step.js';
 import type { IdentityReport, IdentityVerdict } from '../identity/audit.js';
 import type { CommandContext } from './context.js';
@@ -39,28 +40,91 @@ function notChecked(row: IdentityTargetRow): string | undefined {
   return undefined;
 }
 
-/** The audit of one power-pages target, read with certrotate's own identity. Never throws: a failure is the row's `error`. */
+/**
+ * How long `rotate`'s preflight and `plan` wait for the site's Dataverse identity: the verdict is informational, so
+ * a slow Dataverse must not hold up the start of a rotation; past this the line says "not checked" and the run goes on.
+ */
+export const IDENTITY_READ_TIMEOUT_MS = 10_000;
+
+/** Options of {@link targetIdentity}. */
+export interface TargetIdentityOptions {
+  /** The bound on the read, in ms (default {@link IDENTITY_READ_TIMEOUT_MS}); null waits as long as Dataverse takes. */
+  timeoutMs?: number | null;
+}
+
+const notCheckedRow = (target: TargetConfig & { kind: 'power-pages' }, error: string): IdentityTargetRow => ({
+  name: target.name,
+  environmentId: target.environmentId,
+  identity: null,
+  verdict: null,
+  findings: [],
+  error,
+});
+
+/** `reader` with `signal` on every read, so the reads still running when the bound passes are cancelled. */
+function withSignal(reader: DataverseIdentityReader, signal: AbortSignal): DataverseIdentityReader {
+  const { applicationUsers } = reader;
+  return {
+    read: (req) => reader.read({ ...req, signal }),
+    portalUsers: (url, o) => reader.portalUsers(url, { ...o, signal }),
+    website: (environmentId, websiteId, o) => reader.website(environmentId, websiteId, { ...o, signal }),
+    ...(applicationUsers
+      ? { applicationUsers: (url, appIds, o) => applicationUsers.call(reader, url, appIds, { ...o, signal }) }
+      : {}),
+  };
+}
+
+/**
+ * The audit of one power-pages target through `reader`, bounded by `timeoutMs` (null: unbounded). Never throws: a
+ * failure, or no answer in time ("Dataverse did not answer within 10 s", the reads then aborted), is the row's `error`.
+ */
+export async function boundedIdentity(
+  reader: () => Promise<DataverseIdentityReader>,
+  target: TargetConfig & { kind: 'power-pages' },
+  timeoutMs: number | null = IDENTITY_READ_TIMEOUT_MS,
+): Promise<IdentityTargetRow> {
+  const controller = new AbortController();
+  const audit = (async () => {
+    try {
+      const { auditOne, subjectOf } = await import('./identity.js');
+      const identity = withSignal(await reader(), controller.signal);
+      return await auditOne({ identity }, subjectOf({ identity }, target), () => undefined);
+    } catch (err) {
+      // The adapters themselves could not be made (e.g. no sign-in method): still only "not checked".
+      return notCheckedRow(target, toPortError(err).message);
+    }
+  })();
+  if (timeoutMs === null) return audit;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<IdentityTargetRow>((resolve) => {
+    timer = setTimeout(() => {
+      const why = `Dataverse did not answer within ${timeoutMs / 1000} s`;
+      controller.abort(new Error(why));
+      resolve(notCheckedRow(target, why));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([audit, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The audit of one power-pages target, read with certrotate's own identity, bounded as {@link boundedIdentity}.
+ * Never throws: a failure is the row's `error`.
+ */
 export async function targetIdentity(
   ctx: CommandContext,
   config: Config,
   target: TargetConfig & { kind: 'power-pages' },
+  o: TargetIdentityOptions = {},
 ): Promise<IdentityTargetRow> {
-  const { auditOne, subjectOf } = await import('./identity.js');
-  try {
-    const azure = await azureAdaptersFor(ctx, config);
-    return await auditOne(azure, subjectOf(azure, target), () => undefined);
-  } catch (err) {
-    // The adapters themselves could not be made (e.g. no sign-in method): still only "not checked".
-    const error = toPortError(err).message;
-    return {
-      name: target.name,
-      environmentId: target.environmentId,
-      identity: null,
-      verdict: null,
-      findings: [],
-      error,
-    };
-  }
+  return boundedIdentity(
+    async () => (await azureAdaptersFor(ctx, config)).identity,
+    target,
+    o.timeoutMs === undefined ? IDENTITY_READ_TIMEOUT_MS : o.timeoutMs,
+  );
 }
 
 /** The `identity` field of `plan --json`, judged as {@link identityLine} judges it. */
@@ -98,7 +162,8 @@ export async function configuredIdentities(ctx: CommandContext, config: Config):
   const { default: pLimit } = await import('p-limit');
   const limit = pLimit(4);
   const sites = config.targets.filter((t): t is TargetConfig & { kind: 'power-pages' } => t.kind === 'power-pages');
-  const rows = await Promise.all(sites.map((t) => limit(() => targetIdentity(ctx, config, t))));
+  // The report's section waits as it always did: it delays no rotation.
+  const rows = await Promise.all(sites.map((t) => limit(() => targetIdentity(ctx, config, t, { timeoutMs: null }))));
   return rows.map((row) => {
     const why = notChecked(row);
     return why === undefined ? row : { ...row, identity: null, verdict: null, error: why };

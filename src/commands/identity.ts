@@ -82,7 +82,7 @@ export interface Subject {
 }
 
 /** What auditing a configured target reads: a site through its website record, a keyvault target its dataverseUrl. */
-export function subjectOf(azure: AzureAdapters, target: TargetConfig): Subject {
+export function subjectOf(azure: Pick<AzureAdapters, 'identity'>, target: TargetConfig): Subject {
   if (target.kind === 'power-pages') {
     return {
       name: target.name,
@@ -112,7 +112,7 @@ const errorRow = (name: string, environmentId: string | null, error: string): Id
 
 /** Audits one subject; a failure to read becomes the row's `error`, never a throw. */
 export async function auditOne(
-  azure: AzureAdapters,
+  azure: Pick<AzureAdapters, 'identity'>,
   subject: Subject,
   located: (dataverseUrl: string) => void,
 ): Promise<IdentityTargetRow> {
@@ -240,7 +240,9 @@ export async function identityCommand(
     if (r.error) ctx.logger.error({ target: r.name }, `cannot audit target ${r.name}: ${r.error}`);
   }
   // Deliveries are bounded (src/notify/deliver.ts) and never change the exit code: a failure is logged and listed.
-  const notifications = opts.notify ? await notifyIdentityFindings(config.notify, rows) : undefined;
+  const notifications = opts.notify
+    ? await notifyIdentityFindings(config.notify, rows, {}, ctx.options.config)
+    : undefined;
   for (const n of notifications ?? []) {
     if (n.status === 'failed') ctx.logger.warn({ ...n }, 'notification not delivered');
   }

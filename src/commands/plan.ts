@@ -38,12 +38,21 @@ export function planText(plan: RotationPlan): string {
   return lines.join('\n');
 }
 
-/** The credential lines under a keyvault plan: another run in flight (rotate exits 4), and orphans to prune. */
+/**
+ * The credential lines under a keyvault plan: another run in flight (rotate exits 4), orphaned keys to prune, and
+ * orphaned Key Vault versions (on no credential, their run over) that prune disables — as `scan` lists them.
+ */
 export function inventoryText(target: string, inventory: CredentialInventory): string {
   const lines: string[] = [];
   if (inventory.inFlight) lines.push(`! in flight: ${inFlightMessage(target, inventory.inFlight)}; rotate exits 4`);
   for (const o of inventory.orphans) {
     lines.push(`! orphaned key ${o.thumbprint} (${o.why}): \`certrotate prune ${target}\` retires it`);
+  }
+  for (const v of inventory.orphanVersions) {
+    lines.push(
+      `! orphaned Key Vault version ${v.version} (key ${v.thumbprint}, run ${v.runId}; ${v.why}): ` +
+        `\`certrotate prune ${target}\` disables it`,
+    );
   }
   return lines.length ? `\n${lines.join('\n')}` : '';
 }
@@ -93,6 +102,20 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
           runId: e.runId,
           role: e.role,
         })),
+        // As in scan's row: the versions prune disables, listed beside the credentials.
+        ...(inventory.orphanVersions.length
+          ? {
+              orphanVersions: inventory.orphanVersions.map((v) => ({
+                version: v.version,
+                thumbprint: v.thumbprint,
+                createdOn: v.createdOn,
+                expiresOn: v.expiresOn,
+                runId: v.runId,
+                role: 'orphaned' as const,
+                why: v.why,
+              })),
+            }
+          : {}),
         inFlight: inventory.inFlight
           ? { runId: inventory.inFlight.runId, message: inFlightMessage(target.name, inventory.inFlight) }
           : null,

@@ -73,12 +73,25 @@ export class ProgressLines {
       case 'interrupted':
         return `■ ${event.step ?? 'run'} interrupted — ${event.why ?? 'stopped at the operator’s request'}; resumable`;
       case 'ended':
-        return `■ run ${event.runId} ${event.outcome}${suffix(event.failure ? `${event.failure.code}: ${event.failure.message}` : undefined)}`;
+        return `■ run ${event.runId} ${event.outcome}${suffix(endedDetail(event))}`;
       default:
         // A run's start or resume, a question, another attempt or look of the step on screen.
         return undefined;
     }
   }
+}
+
+/**
+ * What the closing line says after the outcome: the failure's code and message, without the words the outcome already
+ * said — a superseded run's code is `superseded` and its message starts "superseded:", which would read
+ * "superseded — superseded: superseded: …".
+ */
+function endedDetail(event: Extract<RunEvent, { type: 'ended' }>): string | undefined {
+  if (!event.failure) return undefined;
+  let text = `${event.failure.code}: ${event.failure.message}`;
+  const said = `${event.outcome}: `;
+  while (text.startsWith(said)) text = text.slice(said.length);
+  return text;
 }
 
 /**

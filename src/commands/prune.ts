@@ -27,6 +27,7 @@ import {
   type InventoryEntry,
 } from '../machines/credential-inventory.js';
 import { runIdOfVersion } from '../machines/world-markers.js';
+import { withConfigOption } from '../next-step.js';
 import { newRunId, TargetBusyError } from '../runs/runner.js';
 import { systemClock } from '../runs/system-clock.js';
 import { findTarget, rotationInputFor } from '../runs/target-input.js';
@@ -239,7 +240,8 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       return ExitCode.ok;
     }
     if (guided) {
-      process.stderr.write(`${pruneText(doc)}\n`);
+      // The plan goes to stderr outside ctx.print: any command it names gets the --config in use all the same.
+      process.stderr.write(`${withConfigOption(pruneText(doc), ctx.options.config)}\n`);
       const { askToProceed } = await import('./confirm.js');
       const what = changes.join(' and ');
       const answer = await askToProceed(`${what.charAt(0).toUpperCase()}${what.slice(1)}?`);

@@ -46,7 +46,14 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
   try {
     const progress = session?.observer ?? progressFor(ctx);
     const { config } = await ctx.config();
-    const notifier = runNotifier(config, target, runId, deps.store, (f, m) => ctx.logger.warn(f, m));
+    const notifier = runNotifier(
+      config,
+      target,
+      runId,
+      deps.store,
+      (f, m) => ctx.logger.warn(f, m),
+      ctx.options.config,
+    );
     const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];
     const ran = await resumeRun(deps, runId, {
       rollback: mode === 'rollback',

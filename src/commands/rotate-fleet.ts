@@ -105,9 +105,14 @@ export async function runFleetTarget(
   runId: string,
   store: RunStore,
   start: (observers: RunObserver[]) => Promise<RunDocument>,
-  o: { progress?: RunObserver; warn?: (fields: Record<string, unknown>, message: string) => void } = {},
+  o: {
+    progress?: RunObserver;
+    warn?: (fields: Record<string, unknown>, message: string) => void;
+    /** The global `--config` in use: the commands the notifications name carry it. */
+    configOption?: string;
+  } = {},
 ): Promise<NotifiedRun> {
-  const notifier = runNotifier(config, target, runId, store, o.warn);
+  const notifier = runNotifier(config, target, runId, store, o.warn, o.configOption);
   const observers = [...(o.progress ? [o.progress] : []), ...(notifier ? [notifier] : [])];
   return withNotifications(await start(observers), notifier);
 }
@@ -260,6 +265,7 @@ export async function rotateFleetCommand(
               ? {}
               : { progress: prefixedProgress(name, width, process.stderr, ctx.options.config) }),
             warn: (f, m) => ctx.logger.warn(f, m),
+            ...(ctx.options.config !== undefined ? { configOption: ctx.options.config } : {}),
           },
         );
         const envelope = await deps.store.loadSnapshot(runId);

@@ -125,7 +125,14 @@ export async function rotateCommand(
         else process.stderr.write(`${await line()}\n`);
       }
       const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
-      const notifier = runNotifier(config, target, runId, deps.store, (f, m) => ctx.logger.warn(f, m));
+      const notifier = runNotifier(
+        config,
+        target,
+        runId,
+        deps.store,
+        (f, m) => ctx.logger.warn(f, m),
+        ctx.options.config,
+      );
       const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];
       const ran = await startRun(deps, input, {
         plan,

@@ -15,6 +15,8 @@ export function runNotifier(
   runId: string,
   store: RunStore,
   warn?: (fields: Record<string, unknown>, message: string) => void,
+  /** The global `--config` in use: the commands the notifications name carry it. */
+  configOption?: string,
 ): ReturnType<typeof notifyObserver> | undefined {
   if (config.notify.length === 0) return undefined;
   return notifyObserver({
@@ -22,6 +24,7 @@ export function runNotifier(
     runId,
     target: target.name,
     targetKind: target.kind,
+    ...(configOption !== undefined ? { configOption } : {}),
     journalWritten: () => store.flush(),
     journal: async (r: DeliveryResult, at: number) => {
       await store.appendJournal({

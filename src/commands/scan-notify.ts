@@ -32,6 +32,8 @@ export function scanNotifier(
     stillParked?: boolean;
     /** The command an expiry notice names (default `certrotate rotate NAME`). */
     next?: (row: NoticeRow) => string;
+    /** The global `--config` in use: the default commands the notices name carry it. */
+    configOption?: string;
   } = {},
 ): (rows: readonly NoticeRow[]) => Promise<ScanDelivery[]> {
   if (config.notify.length === 0) {
@@ -59,6 +61,7 @@ export function scanNotifier(
       now,
       parkedAfterMs: config.notifyParkedAfter,
       ...(o.next ? { next: o.next } : {}),
+      ...(o.configOption !== undefined ? { configOption: o.configOption } : {}),
     });
     const sends = notices.flatMap((notice) =>
       config.notify

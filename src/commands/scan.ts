@@ -145,7 +145,9 @@ export async function scanCommand(
   // Read only: the runs the world markers name, so a key of an unfinished local run is never called an orphan.
   const { store, lock } = openStateBackend(config);
   // `--notify`: the channels are checked before anything is read (a usage error exits 1 before the scan).
-  const notify = opts.notify ? (await import('./scan-notify.js')).scanNotifier(ctx, config, store) : undefined;
+  const notify = opts.notify
+    ? (await import('./scan-notify.js')).scanNotifier(ctx, config, store, {}, { configOption: ctx.options.config })
+    : undefined;
   let listed: InventorySources['listed'];
   const sources: InventorySources = {
     store,

@@ -4,6 +4,7 @@
  * them all. Sent to the channels subscribed to `identityFindings` for that target; a failure is a result, never a throw.
  */
 import type { Finding, Severity } from '../identity/finding.js';
+import { nextCommand } from '../next-step.js';
 import { subscribes, type NotifyChannelConfig } from './config.js';
 import { deliverTo, type DeliveryOptions, type DeliveryResult } from './deliver.js';
 import type { Notification } from './events.js';
@@ -28,11 +29,15 @@ function findingLine(f: Finding): string {
   return f.kind === 'unreadableTable' ? line : `${line} — fix: ${truncateText(f.fix, 300)}`;
 }
 
-/** The notification of one target's audit, or undefined when it has no findings (or could not be audited). */
+/**
+ * The notification of one target's audit, or undefined when it has no findings (or could not be audited); its
+ * command carries `configOption`, the `--config` of the audit, as printed commands do.
+ */
 export function identityNotification(
   row: IdentityNoticeRow,
   at: number,
   listed = IDENTITY_FINDINGS_LISTED,
+  configOption?: string,
 ): Notification | undefined {
   if (row.findings.length === 0) return undefined;
   const counts = SEVERITIES.map((s) => `${s} ${row.findings.filter((f) => f.severity === s).length}`).join(', ');
@@ -59,7 +64,7 @@ export function identityNotification(
       { title: 'Findings', value: counts },
       ...lines.map((value, i) => ({ title: cut && i === lines.length - 1 ? 'More' : `Finding ${i + 1}`, value })),
     ],
-    next: `certrotate identity ${row.name}`,
+    next: nextCommand(['identity', row.name], configOption),
   };
 }
 
@@ -71,10 +76,12 @@ export async function notifyIdentityFindings(
   channels: readonly NotifyChannelConfig[],
   rows: readonly IdentityNoticeRow[],
   delivery: DeliveryOptions = {},
+  /** The global `--config` of the audit: the command each notification names carries it. */
+  configOption?: string,
 ): Promise<IdentityDelivery[]> {
   const at = delivery.now?.() ?? Date.now();
   const sends = rows.flatMap((row) => {
-    const n = identityNotification(row, at);
+    const n = identityNotification(row, at, IDENTITY_FINDINGS_LISTED, configOption);
     if (!n) return [];
     return channels
       .filter((c) => subscribes(c, n.event, n.target))

@@ -7,6 +7,7 @@
  * Decisions are per channel, so a channel that was down is told on the next scan while the others are not told
  * twice. This file is pure: the caller reads and writes the {@link NotifySentRecord} through the state store.
  */
+import { nextCommand } from '../next-step.js';
 import type { Notification } from './events.js';
 
 /** The days-left thresholds of `expiring`, highest first (the admin center's). */
@@ -79,9 +80,11 @@ export function scanNotices(
     parkedAfterMs: number;
     /** The command an expiry notice names (default `certrotate rotate NAME`; `discover` names `certrotate init`). */
     next?: (row: NoticeRow) => string;
+    /** The global `--config` of the scan: the default commands (`rotate`, `resume`) carry it, as printed ones do. */
+    configOption?: string;
   },
 ): Notice[] {
-  const next = o.next ?? ((r: NoticeRow) => `certrotate rotate ${r.name}`);
+  const next = o.next ?? ((r: NoticeRow) => nextCommand(['rotate', r.name], o.configOption));
   const notices: Notice[] = [];
   for (const r of rows) {
     if (r.daysLeft === null || r.thumbprint === null || r.expiresOn === null) continue;
@@ -147,7 +150,7 @@ export function scanNotices(
           { title: 'State', value: run.state },
           { title: 'Parked since', value: run.updatedAt },
         ],
-        next: `certrotate resume ${run.runId}`,
+        next: nextCommand(['resume', run.runId], o.configOption),
       },
       // At most once a day per run and channel.
       alreadyTold: (rec, ch, now) => {

@@ -127,6 +127,8 @@ describe('rotation notifications', () => {
     expect(text).toContain('Website Authentication Key');
     expect(text).toContain('admin.powerplatform.microsoft.com');
     expect(text).toContain(`certrotate resume ${doc.runId}`);
+    // The command a notification names acts on the configuration this rotation used.
+    expect(text).toContain(`certrotate resume ${doc.runId} --config ${sb.configPath}`);
   }, 120_000);
 
   it('a failed rotation sends failed with the run id, and the webhook signature verifies independently', async () => {

@@ -4,6 +4,7 @@
  * the event's journal entry is written and runs beside the rotation: `onEvent` only queues, so no step waits for a
  * receiver; the command awaits `results()` (bounded by the delivery budget) after the run. A failed delivery is logged and journaled, never thrown.
  */
+import { nextCommand } from '../../next-step.js';
 import type { NotifyChannelConfig } from '../../notify/config.js';
 import { notifyAll, type DeliveryOptions, type DeliveryResult } from '../../notify/deliver.js';
 import type { Notification, NotifyEventName } from '../../notify/events.js';
@@ -16,6 +17,11 @@ export interface NotifyObserverOptions {
   target: string;
   /** The target's kind: a parked Power Pages run gets the admin-center steps. */
   targetKind: 'keyvault' | 'power-pages';
+  /**
+   * The global `--config` of the invocation (not part of the notify config): the command a notification names
+   * carries it, as every printed command does, so whoever acts on it acts on the same configuration.
+   */
+  configOption?: string;
   /** Resolves once the journal lines written so far are stored (the state store's flush). */
   journalWritten?: () => Promise<void>;
   /** Records a delivery's result in the run's journal. */
@@ -25,14 +31,17 @@ export interface NotifyObserverOptions {
   delivery?: DeliveryOptions;
 }
 
-/** The admin-center steps an operator follows for a Power Pages run parked at Update key. */
-export function adminCenterSteps(target: string, runId: string): string[] {
+/**
+ * The admin-center steps an operator follows for a Power Pages run parked at Update key; the last one is the resume
+ * command, with `configOption` (the `--config` in use) when it is not the default.
+ */
+export function adminCenterSteps(target: string, runId: string, configOption?: string): string[] {
   return [
     'Open the Power Platform admin center: https://admin.powerplatform.microsoft.com',
     `Manage → Power Pages → the site of target ${target}`,
     'Security → Website Authentication Key → Update key → OK (the site restarts: 5–15 minutes)',
     'If the admin center reports that the update failed, press Retry Authentication Key Update there',
-    `Then run: certrotate resume ${runId}`,
+    `Then run: ${nextCommand(['resume', runId], configOption)}`,
   ];
 }
 
@@ -46,7 +55,7 @@ const ENDED_EVENTS: Partial<Record<EndedEvent['outcome'], NotifyEventName>> = {
 /** The notification of a run event, or undefined for events nobody is told about. */
 export function notificationOf(
   event: RunEvent,
-  o: Pick<NotifyObserverOptions, 'runId' | 'target' | 'targetKind'>,
+  o: Pick<NotifyObserverOptions, 'runId' | 'target' | 'targetKind' | 'configOption'>,
 ): Notification | undefined {
   const thumbs = [
     ...(event.oldThumbprint ? [{ title: 'Old key', value: event.oldThumbprint }] : []),
@@ -80,13 +89,13 @@ export function notificationOf(
       ...(event.note ? [{ title: 'Note', value: event.note }] : []),
       ...thumbs,
     ],
-    next: `certrotate show ${o.runId}`,
+    next: nextCommand(['show', o.runId], o.configOption),
   };
 }
 
 function parkedNotification(
   event: ParkedEvent,
-  o: Pick<NotifyObserverOptions, 'runId' | 'target' | 'targetKind'>,
+  o: Pick<NotifyObserverOptions, 'runId' | 'target' | 'targetKind' | 'configOption'>,
   thumbs: { title: string; value: string }[],
 ): Notification {
   const platform = o.targetKind === 'power-pages' && event.reason === 'platformKeyUpdate';
@@ -104,8 +113,8 @@ function parkedNotification(
       { title: 'What to do', value: event.message },
       ...thumbs,
     ],
-    ...(platform ? { steps: adminCenterSteps(o.target, o.runId) } : {}),
-    next: `certrotate resume ${o.runId}`,
+    ...(platform ? { steps: adminCenterSteps(o.target, o.runId, o.configOption) } : {}),
+    next: nextCommand(['resume', o.runId], o.configOption),
   };
 }
 

@@ -37,4 +37,23 @@ describe('progress lines', () => {
     );
     expect(clip('short')).toBe('short');
   });
+
+  it('say "superseded" once on the closing line of a superseded run', () => {
+    const ended = (outcome: 'superseded' | 'failed', code: string, message: string): RunEvent => ({
+      type: 'ended',
+      at: 0,
+      runId: 'r-1',
+      outcome,
+      state: outcome,
+      failure: { step: 'withdrawAdditions', code, message },
+    });
+    const message = 'superseded: its key AB12 removed from app app-1; its version v2 disabled';
+    expect(new ProgressLines().line(ended('superseded', 'superseded', message))).toBe(
+      '■ run r-1 superseded — its key AB12 removed from app app-1; its version v2 disabled',
+    );
+    // Another outcome keeps its code: it says what went wrong.
+    expect(new ProgressLines().line(ended('failed', 'forbidden', 'no access'))).toBe(
+      '■ run r-1 failed — forbidden: no access',
+    );
+  });
 });

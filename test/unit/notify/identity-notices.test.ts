@@ -37,6 +37,10 @@ describe('identityNotification', () => {
     expect(n.target).toBe('contoso-portal');
     expect(n.title).toBe('Identity audit of contoso-portal: findings, 8 findings');
     expect(n.next).toBe('certrotate identity contoso-portal');
+    // With the --config of the audit, as printed commands carry it.
+    expect(identityNotification(row(findings), 1000, 4, 'ops/prod.yaml')!.next).toBe(
+      'certrotate identity contoso-portal --config ops/prod.yaml',
+    );
     expect(n.facts.slice(0, 3)).toEqual([
       { title: 'Verdict', value: 'findings' },
       { title: 'Identity', value: 'applicationUser contoso portal app' },

@@ -121,3 +121,25 @@ describe('stillParked', () => {
     ).toEqual([]);
   });
 });
+
+describe('scanNotices commands', () => {
+  it('carry the --config of the scan in rotate and resume', () => {
+    const parked = {
+      runId: '20261201T000000Z-contoso-api-abc123',
+      target: 'contoso-api',
+      outcome: 'awaitingOperator',
+      state: 'awaitingOperator',
+      updatedAt: new Date(NOW - 2 * DAY).toISOString(),
+    };
+    const notices = scanNotices([row(14), { ...row(-1), name: 'gone-api' }], [parked], {
+      now: NOW,
+      parkedAfterMs: DAY,
+      configOption: 'ops/prod.yaml',
+    });
+    expect(notices.map((n) => n.notification.next)).toEqual([
+      'certrotate rotate contoso-api --config ops/prod.yaml',
+      'certrotate rotate gone-api --config ops/prod.yaml',
+      `certrotate resume ${parked.runId} --config ops/prod.yaml`,
+    ]);
+  });
+});

@@ -46,6 +46,33 @@ describe('notificationOf', () => {
       undefined,
     );
   });
+  it('names commands with the --config of the invocation, as printed commands do', () => {
+    const o = { ...run, configOption: 'prod/certrotate.yaml' };
+    const parked = notificationOf(
+      {
+        type: 'parked',
+        at: 1,
+        state: 'awaitingOperator',
+        reason: 'platformKeyUpdate',
+        message: 'Update key',
+        outcome: 'awaitingOperator',
+      },
+      o,
+    )!;
+    expect(parked.next).toBe(`certrotate resume ${run.runId} --config prod/certrotate.yaml`);
+    expect(parked.steps!.at(-1)).toBe(`Then run: certrotate resume ${run.runId} --config prod/certrotate.yaml`);
+    const ended = notificationOf(
+      { type: 'ended', at: 1, runId: run.runId, outcome: 'rolledBack', state: 'rolledBack' },
+      o,
+    )!;
+    expect(ended.next).toBe(`certrotate show ${run.runId} --config prod/certrotate.yaml`);
+    // The default file of the working directory needs no --config.
+    const plain = notificationOf(
+      { type: 'ended', at: 1, runId: run.runId, outcome: 'failed', state: 'failed' },
+      { ...run, configOption: 'certrotate.yaml' },
+    )!;
+    expect(plain.next).toBe(`certrotate show ${run.runId}`);
+  });
 });
 
 describe('notifyObserver', () => {
