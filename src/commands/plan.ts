@@ -12,6 +12,7 @@ import { identityLine, identitySummary, targetIdentity } from './identity-line.j
 import { openStateBackend } from '../adapters/state/index.js';
 import { inFlightMessage, type CredentialInventory } from '../machines/credential-inventory.js';
 import { inventoryFrom } from '../runs/world-guard.js';
+import { inventoryJson } from './inventory-json.js';
 import { preflightVerdict } from '../machines/preflight.js';
 
 /** Options of `plan`. */
@@ -95,27 +96,8 @@ export async function planCommand(ctx: CommandContext, targetName: string, opts:
   const document = inventory
     ? {
         ...planned,
-        credentials: inventory.entries.map((e) => ({
-          thumbprint: e.thumbprint,
-          keyId: e.keyId,
-          expiresOn: e.expiresOn,
-          runId: e.runId,
-          role: e.role,
-        })),
-        // As in scan's row: the versions prune disables, listed beside the credentials.
-        ...(inventory.orphanVersions.length
-          ? {
-              orphanVersions: inventory.orphanVersions.map((v) => ({
-                version: v.version,
-                thumbprint: v.thumbprint,
-                createdOn: v.createdOn,
-                expiresOn: v.expiresOn,
-                runId: v.runId,
-                role: 'orphaned' as const,
-                why: v.why,
-              })),
-            }
-          : {}),
+        // As in scan's row: the credentials and the versions prune disables, one shape for both.
+        ...inventoryJson(inventory),
         inFlight: inventory.inFlight
           ? { runId: inventory.inFlight.runId, message: inFlightMessage(target.name, inventory.inFlight) }
           : null,

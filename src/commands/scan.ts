@@ -1,4 +1,5 @@
 import { keyColumns, shortReason, statusCell } from './key-status.js';
+import { inventoryJson, type ScanCredential, type ScanOrphanVersion } from './inventory-json.js';
 import type { TargetObservation } from '../machines/rotation-types.js';
 import { AdapterError, toPortError } from '../adapters/ports.js';
 import type { Config, TargetConfig } from '../config/schema.js';
@@ -9,21 +10,13 @@ import { UsageError, type CommandContext } from './context.js';
 import { observeTarget } from './observe.js';
 import { portsForTarget } from './target-ports.js';
 import { scanEnvironmentRows, sitesTable, type SiteScanRow } from './scan-environment.js';
-import type { CredentialInventory, CredentialRole } from '../machines/credential-inventory.js';
+import type { CredentialInventory } from '../machines/credential-inventory.js';
 import { inFlightMessage } from '../machines/credential-inventory.js';
 import { openStateBackend } from '../adapters/state/index.js';
 import { inventoryFrom, type InventorySources } from '../runs/world-guard.js';
 import type { IdentityTargetRow } from './identity.js';
 
 /** One certificate credential of a keyvault target's app, as scan reports it (src/machines/credential-inventory.ts). */
-export interface ScanCredential {
-  thumbprint: string;
-  keyId: string;
-  expiresOn: string;
-  /** The run that added it (its world marker); null when certrotate did not. */
-  runId: string | null;
-  role: CredentialRole;
-}
 
 /** One row of the scan document (DESIGN §5). */
 export interface ScanRow {
@@ -52,40 +45,14 @@ export interface ScanRow {
   orphanVersions?: ScanOrphanVersion[];
 }
 
-/** An orphaned Key Vault version, as scan reports it (src/machines/credential-inventory.ts `orphanVersions`). */
-export interface ScanOrphanVersion {
-  version: string;
-  thumbprint: string;
-  createdOn: string;
-  expiresOn: string;
-  /** The run its tag names. */
-  runId: string;
-  role: 'orphaned';
-  why: string;
-}
-
 /**
  * A keyvault row with its app's credentials classified: another run's rotation in flight, or orphaned keys, take
  * the status over `due`/`ok` (an expired key in use stays `expired`: that is the most urgent fact).
  */
 export function withInventory(row: ScanRow, inventory: CredentialInventory): ScanRow {
-  const credentials = inventory.entries.map((e) => ({
-    thumbprint: e.thumbprint,
-    keyId: e.keyId,
-    expiresOn: e.expiresOn,
-    runId: e.runId,
-    role: e.role,
-  }));
-  const orphanVersions = inventory.orphanVersions.map((v) => ({
-    version: v.version,
-    thumbprint: v.thumbprint,
-    createdOn: v.createdOn,
-    expiresOn: v.expiresOn,
-    runId: v.runId,
-    role: 'orphaned' as const,
-    why: v.why,
-  }));
-  const out: ScanRow = { ...row, credentials, ...(orphanVersions.length ? { orphanVersions } : {}) };
+  const json = inventoryJson(inventory);
+  const orphanVersions = json.orphanVersions ?? [];
+  const out: ScanRow = { ...row, ...json };
   if (row.status !== 'ok' && row.status !== 'due') return out;
   if (inventory.inFlight) return { ...out, status: 'inFlight', detail: inFlightMessage(row.name, inventory.inFlight) };
   if (inventory.orphans.length > 0 || orphanVersions.length > 0) {
