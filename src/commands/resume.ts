@@ -4,7 +4,7 @@ import { describeRun } from '../runs/run-view.js';
 import { resumeRun } from '../runs/runner.js';
 import type { CommandContext } from './context.js';
 import { openGuidedResume, reportGuidedRun } from './guided-run.js';
-import { runNotifier, withNotifications } from './run-notify.js';
+import { commandNotifier, withNotifications } from './run-notify.js';
 import { interruptSignal, invocationOf, loadStoredRun, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /**
@@ -46,14 +46,7 @@ export async function resumeCommand(ctx: CommandContext, runId: string, mode: 'r
   try {
     const progress = session?.observer ?? progressFor(ctx);
     const { config } = await ctx.config();
-    const notifier = runNotifier(
-      config,
-      target,
-      runId,
-      deps.store,
-      (f, m) => ctx.logger.warn(f, m),
-      ctx.options.config,
-    );
+    const notifier = commandNotifier(ctx, config, target, runId, deps.store);
     const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];
     const ran = await resumeRun(deps, runId, {
       rollback: mode === 'rollback',

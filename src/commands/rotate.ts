@@ -11,7 +11,7 @@ import { openGuidedRotation, reportGuidedRun } from './guided-run.js';
 import { nextCommand } from '../next-step.js';
 import { observeTarget } from './observe.js';
 import type { FleetOptions } from './rotate-fleet.js';
-import { runNotifier, withNotifications } from './run-notify.js';
+import { commandNotifier, withNotifications } from './run-notify.js';
 import { interruptSignal, invocationOf, progressFor, reportRun, runnerDeps } from './run-support.js';
 
 /** Options of `rotate`. */
@@ -125,14 +125,7 @@ export async function rotateCommand(
         else process.stderr.write(`${await line()}\n`);
       }
       const progress = opts.progress ?? session?.observer ?? progressFor(ctx);
-      const notifier = runNotifier(
-        config,
-        target,
-        runId,
-        deps.store,
-        (f, m) => ctx.logger.warn(f, m),
-        ctx.options.config,
-      );
+      const notifier = commandNotifier(ctx, config, target, runId, deps.store);
       const observers = [...(progress ? [progress] : []), ...(notifier ? [notifier] : [])];
       const ran = await startRun(deps, input, {
         plan,

@@ -7,6 +7,7 @@ import type { RunStore } from '../adapters/ports.js';
 import type { DeliveryResult } from '../notify/deliver.js';
 import type { RunDocument } from '../runs/runner.js';
 import { notifyObserver } from '../runs/observers/notify.js';
+import type { CommandContext } from './context.js';
 
 /** The observer, or undefined when no channel is configured. */
 export function runNotifier(
@@ -39,6 +40,20 @@ export function runNotifier(
     },
     ...(warn ? { warn } : {}),
   });
+}
+
+/**
+ * {@link runNotifier} for a command run by an operator or a pipeline: warnings go to the command's logger and the
+ * commands the notifications name carry the invocation's `--config`.
+ */
+export function commandNotifier(
+  ctx: CommandContext,
+  config: Config,
+  target: TargetConfig,
+  runId: string,
+  store: RunStore,
+): ReturnType<typeof notifyObserver> | undefined {
+  return runNotifier(config, target, runId, store, (f, m) => ctx.logger.warn(f, m), ctx.options.config);
 }
 
 /** The run's document with `notifications: [{channel, event, status}]` once the deliveries are done. */
