@@ -2,15 +2,10 @@
 // against the same baseline. All are fresh processes of the same Node, alternated so that machine noise hits them
 // alike, in several rounds (the machine is shared: a round that lands on a busy moment shows as an outlier).
 // Goals (issue 10): --help and --version <= 1.2x node -e 0; scan up to its first request <= 1.5x.
-/* global fetch */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { median, ms, report, requireRuntimeCaTrust } from './lib.js';
+import { median, ms, report, requireRuntimeCaTrust, startSandboxProcess } from './lib.js';
 
 const cli = fileURLToPath(new URL('../bin/certrotate.js', import.meta.url));
 const builtCli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -48,29 +43,6 @@ function round() {
   const samples = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (let i = 0; i < RUNS; i++) for (const [k, args] of Object.entries(cases)) samples[k].push(time(args));
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
-}
-
-/** Starts `certrotate sandbox start` as a child process; resolves with its config path and request log reader. */
-async function startSandboxProcess() {
-  const dir = await mkdtemp(join(tmpdir(), 'certrotate-bench-start-'));
-  const child = spawn(process.execPath, [cli, 'sandbox', 'start', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const ready = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.includes('"ready"'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.on('exit', (code) => reject(new Error(`sandbox exited ${code}`)));
-  });
-  tls.setDefaultCACertificates([...tls.getCACertificates('default'), await readFile(join(dir, 'ca.pem'), 'utf8')]);
-  return {
-    config: ready.config,
-    requests: async () => (await fetch(`${ready.admin}/requests`)).json(),
-    stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))),
-  };
 }
 
 /**
@@ -125,7 +97,7 @@ export async function run() {
     });
   }
 
-  const sb = await startSandboxProcess();
+  const sb = await startSandboxProcess([], { prefix: 'certrotate-bench-start-' });
   const scanRatios = [];
   const scanMs = [];
   const baseMs = [];
