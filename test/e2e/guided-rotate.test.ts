@@ -44,7 +44,9 @@ class Terminal {
 
   private constructor(readonly name: string) {}
 
-  static async open(name: string, config: string, args: string[], stdoutFile?: string): Promise<Terminal> {
+  static async open(label: string, config: string, args: string[], stdoutFile?: string): Promise<Terminal> {
+    // Unique on the machine's one tmux server: other test files (power-pages-printed-commands) may run beside this one.
+    const name = `guided-${label}-${process.pid}`;
     // CI unset: the machine running the tests may set it, and a set CI makes certrotate non-interactive.
     const command =
       `env -u CI ${quote(NODE)} ${quote(CLI)} --config ${quote(config)} ${args.map(quote).join(' ')}` +

@@ -22,7 +22,9 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * Guided mode needs a terminal: the CLI runs in a tmux window (CI unset, no --yes) wide enough that no message wraps,
  * kept open after exit so its last screen can be read.
  */
-async function guided(name: string, config: string, args: string[]) {
+async function guided(label: string, config: string, args: string[]) {
+  // Unique on the machine's one tmux server: other test files (guided-rotate) may run beside this one.
+  const name = `printed-${label}-${process.pid}`;
   const command =
     `env -u CI ${shellQuote(`${ROOT}node_modules/.bin/node`)} ${shellQuote(`${ROOT}bin/certrotate.js`)} ` +
     `--config ${shellQuote(config)} ${args.map(shellQuote).join(' ')}; echo "EXIT=$?"; sleep 600`;
