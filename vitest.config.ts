@@ -7,6 +7,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Test files run side by side: vitest's default on 2 cores is one worker (cores - 1), which left the machine half
+    // idle while e2e files waited on child processes and the sandbox's simulated delays. Files share nothing on the
+    // machine but its tmux server, whose session names carry the worker's pid.
+    maxWorkers: 2,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
