@@ -5,6 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { CommandContext, GlobalOptions } from './commands/context.js';
+import type { DiscoverCommandOptions } from './commands/discover.js';
 import type { FleetOptions } from './commands/rotate-fleet.js';
 import { registerSandboxCommand } from './commands/sandbox.js';
 import { explainUnknownOptions } from './commands/unknown-option.js';
@@ -120,16 +121,8 @@ export function buildProgram(): Command {
     .option('--detailed-exitcode', 'exit 2 when a credential is due or expired')
     .option('--notify', 'send expiring/expired for the certificates\nof apps not configured, to the notify channels')
     .option('--concurrency <n>', 'per-item reads at once (default 32, sized\nfrom the service budgets)', positiveInt)
-    .action(
-      (opts: {
-        vault?: string[];
-        environment?: string;
-        csv?: boolean;
-        html?: string;
-        detailedExitcode?: boolean;
-        notify?: boolean;
-        concurrency?: number;
-      }) => run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
+    .action((opts: DiscoverCommandOptions) =>
+      run(async (ctx) => (await import('./commands/discover.js')).discoverCommand(ctx, opts)),
     );
 
   program
