@@ -292,6 +292,9 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       const done = await disableOrphanVersion(ports, sources, input, v.version);
       if (done.result === 'kept')
         await journal('kept', `Key Vault version ${v.version} of ${v.thumbprint}: ${done.why}`);
+      else if (done.result === 'alreadyDisabled')
+        // Someone (another agent's prune, a person) disabled it since the plan: this prune wrote nothing.
+        await journal('alreadyDisabled', `Key Vault version ${v.version} of ${v.thumbprint} (run ${v.runId})`);
       else
         await journal(
           'versionDisabled',
@@ -311,8 +314,11 @@ export async function pruneCommand(ctx: CommandContext, targetName: string): Pro
       throw new Error(`the key in use ${inUse.thumbprint} is no longer on app ${target.app.appId}: restore it now`);
     }
     doc.outcome = 'pruned';
-    const disabled = doc.versionsDisabled.filter((v) => v.result !== 'kept').length;
-    const versionsText = versionDecisions.length ? `; disabled ${disabled} Key Vault version(s)` : '';
+    const disabled = doc.versionsDisabled.filter((v) => v.result === 'disabled').length;
+    const already = doc.versionsDisabled.filter((v) => v.result === 'alreadyDisabled').length;
+    const versionsText = versionDecisions.length
+      ? `; disabled ${disabled} Key Vault version(s)${already ? ` (${already} already disabled)` : ''}`
+      : '';
     await journal('succeeded', `removed ${doc.removed.length} key(s)${versionsText}; kept ${inUse.thumbprint} in use`);
     ctx.print(doc, () => {
       const kept = doc.versionsDisabled
